@@ -1,0 +1,55 @@
+from tortoise import migrations
+from tortoise.migrations import operations as ops
+from tortoise import fields
+
+class Migration(migrations.Migration):
+    initial = True
+
+    operations = [
+        ops.CreateModel(
+            name='Outbox',
+            fields=[
+                ('id', fields.BigIntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('event_id', fields.CharField(unique=True, max_length=36)),
+                ('event_type', fields.CharField(max_length=64)),
+                ('body', fields.TextField(unique=False)),
+                ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
+                ('sent_at', fields.DatetimeField(null=True, db_index=True, auto_now=False, auto_now_add=False)),
+                ('attempts', fields.IntField(default=0)),
+            ],
+            options={'table': 'auth_outbox', 'app': 'auth', 'pk_attr': 'id'},
+            bases=['OutboxRecord'],
+        ),
+        ops.CreateModel(
+            name='Processed',
+            fields=[
+                ('id', fields.BigIntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('consumer', fields.CharField(max_length=64)),
+                ('event_id', fields.CharField(max_length=36)),
+                ('processed_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
+            ],
+            options={'table': 'auth_processed_events', 'app': 'auth', 'unique_together': (('consumer', 'event_id'),), 'pk_attr': 'id'},
+            bases=['ProcessedEvent'],
+        ),
+        ops.CreateModel(
+            name='ThrottleWindow',
+            fields=[
+                ('key', fields.CharField(primary_key=True, unique=True, db_index=True, max_length=300)),
+                ('window_started_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
+                ('failures', fields.IntField(default=0)),
+            ],
+            options={'table': 'auth_throttle_windows', 'app': 'auth', 'pk_attr': 'key', 'table_description': 'Failures counted for one key (an account or a client address) in a fixed window.'},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
+            name='User',
+            fields=[
+                ('id', fields.CharField(primary_key=True, unique=True, db_index=True, max_length=26)),
+                ('email', fields.CharField(unique=True, max_length=254)),
+                ('password_hash', fields.CharField(max_length=255)),
+                ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
+            ],
+            options={'table': 'auth_users', 'app': 'auth', 'pk_attr': 'id'},
+            bases=['Model'],
+        ),
+    ]

@@ -1,0 +1,1 @@
+"""ticketing: an event-driven ticket marketplace, one process or five deployments."""

@@ -1,0 +1,104 @@
+"""The composition root: ``create_app(settings)`` wires settings, modules and the web layer.
+
+Nothing here touches a database or the network until the server starts serving.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from quart import Blueprint, Quart, Response, jsonify
+from quart_schema import Info, QuartSchema
+
+from ticketing import db
+from ticketing.modules import load_module
+from ticketing.modules.auth.api import SessionReader
+from ticketing.settings import Settings
+from ticketing.web.api import auth as api_auth
+from ticketing.web.errors import ApiRequest, register_error_handlers
+from ticketing.web.pages import auth as pages_auth
+from ticketing.web.pages import home
+from ticketing.web.runtime import Runtime
+from ticketing.web.session import current_user, install_session
+
+log = logging.getLogger("ticketing")
+
+TEMPLATES = Path(__file__).parent / "web" / "templates"
+MODULE_BLUEPRINTS: dict[str, tuple[Blueprint, ...]] = {
+    "auth": (api_auth.blueprint, pages_auth.blueprint),
+}
+
+
+def create_app(settings: Settings) -> Quart:
+    """Build the app for the modules named in ``settings.modules``."""
+    app = Quart("ticketing", template_folder=str(TEMPLATES), static_folder=None)
+    app.request_class = ApiRequest
+    app.config["MAX_CONTENT_LENGTH"] = 64 * 1024
+    QuartSchema(
+        app,
+        info=Info(title="Ticketing", version="0.1.0",
+                  description="Buy and sell tickets; see docs/ for the event contracts."),
+        openapi_path="/openapi.json",
+        swagger_ui_path="/docs",
+        redoc_ui_path=None,
+        scalar_ui_path=None,
+    )
+    runtime = Runtime(settings=settings, sessions=SessionReader(settings))
+    for name in settings.modules:
+        spec = load_module(name)
+        if spec.build_facade is not None:
+            runtime.facades[name] = spec.build_facade(settings)
+    app.extensions["ticketing"] = runtime
+
+    register_error_handlers(app)
+    install_session(app, runtime.sessions)
+    app.register_blueprint(home.blueprint)
+    app.register_blueprint(home.vendor)
+    for name in settings.modules:
+        for blueprint in MODULE_BLUEPRINTS.get(name, ()):
+            app.register_blueprint(blueprint)
+    _add_probes(app, settings)
+
+    @app.context_processor
+    async def template_globals() -> dict[str, Any]:
+        return {"user": current_user(), "settings": settings}
+
+    @app.before_serving
+    async def open_resources() -> None:
+        await db.open_databases(settings)
+        log.info("serving modules=%s bus=%s", ",".join(settings.modules), settings.bus)
+
+    @app.after_serving
+    async def close_resources() -> None:
+        await db.close_databases()
+
+    return app
+
+
+def _add_probes(app: Quart, settings: Settings) -> None:
+    @app.get("/healthz")
+    async def healthz() -> Response:
+        """Alive: the process answers."""
+        return jsonify({"status": "ok"})
+
+    @app.get("/readyz")
+    async def readyz() -> Response:
+        """Ready: every enabled module's database answers."""
+        checks: dict[str, str] = {}
+        for module in settings.modules:
+            try:
+                await db.ping(module)
+                checks[module] = "ok"
+            except Exception as error:  # any failure means "not ready", never a 500
+                checks[module] = f"unreachable: {type(error).__name__}"
+        ready = all(value == "ok" for value in checks.values())
+        response = jsonify({"status": "ready" if ready else "unavailable", "checks": checks})
+        response.status_code = 200 if ready else 503
+        return response
+
+
+def create_app_from_env() -> Quart:
+    """Factory for ASGI servers (``uvicorn --factory ticketing.app:create_app_from_env``)."""
+    return create_app(Settings.from_env())

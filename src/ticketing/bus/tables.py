@@ -1,0 +1,34 @@
+"""Abstract outbox and processed-event tables; each module subclasses them in its schema."""
+
+from __future__ import annotations
+
+from tortoise import fields
+from tortoise.models import Model
+
+
+class OutboxRecord(Model):
+    """An event written in the same transaction as the state change that caused it."""
+
+    id = fields.BigIntField(primary_key=True)
+    event_id = fields.CharField(max_length=36, unique=True)
+    event_type = fields.CharField(max_length=64)
+    body = fields.TextField()
+    created_at = fields.DatetimeField(auto_now_add=True)
+    sent_at = fields.DatetimeField(null=True, db_index=True)
+    attempts = fields.IntField(default=0)
+
+    class Meta:
+        abstract = True
+
+
+class ProcessedEvent(Model):
+    """Marks an event as handled by one consumer; unique so a redelivery has no effect."""
+
+    id = fields.BigIntField(primary_key=True)
+    consumer = fields.CharField(max_length=64)
+    event_id = fields.CharField(max_length=36)
+    processed_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        abstract = True
+        unique_together = (("consumer", "event_id"),)

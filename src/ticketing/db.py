@@ -1,0 +1,87 @@
+"""Persistence wiring: one Tortoise app and one connection per module.
+
+On PostgreSQL every module lives in its own schema (the connection's ``search_path``),
+so one server can host all five or each module can point at its own database. The
+embedded default is one SQLite file per module under ``TICKETING_DATA_DIR``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from tortoise import Tortoise, connections
+from tortoise.backends.base.config_generator import expand_db_url
+from tortoise.migrations.api import migrate as tortoise_migrate
+
+from ticketing.settings import Settings
+
+POSTGRES_POOL_MAX = 20
+
+
+def connection_config(settings: Settings, module: str) -> dict[str, Any]:
+    """The Tortoise connection of one module, with its schema on PostgreSQL."""
+    url = settings.database_url_for(module)
+    if url.startswith("postgresql://"):
+        url = "postgres://" + url.removeprefix("postgresql://")
+    config = expand_db_url(url)
+    credentials = config["credentials"]
+    if config["engine"] == "tortoise.backends.asyncpg":
+        credentials["schema"] = module
+        credentials.setdefault("minsize", 1)
+        credentials.setdefault("maxsize", POSTGRES_POOL_MAX)
+    else:
+        # Tortoise already turns on WAL; a busy timeout makes a second process (a CLI
+        # command beside the server) wait for the write lock instead of failing.
+        credentials.setdefault("busy_timeout", 5000)
+    return config
+
+
+def tortoise_config(settings: Settings) -> dict[str, Any]:
+    """A Tortoise config with one app (and one connection) per enabled module."""
+    return {
+        "connections": {m: connection_config(settings, m) for m in settings.modules},
+        "apps": {
+            m: {
+                "models": [f"ticketing.modules.{m}.models"],
+                "default_connection": m,
+                "migrations": f"ticketing_migrations.{m}",
+            }
+            for m in settings.modules
+        },
+        "use_tz": True,
+        "timezone": "UTC",
+    }
+
+
+async def open_databases(settings: Settings) -> dict[str, Any]:
+    """Initialise Tortoise for the enabled modules; connections open lazily."""
+    config = tortoise_config(settings)
+    for connection in config["connections"].values():
+        if file_path := connection["credentials"].get("file_path"):
+            Path(file_path).parent.mkdir(parents=True, exist_ok=True)
+    await Tortoise.init(config=config, _enable_global_fallback=True)
+    return config
+
+
+async def close_databases() -> None:
+    await connections.close_all()
+
+
+async def apply_migrations(settings: Settings) -> None:
+    """Create each module's PostgreSQL schema if needed, then apply its migrations."""
+    config = await open_databases(settings)
+    try:
+        for module in settings.modules:
+            if config["connections"][module]["engine"] == "tortoise.backends.asyncpg":
+                await connections.get(module).execute_script(
+                    f'CREATE SCHEMA IF NOT EXISTS "{module}"'
+                )
+        await tortoise_migrate(config=config, app_labels=list(settings.modules))
+    finally:
+        await connections.close_all()
+
+
+async def ping(module: str) -> None:
+    """Raise if the module's database cannot answer a trivial query."""
+    await connections.get(module).execute_query("SELECT 1")

@@ -1,0 +1,34 @@
+"""The five domain modules and the one shape each exposes to the composition root.
+
+A module is a package ``ticketing.modules.<name>`` whose ``__init__`` defines ``MODULE``
+(a :class:`ModuleSpec`) and whose ``api`` submodule is its public facade. Modules never
+import each other; they talk only through the event contracts in ``ticketing.bus``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from ticketing.settings import Settings
+
+FacadeFactory = Callable[[Settings], Any]
+
+
+@dataclass(frozen=True)
+class ModuleSpec:
+    """What the composition root needs to know to run one module."""
+
+    name: str
+    build_facade: FacadeFactory | None = None
+
+
+def load_module(name: str) -> ModuleSpec:
+    """Import one module package by name and return its spec (no IO happens here)."""
+    package = importlib.import_module(f"ticketing.modules.{name}")
+    spec = getattr(package, "MODULE", None)
+    if not isinstance(spec, ModuleSpec):
+        raise TypeError(f"ticketing.modules.{name} does not define MODULE = ModuleSpec(...)")
+    return spec

@@ -1,0 +1,99 @@
+"""The auth module's public facade: the only names the web layer may use."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tortoise.exceptions import IntegrityError
+
+from ticketing.errors import DomainError
+from ticketing.ids import new_id
+from ticketing.modules.auth.models import User
+from ticketing.modules.auth.passwords import hash_password, verify_password
+from ticketing.modules.auth.throttle import (
+    SIGNIN_PER_ACCOUNT,
+    SIGNIN_PER_ADDRESS,
+    SIGNUP_PER_ADDRESS,
+    Throttle,
+)
+from ticketing.modules.auth.tokens import SessionUser, TokenCodec
+from ticketing.settings import Settings
+
+__all__ = ["AuthApi", "EmailInUse", "InvalidCredentials", "SessionReader", "SessionUser",
+           "SignedIn"]
+
+
+class EmailInUse(DomainError):
+    code = "email_in_use"
+
+    def __init__(self) -> None:
+        super().__init__("Email in use")
+
+
+class InvalidCredentials(DomainError):
+    """One message for an unknown email and a wrong password: no account probing."""
+
+    code = "invalid_credentials"
+
+    def __init__(self) -> None:
+        super().__init__("Invalid credentials")
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    """A user who just signed up or in, and the cookie value that proves it."""
+
+    id: str
+    email: str
+    cookie: str
+
+
+class SessionReader:
+    """Reads session cookies without a database: every process can tell who is signed in."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._codec = TokenCodec(settings.jwt_key, settings.jwt_lifetime_seconds)
+
+    def read(self, cookie: str | None) -> SessionUser | None:
+        return self._codec.read_cookie(cookie)
+
+
+class AuthApi:
+    """Sign-up and sign-in against the auth schema."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._codec = TokenCodec(settings.jwt_key, settings.jwt_lifetime_seconds)
+        self._throttle = Throttle(enabled=settings.throttle)
+        self.session_lifetime_seconds = settings.jwt_lifetime_seconds
+
+    async def sign_up(self, email: str, password: str, client_address: str) -> SignedIn:
+        """Create an account; emails are unique whatever their case."""
+        await self._throttle.check(SIGNUP_PER_ADDRESS, client_address)
+        await self._throttle.count(SIGNUP_PER_ADDRESS, client_address)
+        email = canonical_email(email)
+        if await User.exists(email=email):
+            raise EmailInUse()
+        password_hash = await hash_password(password)
+        try:
+            user = await User.create(id=new_id(), email=email, password_hash=password_hash)
+        except IntegrityError:  # a concurrent sign-up took the address first
+            raise EmailInUse() from None
+        return SignedIn(user.id, user.email, self._codec.issue_cookie(user.id, user.email))
+
+    async def sign_in(self, email: str, password: str, client_address: str) -> SignedIn:
+        """Check the password; repeated failures per account and per address are throttled."""
+        email = canonical_email(email)
+        await self._throttle.check(SIGNIN_PER_ADDRESS, client_address)
+        await self._throttle.check(SIGNIN_PER_ACCOUNT, email)
+        user = await User.get_or_none(email=email)
+        if not await verify_password(user.password_hash if user else None, password):
+            await self._throttle.count(SIGNIN_PER_ACCOUNT, email)
+            await self._throttle.count(SIGNIN_PER_ADDRESS, client_address)
+            raise InvalidCredentials()
+        assert user is not None
+        await self._throttle.clear(SIGNIN_PER_ACCOUNT, email)
+        return SignedIn(user.id, user.email, self._codec.issue_cookie(user.id, user.email))
+
+
+def canonical_email(email: str) -> str:
+    return email.strip().lower()

@@ -1,0 +1,5 @@
+"""expiration: ends unpaid reservations when their window closes."""
+
+from ticketing.modules import ModuleSpec
+
+MODULE = ModuleSpec(name="expiration")

@@ -1,0 +1,16 @@
+"""Tables of the tickets module (schema ``tickets``)."""
+
+from __future__ import annotations
+
+from ticketing.bus.tables import OutboxRecord, ProcessedEvent
+
+
+class Outbox(OutboxRecord):
+    class Meta:
+        table = "tickets_outbox"
+
+
+class Processed(ProcessedEvent):
+    class Meta:
+        table = "tickets_processed_events"
+        unique_together = (("consumer", "event_id"),)

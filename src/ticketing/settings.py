@@ -1,0 +1,195 @@
+"""Typed settings read from the ``TICKETING_*`` environment variables.
+
+Every value is checked once, at start-up: a bad one raises :class:`SettingsError`
+naming the variable, and the CLI turns that into a one-line message and exit code 2.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
+
+MODULE_NAMES: tuple[str, ...] = ("auth", "tickets", "orders", "expiration", "payments")
+MIN_JWT_KEY_BYTES = 32
+
+Environment = Literal["development", "test", "production"]
+BusKind = Literal["inproc", "nats"]
+PaymentsKind = Literal["fake", "stripe"]
+
+
+class SettingsError(ValueError):
+    """A ``TICKETING_*`` variable holds a value the application cannot run with."""
+
+    def __init__(self, variable: str, problem: str) -> None:
+        super().__init__(f"{variable}: {problem}")
+        self.variable = variable
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the composition root needs; build it with :meth:`from_env`."""
+
+    env: Environment = "development"
+    modules: tuple[str, ...] = MODULE_NAMES
+    bus: BusKind = "inproc"
+    nats_url: str = "nats://127.0.0.1:4222"
+    data_dir: Path = Path("var")
+    database_url: str | None = None
+    module_database_urls: Mapping[str, str] = field(default_factory=dict)
+    jwt_key: str = ""
+    jwt_lifetime_seconds: int = 7 * 24 * 3600
+    expiration_seconds: int = 900
+    payments: PaymentsKind = "fake"
+    stripe_key: str = ""
+    stripe_webhook_secret: str = ""
+    stripe_publishable_key: str = ""
+    stripe_api_base: str | None = None
+    throttle: bool = True
+    log_level: str = "INFO"
+
+    @property
+    def secure_cookies(self) -> bool:
+        """Cookies carry ``Secure`` everywhere but on a developer's or a test's plain HTTP."""
+        return self.env == "production"
+
+    def database_url_for(self, module: str) -> str:
+        """The URL of one module's database: its own override, the shared server, or SQLite."""
+        if module in self.module_database_urls:
+            return self.module_database_urls[module]
+        if self.database_url:
+            return self.database_url
+        return f"sqlite://{self.data_dir / f'{module}.sqlite3'}"
+
+    @property
+    def uses_embedded_database(self) -> bool:
+        """True when every enabled module runs on the embedded SQLite default."""
+        return all(self.database_url_for(m).startswith("sqlite://") for m in self.modules)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Read and check the environment; development keys are kept under the data dir."""
+        env = os.environ if environ is None else environ
+        reader = _Reader(env)
+        environment = reader.choice("TICKETING_ENV", ("development", "test", "production"),
+                                    "development")
+        data_dir = Path(reader.text("TICKETING_DATA_DIR", "var"))
+        settings = cls(
+            env=environment,  # type: ignore[arg-type]
+            modules=reader.modules(),
+            bus=reader.choice("TICKETING_BUS", ("inproc", "nats"), "inproc"),  # type: ignore[arg-type]
+            nats_url=reader.url("TICKETING_NATS_URL", "nats://127.0.0.1:4222", ("nats", "tls")),
+            data_dir=data_dir,
+            database_url=reader.database_url("TICKETING_DATABASE_URL"),
+            module_database_urls={
+                module: url
+                for module in MODULE_NAMES
+                if (url := reader.database_url(f"TICKETING_{module.upper()}_DATABASE_URL"))
+            },
+            jwt_key=reader.text("TICKETING_JWT_KEY", ""),
+            jwt_lifetime_seconds=reader.integer("TICKETING_JWT_LIFETIME_SECONDS", 7 * 24 * 3600,
+                                                minimum=60),
+            expiration_seconds=reader.integer("TICKETING_EXPIRATION_SECONDS", 900, minimum=1),
+            payments=reader.choice("TICKETING_PAYMENTS", ("fake", "stripe"), "fake"),  # type: ignore[arg-type]
+            stripe_key=reader.text("TICKETING_STRIPE_KEY", ""),
+            stripe_webhook_secret=reader.text("TICKETING_STRIPE_WEBHOOK_SECRET", ""),
+            stripe_publishable_key=reader.text("TICKETING_STRIPE_PUBLISHABLE_KEY", ""),
+            stripe_api_base=reader.text("TICKETING_STRIPE_API_BASE", "") or None,
+            throttle=reader.choice("TICKETING_THROTTLE", ("on", "off"), "on") == "on",
+            log_level=reader.choice("TICKETING_LOG_LEVEL",
+                                    ("DEBUG", "INFO", "WARNING", "ERROR"), "INFO"),
+        )
+        return settings.with_checked_secrets()
+
+    def with_checked_secrets(self) -> Settings:
+        """Require a real JWT key in production; elsewhere keep a generated one on disk."""
+        if self.payments == "stripe" and not self.stripe_key:
+            raise SettingsError("TICKETING_STRIPE_KEY", "is required when TICKETING_PAYMENTS=stripe")
+        if self.jwt_key:
+            if self.env == "production" and len(self.jwt_key.encode()) < MIN_JWT_KEY_BYTES:
+                raise SettingsError("TICKETING_JWT_KEY",
+                                    f"must be at least {MIN_JWT_KEY_BYTES} bytes in production")
+            return self
+        if self.env == "production":
+            raise SettingsError("TICKETING_JWT_KEY", "is required when TICKETING_ENV=production")
+        return replace(self, jwt_key=_development_key(self.data_dir))
+
+
+def _development_key(data_dir: Path) -> str:
+    """A random signing key kept in the data dir so development sessions survive restarts."""
+    key_file = data_dir / "jwt.key"
+    try:
+        return key_file.read_text().strip()
+    except FileNotFoundError:
+        pass
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(48)
+        fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return key_file.read_text().strip()
+    except OSError as error:
+        raise SettingsError("TICKETING_DATA_DIR", f"cannot write {key_file}: {error}") from error
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key)
+    return key
+
+
+class _Reader:
+    """Parses one variable at a time and names it in every complaint."""
+
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        self._environ = environ
+
+    def text(self, name: str, default: str) -> str:
+        return self._environ.get(name, default).strip()
+
+    def choice(self, name: str, allowed: tuple[str, ...], default: str) -> str:
+        value = self.text(name, default) or default
+        if value not in allowed:
+            raise SettingsError(name, f"must be one of {', '.join(allowed)} (got {value!r})")
+        return value
+
+    def integer(self, name: str, default: int, *, minimum: int) -> int:
+        raw = self.text(name, str(default)) or str(default)
+        try:
+            value = int(raw)
+        except ValueError:
+            raise SettingsError(name, f"must be a whole number (got {raw!r})") from None
+        if value < minimum:
+            raise SettingsError(name, f"must be at least {minimum} (got {value})")
+        return value
+
+    def url(self, name: str, default: str, schemes: tuple[str, ...]) -> str:
+        value = self.text(name, default) or default
+        for part in value.split(","):
+            parsed = urlsplit(part.strip())
+            if parsed.scheme not in schemes or not parsed.hostname:
+                raise SettingsError(name, f"must be a {'/'.join(schemes)}:// URL (got {value!r})")
+        return value
+
+    def database_url(self, name: str) -> str | None:
+        value = self.text(name, "")
+        if not value:
+            return None
+        scheme = urlsplit(value).scheme
+        if scheme not in ("postgres", "postgresql", "sqlite"):
+            raise SettingsError(name, f"must be a postgres:// or sqlite:// URL (got {scheme!r})")
+        return value
+
+    def modules(self) -> tuple[str, ...]:
+        name = "TICKETING_MODULES"
+        raw = self.text(name, "all") or "all"
+        if raw == "all":
+            return MODULE_NAMES
+        chosen = [part.strip() for part in raw.replace(" ", ",").split(",") if part.strip()]
+        unknown = [m for m in chosen if m not in MODULE_NAMES]
+        if unknown or not chosen:
+            raise SettingsError(
+                name, f"must be 'all' or a comma list of {', '.join(MODULE_NAMES)} (got {raw!r})"
+            )
+        return tuple(m for m in MODULE_NAMES if m in chosen)

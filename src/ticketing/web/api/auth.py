@@ -1,0 +1,85 @@
+"""``/api/users``: sign up, sign in, sign out, current user."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field, field_validator
+from quart import Blueprint, Response, jsonify
+from quart_schema import validate_request
+
+from ticketing.modules.auth.api import AuthApi, SignedIn
+from ticketing.web.runtime import facade, runtime
+from ticketing.web.session import (
+    clear_session_cookie,
+    client_address,
+    current_user,
+    set_session_cookie,
+)
+from ticketing.web.validation import Body, email_address, trimmed_text
+
+blueprint = Blueprint("api_auth", __name__, url_prefix="/api/users")
+
+
+class SignInBody(Body):
+    email: str = Field(default="", examples=["buyer@example.com"])
+    password: str = Field(default="", examples=["correct horse"])
+
+    @field_validator("email", mode="before")
+    @classmethod
+    def _email(cls, value: Any) -> str:
+        return email_address(value)
+
+    @field_validator("password", mode="before")
+    @classmethod
+    def _password(cls, value: Any) -> str:
+        return trimmed_text(value, "You must supply a password")
+
+
+class SignUpBody(SignInBody):
+    @field_validator("password", mode="before")
+    @classmethod
+    def _password(cls, value: Any) -> str:
+        return trimmed_text(value, "Password must be between 4 and 20 characters",
+                            min_length=4, max_length=20)
+
+
+def signed_in_response(user: SignedIn, status: int) -> Response:
+    """``{id, email}`` with the session cookie set."""
+    response = jsonify({"id": user.id, "email": user.email})
+    response.status_code = status
+    settings = runtime().settings
+    set_session_cookie(response, user.cookie, max_age=settings.jwt_lifetime_seconds,
+                       secure=settings.secure_cookies)
+    return response
+
+
+@blueprint.post("/signup")
+@validate_request(SignUpBody)
+async def sign_up(data: SignUpBody) -> Response:
+    """Create an account and sign in. 400 "Email in use" when the email is taken."""
+    user = await facade("auth", AuthApi).sign_up(data.email, data.password, client_address())
+    return signed_in_response(user, 201)
+
+
+@blueprint.post("/signin")
+@validate_request(SignInBody)
+async def sign_in(data: SignInBody) -> Response:
+    """Sign in. 400 "Invalid credentials" for an unknown email or a wrong password."""
+    user = await facade("auth", AuthApi).sign_in(data.email, data.password, client_address())
+    return signed_in_response(user, 200)
+
+
+@blueprint.post("/signout")
+async def sign_out() -> Response:
+    """Expire the session cookie."""
+    response = jsonify({})
+    clear_session_cookie(response, secure=runtime().settings.secure_cookies)
+    return response
+
+
+@blueprint.get("/currentuser")
+async def current() -> Response:
+    """The signed-in user's claims, or ``{"currentUser": null}``."""
+    user = current_user()
+    return jsonify({"currentUser": user.as_json() if user else None})

@@ -1,0 +1,139 @@
+"""The one error mapping: every failure becomes the contract's shape.
+
+``/api/*`` answers ``{"errors": [{"message", "field"?}]}``; pages get an HTML error page.
+Unexpected exceptions are logged with the request id and never leak a traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+
+from pydantic import ValidationError
+from quart import Quart, Request, Response, g, jsonify, render_template, request
+from quart_schema import RequestSchemaValidationError
+from tortoise.exceptions import DBConnectionError, OperationalError
+from werkzeug.exceptions import HTTPException
+
+from ticketing.errors import DomainError, FieldError, Throttled, ValidationFailed
+
+log = logging.getLogger("ticketing.web")
+
+DATABASE_RETRY_AFTER_SECONDS = 5
+
+
+class MalformedJson(DomainError):
+    code = "malformed_json"
+
+    def __init__(self) -> None:
+        super().__init__("Request body must be valid JSON")
+
+
+class DatabaseUnavailable(Exception):
+    """A module's database did not answer."""
+
+
+def is_api_request() -> bool:
+    return request.path.startswith("/api/")
+
+
+async def error_response(status: int, errors: list[FieldError],
+                         headers: dict[str, str] | None = None) -> Response:
+    """Render ``errors`` as JSON for the API or as an HTML page for browsers."""
+    if is_api_request():
+        body = [{"message": e.message} | ({"field": e.field} if e.field else {}) for e in errors]
+        response = jsonify({"errors": body})
+    else:
+        html = await render_template("error.html", status=status, errors=errors)
+        response = Response(html, mimetype="text/html")
+    response.status_code = status
+    response.headers.update(headers or {})
+    return response
+
+
+def field_errors_from_pydantic(error: ValidationError | Exception) -> list[FieldError]:
+    """Turn a schema failure into contract entries; our validators carry the exact text."""
+    if not isinstance(error, ValidationError):
+        return [FieldError("Request body must be a JSON object")]
+    found: list[FieldError] = []
+    for detail in error.errors():
+        location = detail.get("loc", ())
+        if not location:
+            return [FieldError("Request body must be a JSON object")]
+        message = detail["msg"] if detail["type"] == "contract" else f"Invalid {location[0]}"
+        found.append(FieldError(message, str(location[0])))
+    return found
+
+
+_UNREACHABLE_HINTS = ("unable to open database", "connection", "could not connect")
+
+
+def _is_database_failure(error: BaseException | None) -> bool:
+    """True when ``error`` (or what caused it) says a database could not be reached."""
+    while error is not None:
+        if isinstance(error, DBConnectionError | OSError | DatabaseUnavailable):
+            return True
+        if isinstance(error, OperationalError | sqlite3.OperationalError) and any(
+            hint in str(error).lower() for hint in _UNREACHABLE_HINTS
+        ):
+            return True
+        if type(error).__module__.startswith("asyncpg") and (
+            "Connection" in type(error).__name__ or "Interface" in type(error).__name__
+        ):
+            return True
+        error = error.__cause__ or error.__context__
+    return False
+
+
+def register_error_handlers(app: Quart) -> None:
+    """Install the mapping; routes only raise."""
+
+    @app.errorhandler(RequestSchemaValidationError)
+    async def on_schema_error(error: RequestSchemaValidationError) -> Response:
+        return await error_response(400, field_errors_from_pydantic(error.validation_error))
+
+    @app.errorhandler(ValidationFailed)
+    async def on_validation(error: ValidationFailed) -> Response:
+        return await error_response(400, error.errors)
+
+    @app.errorhandler(Throttled)
+    async def on_throttled(error: Throttled) -> Response:
+        return await error_response(429, [FieldError(error.message)],
+                                    {"Retry-After": str(error.retry_after)})
+
+    @app.errorhandler(DomainError)
+    async def on_domain(error: DomainError) -> Response:
+        return await error_response(error.status, [FieldError(error.message)])
+
+    @app.errorhandler(HTTPException)
+    async def on_http(error: HTTPException) -> Response:
+        status = error.code or 500
+        messages = {404: "Not Found", 405: "Method Not Allowed", 413: "Request body too large"}
+        if status == 400:
+            message = "Bad request"
+        else:
+            message = messages.get(status, error.name)
+        response = await error_response(status, [FieldError(message)])
+        for name in ("Allow",):
+            if name in error.get_headers():  # type: ignore[operator]
+                response.headers[name] = dict(error.get_headers())[name]
+        return response
+
+    @app.errorhandler(Exception)
+    async def on_unexpected(error: Exception) -> Response:
+        request_id = getattr(g, "request_id", "-")
+        if _is_database_failure(error):
+            log.error("database unreachable request_id=%s: %s", request_id, error)
+            return await error_response(
+                503, [FieldError("Error connecting to database")],
+                {"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)},
+            )
+        log.exception("unexpected error request_id=%s", request_id)
+        return await error_response(500, [FieldError("Something went wrong")])
+
+
+class ApiRequest(Request):
+    """Quart's request, with malformed JSON turned into the contract's 400."""
+
+    def on_json_loading_failed(self, error: Exception) -> None:
+        raise MalformedJson()

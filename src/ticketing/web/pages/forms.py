@@ -1,0 +1,40 @@
+"""Helpers shared by the server-rendered forms."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from quart import redirect, request
+from werkzeug.wrappers.response import Response as WerkzeugResponse
+
+from ticketing.errors import DomainError, ValidationFailed
+
+
+def errors_by_field(error: DomainError) -> dict[str, str]:
+    """Map a failure to ``{field: message}``; a rule about no field goes under ``""``."""
+    if isinstance(error, ValidationFailed):
+        found: dict[str, str] = {}
+        for entry in error.errors:
+            found.setdefault(entry.field or "", entry.message)
+        return found
+    return {"": error.message}
+
+
+def safe_next(target: str | None, default: str = "/") -> str:
+    """Only same-site paths may be a post-sign-in destination (no open redirects)."""
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return default
+
+
+def sign_in_redirect() -> WerkzeugResponse:
+    """Send a signed-out visitor to sign in, then back to where they were going."""
+    from urllib.parse import urlencode
+
+    return redirect("/auth/signin?" + urlencode({"next": request.full_path.rstrip("?")}))
+
+
+def form_values(form: Mapping[str, Any]) -> dict[str, str]:
+    """What the user typed, to put back into the form (never the password)."""
+    return {key: str(value) for key, value in form.items() if key != "password"}

@@ -1,0 +1,91 @@
+"""Who is signed in, request ids, the access log, and cross-site request protection."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from urllib.parse import urlsplit
+
+from quart import Quart, Response, g, request
+
+from ticketing.errors import DomainError, NotAuthorized
+from ticketing.modules.auth.api import SessionReader, SessionUser
+
+SESSION_COOKIE = "session"
+STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+TRUSTED_FETCH_SITES = frozenset({"same-origin", "none"})
+
+access_log = logging.getLogger("ticketing.access")
+
+
+class CrossSiteRequest(DomainError):
+    status = 403
+    code = "cross_site"
+
+    def __init__(self) -> None:
+        super().__init__("Cross-site request refused")
+
+
+def current_user() -> SessionUser | None:
+    """The signed-in user of this request, or ``None``."""
+    user: SessionUser | None = g.get("user")
+    return user
+
+
+def require_user() -> SessionUser:
+    """The signed-in user, or a 401 ``Not authorized``."""
+    user = current_user()
+    if user is None:
+        raise NotAuthorized()
+    return user
+
+
+def client_address() -> str:
+    return request.remote_addr or "unknown"
+
+
+def is_cross_site() -> bool:
+    """Browsers say where a request comes from; clients that send nothing are not browsers.
+
+    ``Sec-Fetch-Site`` is trusted first; older browsers are judged by ``Origin``.
+    """
+    fetch_site = request.headers.get("Sec-Fetch-Site")
+    if fetch_site is not None:
+        return fetch_site not in TRUSTED_FETCH_SITES
+    origin = request.headers.get("Origin")
+    if origin is None:
+        return False
+    return origin == "null" or urlsplit(origin).netloc != request.host
+
+
+def install_session(app: Quart, reader: SessionReader) -> None:
+    """Read the session cookie, tag the request, refuse cross-site writes, log the request."""
+
+    @app.before_request
+    async def identify() -> None:
+        g.request_id = request.headers.get("X-Request-Id") or uuid.uuid4().hex
+        g.started = time.perf_counter()
+        g.user = reader.read(request.cookies.get(SESSION_COOKIE))
+        if request.method in STATE_CHANGING and is_cross_site():
+            raise CrossSiteRequest()
+
+    @app.after_request
+    async def log_request(response: Response) -> Response:
+        response.headers["X-Request-Id"] = g.get("request_id", "-")
+        elapsed_ms = (time.perf_counter() - g.get("started", time.perf_counter())) * 1000
+        access_log.info(
+            '%s "%s %s" %d %.1fms request_id=%s', client_address(), request.method,
+            request.full_path.rstrip("?"), response.status_code, elapsed_ms,
+            g.get("request_id", "-"),
+        )
+        return response
+
+
+def set_session_cookie(response: Response, value: str, *, max_age: int, secure: bool) -> None:
+    response.set_cookie(SESSION_COOKIE, value, max_age=max_age, path="/", httponly=True,
+                        samesite="Lax", secure=secure)
+
+
+def clear_session_cookie(response: Response, *, secure: bool) -> None:
+    response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="Lax", secure=secure)
