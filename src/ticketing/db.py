@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from tortoise import Tortoise, connections
+from tortoise.context import TortoiseContext
 from tortoise.backends.base.config_generator import expand_db_url
 from tortoise.migrations.api import migrate as tortoise_migrate
 
@@ -54,32 +55,38 @@ def tortoise_config(settings: Settings) -> dict[str, Any]:
     }
 
 
-async def open_databases(settings: Settings) -> dict[str, Any]:
-    """Initialise Tortoise for the enabled modules; connections open lazily."""
+def _config_with_directories(settings: Settings) -> dict[str, Any]:
     config = tortoise_config(settings)
     for connection in config["connections"].values():
         if file_path := connection["credentials"].get("file_path"):
             Path(file_path).parent.mkdir(parents=True, exist_ok=True)
-    await Tortoise.init(config=config, _enable_global_fallback=True)
     return config
 
 
+async def open_databases(settings: Settings) -> None:
+    """Initialise Tortoise for the enabled modules; connections open lazily.
+
+    The global fallback lets tasks that Quart starts outside the request context
+    (the lifespan, background relays) see the same connections.
+    """
+    await Tortoise.init(config=_config_with_directories(settings), _enable_global_fallback=True)
+
+
 async def close_databases() -> None:
-    await connections.close_all()
+    await Tortoise.close_connections()
 
 
 async def apply_migrations(settings: Settings) -> None:
     """Create each module's PostgreSQL schema if needed, then apply its migrations."""
-    config = await open_databases(settings)
-    try:
+    config = _config_with_directories(settings)
+    async with TortoiseContext():
+        await Tortoise.init(config=config)
         for module in settings.modules:
             if config["connections"][module]["engine"] == "tortoise.backends.asyncpg":
                 await connections.get(module).execute_script(
                     f'CREATE SCHEMA IF NOT EXISTS "{module}"'
                 )
         await tortoise_migrate(config=config, app_labels=list(settings.modules))
-    finally:
-        await connections.close_all()
 
 
 async def ping(module: str) -> None:

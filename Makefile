@@ -1,0 +1,32 @@
+# The two commands of the README: `make run` and `make test`.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+# xstatic-bootstrap builds from an sdist that still imports pkg_resources.
+export PIP_CONSTRAINT := $(CURDIR)/build-constraints.txt
+
+.PHONY: run test lint bench-bus bench-reserve bench-expiry browser-deps
+
+$(STAMP): pyproject.toml build-constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+run: $(STAMP)  ## set up, migrate and serve on http://127.0.0.1:8000, reloading on change
+	$(BIN)/ticketing serve --reload
+
+browser-deps:  ## Debian's chromium for the browser tests (never a downloaded browser)
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
+	  else echo "chromium missing and not root: browser tests will be skipped"; fi; }
+
+test: $(STAMP) browser-deps  ## set up and run the whole suite (PostgreSQL too when CI=true)
+	$(BIN)/ruff check src tests
+	$(BIN)/mypy
+	$(BIN)/python -m pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests
+	$(BIN)/mypy

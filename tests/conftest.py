@@ -1,0 +1,136 @@
+"""Shared fixtures: settings per backend, a migrated database, the app and its client.
+
+Storage behaviour is written once and runs against every backend: SQLite always,
+PostgreSQL when ``CI=true`` (then an unreachable server fails the run) or when
+``TICKETING_TEST_POSTGRES_URL`` names a server. Each run gets its own PostgreSQL
+database, dropped at the end; each test starts from empty tables.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+from quart import Quart
+from quart.typing import TestClientProtocol
+from tortoise.backends.base.executor import EXECUTOR_CACHE
+
+from ticketing import db
+from ticketing.app import create_app
+from ticketing.settings import MODULE_NAMES, Settings
+
+TEST_JWT_KEY = "test-signing-key-that-is-long-enough-0123456789"
+POSTGRES_ADMIN_URL = os.environ.get(
+    "TICKETING_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres"
+)
+POSTGRES_REQUIRED = os.environ.get("CI", "").lower() == "true"
+POSTGRES_ENABLED = POSTGRES_REQUIRED or "TICKETING_TEST_POSTGRES_URL" in os.environ
+
+BACKENDS = [
+    "sqlite",
+    pytest.param("postgres", marks=[
+        pytest.mark.postgres,
+        pytest.mark.skipif(not POSTGRES_ENABLED,
+                           reason="PostgreSQL leg runs with CI=true or TICKETING_TEST_POSTGRES_URL"),
+    ]),
+]
+
+
+def base_settings(data_dir: Path, **overrides: Any) -> Settings:
+    """Settings for a test: embedded defaults, a fixed key, throttling on."""
+    return replace(Settings(env="test", data_dir=data_dir, jwt_key=TEST_JWT_KEY), **overrides)
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A PostgreSQL database made for this run, migrated once, dropped afterwards."""
+    if not POSTGRES_ENABLED:
+        pytest.skip("PostgreSQL leg not enabled")
+    name = f"ticketing_test_{os.getpid()}_{secrets.token_hex(3)}"
+
+    async def admin(statement: str) -> None:
+        connection = await asyncpg.connect(POSTGRES_ADMIN_URL, timeout=5)
+        try:
+            await connection.execute(statement)
+        finally:
+            await connection.close()
+
+    try:
+        asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+    except (OSError, asyncpg.PostgresError) as error:
+        message = f"PostgreSQL at {POSTGRES_ADMIN_URL} unreachable: {error}"
+        if POSTGRES_REQUIRED:
+            pytest.fail(message)
+        pytest.skip(message)
+    url = POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    asyncio.run(db.apply_migrations(Settings(env="test", database_url=url, jwt_key=TEST_JWT_KEY)))
+    yield url
+    asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+async def empty_postgres(url: str) -> None:
+    """Delete every row of every module table (the schema and migrations stay)."""
+    connection = await asyncpg.connect(url)
+    try:
+        tables = await connection.fetch(
+            "SELECT schemaname, tablename FROM pg_tables WHERE schemaname = ANY($1::text[])"
+            " AND tablename <> 'tortoise_migrations'", list(MODULE_NAMES),
+        )
+        if tables:
+            names = ", ".join(f'"{t["schemaname"]}"."{t["tablename"]}"' for t in tables)
+            await connection.execute(f"TRUNCATE {names} RESTART IDENTITY")
+    finally:
+        await connection.close()
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    """The database backend of this test run: ``sqlite`` or ``postgres``."""
+    return str(request.param)
+
+
+@pytest.fixture
+def make_settings(backend: str, tmp_path: Path,
+                  request: pytest.FixtureRequest) -> Callable[..., Settings]:
+    """Build settings on the test's backend; keyword arguments override fields."""
+    database_url = request.getfixturevalue("postgres_url") if backend == "postgres" else None
+
+    def build(**overrides: Any) -> Settings:
+        return base_settings(tmp_path / "data", database_url=database_url, **overrides)
+
+    return build
+
+
+@pytest.fixture
+async def settings(make_settings: Callable[..., Settings], backend: str) -> Settings:
+    """Default test settings on a migrated, empty database."""
+    built = make_settings()
+    # Tortoise caches INSERT statements per (connection name, table), not per dialect;
+    # tests switch one connection name between SQLite and PostgreSQL, so forget them.
+    EXECUTOR_CACHE.clear()
+    if backend == "postgres":
+        assert built.database_url is not None
+        await empty_postgres(built.database_url)
+    else:
+        await db.apply_migrations(built)
+    return built
+
+
+@pytest.fixture
+async def app(settings: Settings) -> AsyncIterator[Quart]:
+    """The app, started (databases open) for the test and stopped after it."""
+    application = create_app(settings)
+    async with application.test_app():
+        yield application
+
+
+@pytest.fixture
+def client(app: Quart) -> TestClientProtocol:
+    return app.test_client()
