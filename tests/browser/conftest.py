@@ -1,0 +1,145 @@
+"""Browser fixtures: the real server in a subprocess and Debian's chromium through Playwright.
+
+Chromium is the system one found on PATH (``make browser-deps`` installs it); Playwright
+never downloads a browser here. Without chromium the browser tests skip, unless
+``CI=true``, where a missing browser fails the run.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import BrowserContext, Page, Request, sync_playwright
+
+CI = os.environ.get("CI", "").lower() == "true"
+TEST_JWT_KEY = "browser-test-signing-key-0123456789abcd"  # 40 characters
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+STARTUP_TIMEOUT_SECONDS = 20.0
+
+
+@dataclass
+class Server:
+    """The running app: its base URL and every request the browser sent anywhere."""
+
+    base_url: str
+    requests: list[str] = field(default_factory=list)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_until_ready(process: subprocess.Popen[bytes], url: str, log: Path) -> None:
+    deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"server exited with {process.returncode}:\n{log.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(url, timeout=1) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass
+        time.sleep(0.05)
+    pytest.fail(f"{url} not ready after {STARTUP_TIMEOUT_SECONDS}s:\n{log.read_text()[-3000:]}")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """``python -m ticketing serve`` on a free port with its own data dir, stopped afterwards."""
+    workdir = tmp_path_factory.mktemp("server")
+    port = _free_port()
+    env = {
+        **os.environ,
+        "TICKETING_ENV": "test",
+        "TICKETING_DATA_DIR": str(workdir / "data"),
+        "TICKETING_JWT_KEY": TEST_JWT_KEY,
+    }
+    for name in ("TICKETING_DATABASE_URL", "TICKETING_MODULES"):
+        env.pop(name, None)
+    log = workdir / "server.log"
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "ticketing", "serve", "--host", "127.0.0.1",
+             "--port", str(port)],
+            env=env, stdout=output, stderr=subprocess.STDOUT,
+        )
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_until_ready(process, f"{base_url}/readyz", log)
+        yield Server(base_url)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@pytest.fixture(scope="session")
+def chromium_path() -> str:
+    """Debian's chromium on PATH; skipped when absent (a failure when ``CI=true``)."""
+    path = shutil.which("chromium")
+    if path is None:
+        message = "chromium not found on PATH (install it with `make browser-deps`)"
+        if CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    return path
+
+
+@pytest.fixture(scope="session")
+def browser_context(chromium_path: str,
+                    tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrowserContext]:
+    """One headless chromium for the run, on a fresh temporary profile."""
+    profile = tmp_path_factory.mktemp("chromium-profile")
+    with sync_playwright() as playwright:
+        context = playwright.chromium.launch_persistent_context(
+            profile, executable_path=chromium_path, headless=True, args=CHROMIUM_ARGS,
+            viewport={"width": 1280, "height": 800},
+        )
+        context.set_default_timeout(5000)
+        try:
+            yield context
+        finally:
+            context.close()
+
+
+@pytest.fixture
+def page(browser_context: BrowserContext, server: Server) -> Iterator[Page]:
+    """A new tab with no cookies; requests it sends are recorded on ``server.requests``."""
+    browser_context.clear_cookies()
+    server.requests.clear()
+
+    def record(request: Request) -> None:
+        server.requests.append(request.url)
+
+    browser_context.on("request", record)
+    tab = browser_context.new_page()
+    try:
+        yield tab
+    finally:
+        tab.close()
+        browser_context.remove_listener("request", record)
