@@ -7,6 +7,22 @@ class Migration(migrations.Migration):
 
     operations = [
         ops.CreateModel(
+            name='DeadLetter',
+            fields=[
+                ('id', fields.BigIntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('consumer', fields.CharField(max_length=64)),
+                ('event_id', fields.CharField(db_index=True, max_length=36)),
+                ('event_type', fields.CharField(max_length=64)),
+                ('body', fields.TextField(unique=False)),
+                ('error', fields.TextField(unique=False)),
+                ('attempts', fields.IntField()),
+                ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
+                ('replayed_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
+            ],
+            options={'table': 'tickets_dead_letters', 'app': 'tickets', 'pk_attr': 'id'},
+            bases=['DeadLetter'],
+        ),
+        ops.CreateModel(
             name='Outbox',
             fields=[
                 ('id', fields.BigIntField(generated=True, primary_key=True, unique=True, db_index=True)),

@@ -13,7 +13,8 @@ from quart import Blueprint, Quart, Response, jsonify
 from quart_schema import Info, QuartSchema
 
 from ticketing import db
-from ticketing.modules import load_module
+from ticketing.bus.runtime import Bus, build_transport
+from ticketing.modules import ModuleContext, load_module
 from ticketing.modules.auth.api import SessionReader
 from ticketing.settings import Settings
 from ticketing.web.api import auth as api_auth
@@ -45,11 +46,15 @@ def create_app(settings: Settings) -> Quart:
         redoc_ui_path=None,
         scalar_ui_path=None,
     )
-    runtime = Runtime(settings=settings, sessions=SessionReader(settings))
+    bus = Bus(build_transport(settings))
+    runtime = Runtime(settings=settings, sessions=SessionReader(settings), bus=bus)
     for name in settings.modules:
         spec = load_module(name)
-        if spec.build_facade is not None:
-            runtime.facades[name] = spec.build_facade(settings)
+        parts = spec.build(ModuleContext(settings, bus.add_module(name, spec.tables)))
+        if parts.facade is not None:
+            runtime.facades[name] = parts.facade
+        if parts.subscriptions:
+            bus.subscribe(name, parts.subscriptions)
     app.extensions["ticketing"] = runtime
 
     register_error_handlers(app)
@@ -59,7 +64,7 @@ def create_app(settings: Settings) -> Quart:
     for name in settings.modules:
         for blueprint in MODULE_BLUEPRINTS.get(name, ()):
             app.register_blueprint(blueprint)
-    _add_probes(app, settings)
+    _add_probes(app, settings, bus)
 
     @app.context_processor
     async def template_globals() -> dict[str, Any]:
@@ -68,16 +73,18 @@ def create_app(settings: Settings) -> Quart:
     @app.before_serving
     async def open_resources() -> None:
         await db.open_databases(settings)
+        await bus.start()
         log.info("serving modules=%s bus=%s", ",".join(settings.modules), settings.bus)
 
     @app.after_serving
     async def close_resources() -> None:
+        await bus.stop()
         await db.close_databases()
 
     return app
 
 
-def _add_probes(app: Quart, settings: Settings) -> None:
+def _add_probes(app: Quart, settings: Settings, bus: Bus) -> None:
     @app.get("/healthz")
     async def healthz() -> Response:
         """Alive: the process answers."""
@@ -85,14 +92,16 @@ def _add_probes(app: Quart, settings: Settings) -> None:
 
     @app.get("/readyz")
     async def readyz() -> Response:
-        """Ready: every enabled module's database answers."""
+        """Ready: every enabled module's database answers, and so does the bus."""
+        probes = {module: db.ping(module) for module in settings.modules}
+        probes["bus"] = bus.transport.ping()
         checks: dict[str, str] = {}
-        for module in settings.modules:
+        for name, probe in probes.items():
             try:
-                await db.ping(module)
-                checks[module] = "ok"
+                await probe
+                checks[name] = "ok"
             except Exception as error:  # any failure means "not ready", never a 500
-                checks[module] = f"unreachable: {type(error).__name__}"
+                checks[name] = f"unreachable: {type(error).__name__}"
         ready = all(value == "ok" for value in checks.values())
         response = jsonify({"status": "ready" if ready else "unavailable", "checks": checks})
         response.status_code = 200 if ready else 503

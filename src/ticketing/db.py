@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from tortoise import Tortoise, connections
-from tortoise.context import TortoiseContext
 from tortoise.backends.base.config_generator import expand_db_url
+from tortoise.context import TortoiseContext
 from tortoise.migrations.api import migrate as tortoise_migrate
 
 from ticketing.settings import Settings

@@ -55,7 +55,8 @@ class Throttled(DomainError):
     status = 429
     code = "throttled"
 
-    def __init__(self, retry_after: int, message: str = "Too many attempts, try again later") -> None:
+    def __init__(self, retry_after: int,
+                 message: str = "Too many attempts, try again later") -> None:
         super().__init__(message)
         self.retry_after = max(1, retry_after)
 

@@ -108,7 +108,8 @@ class Settings:
     def with_checked_secrets(self) -> Settings:
         """Require a real JWT key in production; elsewhere keep a generated one on disk."""
         if self.payments == "stripe" and not self.stripe_key:
-            raise SettingsError("TICKETING_STRIPE_KEY", "is required when TICKETING_PAYMENTS=stripe")
+            raise SettingsError("TICKETING_STRIPE_KEY",
+                                "is required when TICKETING_PAYMENTS=stripe")
         if self.jwt_key:
             if self.env == "production" and len(self.jwt_key.encode()) < MIN_JWT_KEY_BYTES:
                 raise SettingsError("TICKETING_JWT_KEY",

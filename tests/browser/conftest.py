@@ -110,10 +110,12 @@ def chromium_path() -> str:
     return path
 
 
-@pytest.fixture(scope="session")
+# Package scope, not session: Playwright's sync API keeps an event loop running in this
+# thread while it lives, which would break the asyncio tests that run after these.
+@pytest.fixture(scope="package")
 def browser_context(chromium_path: str,
                     tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrowserContext]:
-    """One headless chromium for the run, on a fresh temporary profile."""
+    """One headless chromium for the browser tests, on a fresh temporary profile."""
     profile = tmp_path_factory.mktemp("chromium-profile")
     with sync_playwright() as playwright:
         context = playwright.chromium.launch_persistent_context(

@@ -9,12 +9,33 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from ticketing.bus.consumer import Subscriptions
+from ticketing.bus.outbox import Outbox
+from ticketing.bus.tables import BusTables
 from ticketing.settings import Settings
 
-FacadeFactory = Callable[[Settings], Any]
+
+@dataclass(frozen=True)
+class ModuleContext:
+    """What the composition root gives a module: settings and its own outbox."""
+
+    settings: Settings
+    outbox: Outbox
+
+
+@dataclass(frozen=True)
+class ModuleParts:
+    """What a module gives back: its facade and its table of subscriptions."""
+
+    facade: Any = None
+    subscriptions: Subscriptions = field(default_factory=dict)
+
+
+def _no_parts(context: ModuleContext) -> ModuleParts:
+    return ModuleParts()
 
 
 @dataclass(frozen=True)
@@ -22,7 +43,8 @@ class ModuleSpec:
     """What the composition root needs to know to run one module."""
 
     name: str
-    build_facade: FacadeFactory | None = None
+    tables: BusTables
+    build: Callable[[ModuleContext], ModuleParts] = _no_parts
 
 
 def load_module(name: str) -> ModuleSpec:

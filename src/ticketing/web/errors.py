@@ -108,15 +108,12 @@ def register_error_handlers(app: Quart) -> None:
     @app.errorhandler(HTTPException)
     async def on_http(error: HTTPException) -> Response:
         status = error.code or 500
-        messages = {404: "Not Found", 405: "Method Not Allowed", 413: "Request body too large"}
-        if status == 400:
-            message = "Bad request"
-        else:
-            message = messages.get(status, error.name)
-        response = await error_response(status, [FieldError(message)])
-        for name in ("Allow",):
-            if name in error.get_headers():  # type: ignore[operator]
-                response.headers[name] = dict(error.get_headers())[name]
+        messages = {400: "Bad request", 404: "Not Found", 405: "Method Not Allowed",
+                    413: "Request body too large"}
+        response = await error_response(status, [FieldError(messages.get(status, error.name))])
+        allow = dict(error.get_headers()).get("Allow")
+        if allow:
+            response.headers["Allow"] = allow
         return response
 
     @app.errorhandler(Exception)

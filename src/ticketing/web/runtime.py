@@ -7,6 +7,7 @@ from typing import Any, TypeVar
 
 from quart import current_app
 
+from ticketing.bus.runtime import Bus
 from ticketing.modules.auth.api import SessionReader
 from ticketing.settings import Settings
 
@@ -17,6 +18,7 @@ FacadeT = TypeVar("FacadeT")
 class Runtime:
     settings: Settings
     sessions: SessionReader
+    bus: Bus
     facades: dict[str, Any] = field(default_factory=dict)
 
 

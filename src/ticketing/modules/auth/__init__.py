@@ -1,6 +1,13 @@
 """auth: accounts, passwords and session tokens. Public surface: :mod:`.api`."""
 
-from ticketing.modules import ModuleSpec
+from ticketing.bus.tables import BusTables
+from ticketing.modules import ModuleContext, ModuleParts, ModuleSpec
 from ticketing.modules.auth.api import AuthApi
+from ticketing.modules.auth.models import DeadLetter, Outbox, Processed
 
-MODULE = ModuleSpec(name="auth", build_facade=AuthApi)
+
+def _build(context: ModuleContext) -> ModuleParts:
+    return ModuleParts(facade=AuthApi(context.settings))
+
+
+MODULE = ModuleSpec(name="auth", tables=BusTables(Outbox, Processed, DeadLetter), build=_build)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from tortoise import fields
 from tortoise.models import Model
 
+from ticketing.bus.tables import DeadLetter as DeadLetterRecord
 from ticketing.bus.tables import OutboxRecord, ProcessedEvent
 
 
@@ -39,3 +40,8 @@ class Processed(ProcessedEvent):
     class Meta:
         table = "auth_processed_events"
         unique_together = (("consumer", "event_id"),)
+
+
+class DeadLetter(DeadLetterRecord):
+    class Meta:
+        table = "auth_dead_letters"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ticketing.bus.tables import DeadLetter as DeadLetterRecord
 from ticketing.bus.tables import OutboxRecord, ProcessedEvent
 
 
@@ -14,3 +15,8 @@ class Processed(ProcessedEvent):
     class Meta:
         table = "payments_processed_events"
         unique_together = (("consumer", "event_id"),)
+
+
+class DeadLetter(DeadLetterRecord):
+    class Meta:
+        table = "payments_dead_letters"

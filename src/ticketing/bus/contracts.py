@@ -1,0 +1,223 @@
+"""The integration events: the only things that cross between modules.
+
+Every event is a frozen dataclass with a stable wire name (``WIRE_TYPE``, never derived
+from the class path) and a schema version. On the wire an event travels inside an
+:class:`Envelope`; field names are camelCase as in the contract, money is a JSON number
+that is read back as an exact :class:`~decimal.Decimal`. Changing an event means a new
+``SCHEMA_VERSION`` plus an entry in ``UPGRADES`` that lifts the old shape, so stored
+and in-flight events of every earlier version keep decoding.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import types
+import typing
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any, ClassVar, TypeVar, Union
+
+T = TypeVar("T")
+
+
+@dataclasses.dataclass(frozen=True)
+class Event:
+    """Base of every integration event."""
+
+    WIRE_TYPE: ClassVar[str]
+    SCHEMA_VERSION: ClassVar[int] = 1
+
+
+@dataclasses.dataclass(frozen=True)
+class TicketRef:
+    """The part of a ticket an order event carries."""
+
+    id: str
+    price: Decimal | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class TicketCreated(Event):
+    WIRE_TYPE: ClassVar[str] = "ticket:created"
+    id: str
+    version: int
+    title: str
+    price: Decimal
+    user_id: str
+
+
+@dataclasses.dataclass(frozen=True)
+class TicketUpdated(Event):
+    """Any change of a ticket, its hold (``order_id``) included."""
+
+    WIRE_TYPE: ClassVar[str] = "ticket:updated"
+    id: str
+    version: int
+    title: str
+    price: Decimal
+    user_id: str
+    order_id: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class OrderCreated(Event):
+    WIRE_TYPE: ClassVar[str] = "order:created"
+    id: str
+    version: int
+    status: str
+    user_id: str
+    expires_at: datetime
+    ticket: TicketRef
+
+
+@dataclasses.dataclass(frozen=True)
+class OrderCancelled(Event):
+    WIRE_TYPE: ClassVar[str] = "order:cancelled"
+    id: str
+    version: int
+    ticket: TicketRef
+
+
+@dataclasses.dataclass(frozen=True)
+class OrderCompleted(Event):
+    """An order was paid: its ticket is sold for good (not in the original system)."""
+
+    WIRE_TYPE: ClassVar[str] = "order:completed"
+    id: str
+    version: int
+    ticket: TicketRef
+
+
+@dataclasses.dataclass(frozen=True)
+class ExpirationComplete(Event):
+    WIRE_TYPE: ClassVar[str] = "expiration:complete"
+    order_id: str
+
+
+@dataclasses.dataclass(frozen=True)
+class PaymentCreated(Event):
+    WIRE_TYPE: ClassVar[str] = "payment:created"
+    id: str
+    order_id: str
+    stripe_id: str
+
+
+EVENT_TYPES: dict[str, type[Event]] = {
+    cls.WIRE_TYPE: cls
+    for cls in (TicketCreated, TicketUpdated, OrderCreated, OrderCancelled, OrderCompleted,
+                ExpirationComplete, PaymentCreated)
+}
+
+# (wire type, from version) -> function lifting that version's data to the next one.
+UPGRADES: dict[tuple[str, int], Callable[[dict[str, Any]], dict[str, Any]]] = {}
+
+
+class UnknownEvent(ValueError):
+    """An envelope names a type or version this code cannot read."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Envelope:
+    """An event with its identity: what the outbox stores and the transports carry."""
+
+    id: str
+    type: str
+    occurred_at: datetime
+    source: str
+    schema_version: int
+    event: Event
+
+    @classmethod
+    def wrap(cls, event: Event, source: str) -> Envelope:
+        return cls(id=str(uuid.uuid4()), type=event.WIRE_TYPE, occurred_at=datetime.now(UTC),
+                   source=source, schema_version=event.SCHEMA_VERSION, event=event)
+
+    def to_json(self) -> str:
+        return json.dumps({
+            "id": self.id,
+            "type": self.type,
+            "occurredAt": self.occurred_at.isoformat(),
+            "source": self.source,
+            "schemaVersion": self.schema_version,
+            "data": _to_wire(self.event),
+        }, separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> Envelope:
+        """Decode, upgrading older schema versions; raises :class:`UnknownEvent`."""
+        try:
+            raw = json.loads(text, parse_float=Decimal)
+            event_type, version, data = raw["type"], int(raw["schemaVersion"]), raw["data"]
+            event_class = EVENT_TYPES[event_type]
+        except (ValueError, KeyError, TypeError) as error:
+            raise UnknownEvent(f"undecodable envelope: {error}") from None
+        if version > event_class.SCHEMA_VERSION:
+            raise UnknownEvent(f"{event_type} v{version} is newer than this code")
+        while version < event_class.SCHEMA_VERSION:
+            data = UPGRADES[(event_type, version)](data)
+            version += 1
+        try:
+            event = _from_wire(event_class, data)
+            return cls(id=str(raw["id"]), type=event_type,
+                       occurred_at=datetime.fromisoformat(raw["occurredAt"]),
+                       source=str(raw["source"]), schema_version=version, event=event)
+        except (ValueError, KeyError, TypeError) as error:
+            raise UnknownEvent(f"{event_type} with bad data: {error}") from None
+
+
+def subject_of(event_type: str, prefix: str = "ticketing.events") -> str:
+    """The NATS subject of a wire type: ``order:created`` -> ``ticketing.events.order.created``."""
+    return f"{prefix}.{event_type.replace(':', '.')}"
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+def _to_wire(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {
+            _camel(f.name): _to_wire(getattr(value, f.name))
+            for f in dataclasses.fields(value)
+            if getattr(value, f.name) is not None or f.default is dataclasses.MISSING
+        }
+    if isinstance(value, Decimal):
+        # A float's repr is the shortest text that reads back as the same number, so an
+        # amount with two places travels as e.g. 19.99 and parses back to Decimal exactly.
+        return float(value)
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    return value
+
+
+def _from_wire(cls: type[T], data: dict[str, Any]) -> T:
+    hints = typing.get_type_hints(cls)
+    values = {}
+    for f in dataclasses.fields(cls):  # type: ignore[arg-type]
+        key = _camel(f.name)
+        if key in data:
+            values[f.name] = _coerce(hints[f.name], data[key])
+        elif f.default is dataclasses.MISSING:
+            raise KeyError(key)
+    return cls(**values)
+
+
+def _coerce(hint: Any, value: Any) -> Any:
+    if value is None:
+        return None
+    origin = typing.get_origin(hint)
+    if origin in (Union, types.UnionType):
+        hint = next(arg for arg in typing.get_args(hint) if arg is not type(None))
+    if hint is Decimal:
+        return Decimal(str(value))
+    if hint is datetime:
+        return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
+        return _from_wire(hint, value)
+    if hint in (str, int) and not isinstance(value, hint):
+        raise TypeError(f"expected {hint.__name__}, got {type(value).__name__}")
+    return value
