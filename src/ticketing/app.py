@@ -18,6 +18,8 @@ from ticketing.modules import ModuleContext, load_module
 from ticketing.modules.auth.api import SessionReader
 from ticketing.settings import Settings
 from ticketing.web.api import auth as api_auth
+from ticketing.web.api import orders as api_orders
+from ticketing.web.api import tickets as api_tickets
 from ticketing.web.errors import ApiRequest, register_error_handlers
 from ticketing.web.pages import auth as pages_auth
 from ticketing.web.pages import home
@@ -29,6 +31,8 @@ log = logging.getLogger("ticketing")
 TEMPLATES = Path(__file__).parent / "web" / "templates"
 MODULE_BLUEPRINTS: dict[str, tuple[Blueprint, ...]] = {
     "auth": (api_auth.blueprint, pages_auth.blueprint),
+    "tickets": (api_tickets.blueprint,),
+    "orders": (api_orders.blueprint,),
 }
 
 

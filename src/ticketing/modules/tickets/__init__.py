@@ -1,7 +1,15 @@
 """tickets: listings that sellers create and edit; held while an order reserves them."""
 
 from ticketing.bus.tables import BusTables
-from ticketing.modules import ModuleSpec
+from ticketing.modules import ModuleContext, ModuleParts, ModuleSpec
+from ticketing.modules.tickets.api import TicketsApi
 from ticketing.modules.tickets.models import DeadLetter, Outbox, Processed
 
-MODULE = ModuleSpec(name="tickets", tables=BusTables(Outbox, Processed, DeadLetter))
+
+def _build(context: ModuleContext) -> ModuleParts:
+    tickets = TicketsApi(context.outbox)
+    return ModuleParts(facade=tickets, subscriptions=tickets.subscriptions)
+
+
+MODULE = ModuleSpec(name="tickets", tables=BusTables(Outbox, Processed, DeadLetter),
+                    build=_build)

@@ -2,8 +2,43 @@
 
 from __future__ import annotations
 
+from tortoise import fields
+from tortoise.models import Model
+
 from ticketing.bus.tables import DeadLetter as DeadLetterRecord
 from ticketing.bus.tables import OutboxRecord, ProcessedEvent
+
+
+class Ticket(Model):
+    id = fields.CharField(max_length=26, primary_key=True)
+    title = fields.CharField(max_length=120)
+    price = fields.DecimalField(max_digits=9, decimal_places=2)
+    user_id = fields.CharField(max_length=26)
+    version = fields.IntField(default=0)
+    # The order holding the ticket; it stays set once the order is paid (``sold``).
+    order_id = fields.CharField(max_length=26, null=True)
+    sold = fields.BooleanField(default=False)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "tickets_tickets"
+        indexes = (("order_id", "sold", "id"),)
+
+
+class OrderState(Model):
+    """The latest version seen of each order that touched a ticket.
+
+    Order events may arrive out of order over NATS; this lets a stale one (an
+    ``order:created`` landing after its own ``order:cancelled``) be recognised and dropped.
+    """
+
+    order_id = fields.CharField(max_length=26, primary_key=True)
+    ticket_id = fields.CharField(max_length=26)
+    version = fields.IntField()
+    status = fields.CharField(max_length=20)
+
+    class Meta:
+        table = "tickets_order_states"
 
 
 class Outbox(OutboxRecord):

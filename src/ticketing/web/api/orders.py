@@ -1,0 +1,56 @@
+"""``/api/orders``: reserve a ticket, list, show and cancel your orders."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field, field_validator
+from quart import Blueprint, Response, jsonify
+from quart_schema import validate_request
+
+from ticketing.modules.orders.api import OrdersApi
+from ticketing.web.runtime import facade
+from ticketing.web.session import require_user
+from ticketing.web.validation import Body, trimmed_text
+
+blueprint = Blueprint("api_orders", __name__, url_prefix="/api/orders")
+
+
+class NewOrderBody(Body):
+    ticketId: str = Field(default="", examples=["01jd0z5c8y9x7w6v5t4s3r2q1p"])
+
+    @field_validator("ticketId", mode="before")
+    @classmethod
+    def _ticket_id(cls, value: Any) -> str:
+        return trimmed_text(value, "TicketId must be provided")
+
+
+def orders() -> OrdersApi:
+    return facade("orders", OrdersApi)
+
+
+@blueprint.post("")
+@validate_request(NewOrderBody)
+async def create_order(data: NewOrderBody) -> tuple[Response, int]:
+    """Reserve a ticket for the payment window; 400 when someone else holds it."""
+    user = require_user()
+    return jsonify(await orders().reserve(user.id, data.ticketId)), 201
+
+
+@blueprint.get("")
+async def list_orders() -> Response:
+    """Your orders, oldest first, each with its ticket."""
+    return jsonify(await orders().list_for(require_user().id))
+
+
+@blueprint.get("/<order_id>")
+async def show_order(order_id: str) -> Response:
+    """One of your orders; 404 unknown, 401 someone else's."""
+    return jsonify(await orders().get(require_user().id, order_id))
+
+
+@blueprint.delete("/<order_id>")
+async def cancel_order(order_id: str) -> tuple[str, int]:
+    """Cancel an order (204); a paid order cannot be cancelled."""
+    await orders().cancel(require_user().id, order_id)
+    return "", 204

@@ -1,0 +1,144 @@
+"""``/api/tickets``: list, show, create and edit tickets."""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+from typing import Any
+from urllib.parse import urlencode
+
+from pydantic import Field, field_validator
+from quart import Blueprint, Response, jsonify, request
+from quart_schema import validate_querystring, validate_request
+
+from ticketing.ids import is_valid_id
+from ticketing.modules.tickets.api import TicketsApi
+from ticketing.web.runtime import facade
+from ticketing.web.session import require_user
+from ticketing.web.validation import Body, rule_failed, trimmed_text
+
+blueprint = Blueprint("api_tickets", __name__, url_prefix="/api/tickets")
+
+MAX_PRICE = Decimal("1000000")
+MAX_TITLE_LENGTH = 120
+
+
+def price_amount(value: Any, message: str) -> Decimal:
+    """An exact amount in dollars: more than 0, at most two places, at most 1,000,000."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise rule_failed(message)
+    try:
+        amount = Decimal(repr(value) if isinstance(value, float) else str(value).strip())
+    except InvalidOperation:
+        raise rule_failed(message) from None
+    if not amount.is_finite() or amount <= 0:
+        raise rule_failed(message)
+    if amount.as_tuple().exponent < -2:  # type: ignore[operator]
+        raise rule_failed("Price must have at most 2 decimal places")
+    if amount > MAX_PRICE:
+        raise rule_failed("Price must be at most 1000000")
+    return amount.quantize(Decimal("0.01"))
+
+
+def ticket_title(value: Any) -> str:
+    title = trimmed_text(value, "Title is required")
+    if len(title) > MAX_TITLE_LENGTH:
+        raise rule_failed(f"Title must be at most {MAX_TITLE_LENGTH} characters")
+    return title
+
+
+class NewTicketBody(Body):
+    title: str = Field(default="", examples=["Concert"])
+    price: Decimal = Field(default=Decimal(0), examples=[19.99])
+
+    @field_validator("title", mode="before")
+    @classmethod
+    def _title(cls, value: Any) -> str:
+        return ticket_title(value)
+
+    @field_validator("price", mode="before")
+    @classmethod
+    def _price(cls, value: Any) -> Decimal:
+        return price_amount(value, "Price must be greater than 0")
+
+
+class TicketEditBody(NewTicketBody):
+    version: int | None = Field(default=None, description="Refuse the edit (409) unless the "
+                                "ticket still has this version.")
+
+    @field_validator("price", mode="before")
+    @classmethod
+    def _price(cls, value: Any) -> Decimal:
+        return price_amount(value, "Price must be provided and must be greater than 0")
+
+    @field_validator("version", mode="before")
+    @classmethod
+    def _version(cls, value: Any) -> int | None:
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise rule_failed("Version must be a whole number")
+        return value
+
+
+class ListingQuery(Body):
+    limit: int = Field(default=100, description="1 to 500 tickets per page")
+    before: str | None = Field(default=None, description="Show tickets older than this id")
+
+    @field_validator("limit", mode="before")
+    @classmethod
+    def _limit(cls, value: Any) -> int:
+        try:
+            limit = int(value)
+        except (TypeError, ValueError):
+            raise rule_failed("Limit must be between 1 and 500") from None
+        if not 1 <= limit <= 500:
+            raise rule_failed("Limit must be between 1 and 500")
+        return limit
+
+    @field_validator("before", mode="before")
+    @classmethod
+    def _before(cls, value: Any) -> str | None:
+        if value in (None, ""):
+            return None
+        if not isinstance(value, str) or not is_valid_id(value):
+            raise rule_failed("Before must be a ticket id")
+        return value
+
+
+def tickets() -> TicketsApi:
+    return facade("tickets", TicketsApi)
+
+
+@blueprint.get("")
+@validate_querystring(ListingQuery)
+async def list_tickets(query_args: ListingQuery) -> Response:
+    """Tickets for sale (not reserved), newest first; ``Link: rel="next"`` when more exist."""
+    page = await tickets().list_available(query_args.limit, query_args.before)
+    response = jsonify(page.tickets)
+    if page.next_before:
+        query = urlencode({"limit": query_args.limit, "before": page.next_before})
+        response.headers["Link"] = f'<{request.base_url}?{query}>; rel="next"'
+    return response
+
+
+@blueprint.get("/<ticket_id>")
+async def show_ticket(ticket_id: str) -> Response:
+    """One ticket; 404 when unknown."""
+    return jsonify(await tickets().get(ticket_id))
+
+
+@blueprint.post("")
+@validate_request(NewTicketBody)
+async def create_ticket(data: NewTicketBody) -> tuple[Response, int]:
+    """List a ticket for sale (signed in)."""
+    user = require_user()
+    return jsonify(await tickets().create(user.id, data.title, data.price)), 201
+
+
+@blueprint.put("/<ticket_id>")
+@validate_request(TicketEditBody)
+async def update_ticket(ticket_id: str, data: TicketEditBody) -> Response:
+    """Edit your ticket: 404, reserved → 400, not yours → 401, concurrent edit → 409."""
+    user = require_user()
+    return jsonify(await tickets().update(ticket_id, user.id, data.title, data.price,
+                                          data.version))
