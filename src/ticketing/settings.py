@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -121,22 +122,41 @@ class Settings:
 
 
 def _development_key(data_dir: Path) -> str:
-    """A random signing key kept in the data dir so development sessions survive restarts."""
+    """A random signing key kept in the data dir so development sessions survive restarts.
+
+    The key file appears complete or not at all (written aside, then hard-linked into
+    place), so a process starting at the same moment never reads a half-written key.
+    """
     key_file = data_dir / "jwt.key"
     try:
-        return key_file.read_text().strip()
-    except FileNotFoundError:
-        pass
-    try:
+        try:
+            return _read_key(key_file)
+        except FileNotFoundError:
+            pass
         data_dir.mkdir(parents=True, exist_ok=True)
-        key = secrets.token_urlsafe(48)
-        fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return key_file.read_text().strip()
+        with tempfile.NamedTemporaryFile("w", dir=data_dir, prefix=".jwt.key.",
+                                         delete=False) as draft:
+            draft.write(secrets.token_urlsafe(48))
+        try:
+            os.link(draft.name, key_file)
+        except FileExistsError:  # another process kept its key first; use that one
+            pass
+        finally:
+            os.unlink(draft.name)
+        return _read_key(key_file)
     except OSError as error:
-        raise SettingsError("TICKETING_DATA_DIR", f"cannot write {key_file}: {error}") from error
-    with os.fdopen(fd, "w") as handle:
-        handle.write(key)
+        raise SettingsError("TICKETING_DATA_DIR",
+                            f"cannot keep the development key in {key_file}: {error}") from error
+
+
+def _read_key(key_file: Path) -> str:
+    try:
+        key = key_file.read_text().strip()
+    except UnicodeDecodeError:
+        key = ""
+    if not key:
+        raise SettingsError("TICKETING_DATA_DIR",
+                            f"{key_file} holds no key; delete it to generate a new one")
     return key
 
 
