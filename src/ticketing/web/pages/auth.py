@@ -5,7 +5,7 @@ from __future__ import annotations
 from quart import Blueprint, Response, redirect, render_template, request
 from werkzeug.wrappers.response import Response as WerkzeugResponse
 
-from ticketing.errors import DomainError
+from ticketing.errors import DomainError, Throttled
 from ticketing.modules.auth.api import AuthApi, SignedIn
 from ticketing.web.api.auth import SignInBody, SignUpBody
 from ticketing.web.pages.forms import errors_by_field, form_values, safe_next
@@ -16,14 +16,19 @@ from ticketing.web.validation import parse_form
 blueprint = Blueprint("pages_auth", __name__, url_prefix="/auth")
 
 
-async def _form_page(heading: str, body: type[SignInBody], status: int = 200,
-                     errors: dict[str, str] | None = None) -> tuple[str, int]:
+FormPage = tuple[str, int, dict[str, str]]
+
+
+async def _form_page(heading: str, body: type[SignInBody],
+                     error: DomainError | None = None) -> FormPage:
+    """The form, with what was typed and each field's error; 429 says when to retry."""
     form = await request.form if request.method == "POST" else request.args
     html = await render_template(
-        "auth/form.html", heading=heading, errors=errors or {}, values=form_values(form),
-        next=safe_next(form.get("next")),
+        "auth/form.html", heading=heading, errors=errors_by_field(error) if error else {},
+        values=form_values(form), next=safe_next(form.get("next")),
     )
-    return html, status
+    headers = {"Retry-After": str(error.retry_after)} if isinstance(error, Throttled) else {}
+    return html, error.status if error else 200, headers
 
 
 def _signed_in(user: SignedIn, next_path: str | None) -> WerkzeugResponse:
@@ -35,7 +40,7 @@ def _signed_in(user: SignedIn, next_path: str | None) -> WerkzeugResponse:
 
 
 @blueprint.route("/signup", methods=["GET", "POST"])
-async def sign_up() -> tuple[str, int] | WerkzeugResponse:
+async def sign_up() -> FormPage | WerkzeugResponse:
     """The sign-up form."""
     if request.method == "GET":
         return await _form_page("Sign Up", SignUpBody)
@@ -44,12 +49,12 @@ async def sign_up() -> tuple[str, int] | WerkzeugResponse:
         data = parse_form(SignUpBody, form)
         user = await facade("auth", AuthApi).sign_up(data.email, data.password, client_address())
     except DomainError as error:
-        return await _form_page("Sign Up", SignUpBody, error.status, errors_by_field(error))
+        return await _form_page("Sign Up", SignUpBody, error)
     return _signed_in(user, form.get("next"))
 
 
 @blueprint.route("/signin", methods=["GET", "POST"])
-async def sign_in() -> tuple[str, int] | WerkzeugResponse:
+async def sign_in() -> FormPage | WerkzeugResponse:
     """The sign-in form; comes back to ``next`` afterwards."""
     if request.method == "GET":
         return await _form_page("Sign In", SignInBody)
@@ -58,7 +63,7 @@ async def sign_in() -> tuple[str, int] | WerkzeugResponse:
         data = parse_form(SignInBody, form)
         user = await facade("auth", AuthApi).sign_in(data.email, data.password, client_address())
     except DomainError as error:
-        return await _form_page("Sign In", SignInBody, error.status, errors_by_field(error))
+        return await _form_page("Sign In", SignInBody, error)
     return _signed_in(user, form.get("next"))
 
 
