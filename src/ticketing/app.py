@@ -52,9 +52,11 @@ def create_app(settings: Settings) -> Quart:
     )
     bus = Bus(build_transport(settings))
     runtime = Runtime(settings=settings, sessions=SessionReader(settings), bus=bus)
+    module_parts = []
     for name in settings.modules:
         spec = load_module(name)
         parts = spec.build(ModuleContext(settings, bus.add_module(name, spec.tables)))
+        module_parts.append(parts)
         if parts.facade is not None:
             runtime.facades[name] = parts.facade
         if parts.subscriptions:
@@ -78,10 +80,16 @@ def create_app(settings: Settings) -> Quart:
     async def open_resources() -> None:
         await db.open_databases(settings)
         await bus.start()
+        for parts in module_parts:
+            if parts.on_start is not None:
+                await parts.on_start()
         log.info("serving modules=%s bus=%s", ",".join(settings.modules), settings.bus)
 
     @app.after_serving
     async def close_resources() -> None:
+        for parts in reversed(module_parts):
+            if parts.on_stop is not None:
+                await parts.on_stop()
         await bus.stop()
         await db.close_databases()
 

@@ -8,7 +8,7 @@ import each other; they talk only through the event contracts in ``ticketing.bus
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,10 +28,14 @@ class ModuleContext:
 
 @dataclass(frozen=True)
 class ModuleParts:
-    """What a module gives back: its facade and its table of subscriptions."""
+    """What a module gives back: its facade, its table of subscriptions, and the work it
+    runs while the process serves (started after the databases open, stopped before
+    they close)."""
 
     facade: Any = None
     subscriptions: Subscriptions = field(default_factory=dict)
+    on_start: Callable[[], Awaitable[None]] | None = None
+    on_stop: Callable[[], Awaitable[None]] | None = None
 
 
 def _no_parts(context: ModuleContext) -> ModuleParts:
