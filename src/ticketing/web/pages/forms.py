@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from quart import redirect, request
+from werkzeug.urls import iri_to_uri
 from werkzeug.wrappers.response import Response as WerkzeugResponse
 
 from ticketing.errors import DomainError, ValidationFailed
@@ -22,10 +23,16 @@ def errors_by_field(error: DomainError) -> dict[str, str]:
 
 
 def safe_next(target: str | None, default: str = "/") -> str:
-    """Only same-site paths may be a post-sign-in destination (no open redirects)."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return default
+    """Only same-site paths may be a post-sign-in destination (no open redirects).
+
+    Browsers drop tabs and newlines from a URL (``/<TAB>/evil.com`` becomes
+    ``//evil.com``), so control characters and blanks disqualify a target; non-ASCII
+    is percent-encoded because a ``Location`` header carries only ASCII.
+    """
+    if (not target or not target.startswith("/") or target.startswith("//")
+            or "\\" in target or any(c <= " " or c == "\x7f" for c in target)):
+        return default
+    return iri_to_uri(target)
 
 
 def sign_in_redirect() -> WerkzeugResponse:
