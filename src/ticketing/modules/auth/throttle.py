@@ -47,15 +47,18 @@ class Throttle:
         key = _key(limit, subject)
         now = datetime.now(UTC)
         async with in_transaction("auth"):
-            window = await ThrottleWindow.select_for_update().get_or_none(key=key)
-            if window is None:
-                await ThrottleWindow.create(key=key, window_started_at=now, failures=1)
-            elif _seconds_left(window, limit) <= 0:
+            # Insert-if-absent, then lock: concurrent first failures for one key must not
+            # race on its primary key (on PostgreSQL the losers raised IntegrityError).
+            await ThrottleWindow.bulk_create(
+                [ThrottleWindow(key=key, window_started_at=now, failures=0)],
+                ignore_conflicts=True,
+            )
+            window = await ThrottleWindow.select_for_update().get(key=key)
+            if _seconds_left(window, limit) <= 0:
                 window.window_started_at, window.failures = now, 1
-                await window.save(update_fields=["window_started_at", "failures"])
             else:
                 window.failures += 1
-                await window.save(update_fields=["failures"])
+            await window.save(update_fields=["window_started_at", "failures"])
 
     async def clear(self, limit: Limit, subject: str) -> None:
         if self.enabled:
