@@ -78,7 +78,7 @@ class Settings:
         reader = _Reader(env)
         environment = reader.choice("TICKETING_ENV", ("development", "test", "production"),
                                     "development")
-        data_dir = Path(reader.text("TICKETING_DATA_DIR", "var"))
+        data_dir = Path(reader.text("TICKETING_DATA_DIR", "var") or "var")
         settings = cls(
             env=environment,  # type: ignore[arg-type]
             modules=reader.modules(),
