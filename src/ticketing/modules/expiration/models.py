@@ -2,8 +2,32 @@
 
 from __future__ import annotations
 
+from tortoise import fields
+from tortoise.models import Model
+
 from ticketing.bus.tables import DeadLetter as DeadLetterRecord
 from ticketing.bus.tables import OutboxRecord, ProcessedEvent
+
+
+class PendingExpiration(Model):
+    """An open order's deadline. The row is deleted when it fires or the order closes."""
+
+    order_id = fields.CharField(max_length=26, primary_key=True)
+    expires_at = fields.DatetimeField(db_index=True)
+
+    class Meta:
+        table = "expiration_pending"
+
+
+class SchedulerLease(Model):
+    """Which replica may run the scheduler, and until when (renewed every second)."""
+
+    name = fields.CharField(max_length=32, primary_key=True)
+    holder = fields.CharField(max_length=64)
+    expires_at = fields.DatetimeField()
+
+    class Meta:
+        table = "expiration_scheduler_lease"
 
 
 class Outbox(OutboxRecord):
