@@ -26,6 +26,10 @@ from ticketing import db
 from ticketing.app import create_app
 from ticketing.settings import MODULE_NAMES, Settings
 
+# The real NATS JetStream server fixture (``nats_server``), for every test that wants it,
+# and the bus harness (``bus_harness``: written once, run on every transport).
+pytest_plugins = ["tests.nats_server", "tests.bus_fixtures"]
+
 TEST_JWT_KEY = "test-signing-key-that-is-long-enough-0123456789"
 POSTGRES_ADMIN_URL = os.environ.get(
     "TICKETING_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres"
@@ -37,8 +41,9 @@ BACKENDS = [
     "sqlite",
     pytest.param("postgres", marks=[
         pytest.mark.postgres,
-        pytest.mark.skipif(not POSTGRES_ENABLED,
-                           reason="PostgreSQL leg runs with CI=true or TICKETING_TEST_POSTGRES_URL"),
+        pytest.mark.skipif(
+            not POSTGRES_ENABLED,
+            reason="PostgreSQL leg runs with CI=true or TICKETING_TEST_POSTGRES_URL"),
     ]),
 ]
 
