@@ -11,13 +11,6 @@ import pytest
 from quart import Quart
 from quart.typing import TestClientProtocol
 
-from ticketing.app import create_app
-from ticketing.bus.contracts import PaymentCreated
-from ticketing.modules.expiration.api import ExpirationService
-from ticketing.modules.expiration.models import Outbox as ExpirationOutbox
-from ticketing.modules.expiration.models import PendingExpiration
-from ticketing.modules.orders.models import Outbox as OrdersOutbox
-from ticketing.settings import Settings
 from tests.integration.market import (
     TRANSPORTS,
     Person,
@@ -29,6 +22,13 @@ from tests.integration.market import (
     settled,
     with_transport,
 )
+from ticketing.app import create_app
+from ticketing.bus.contracts import PaymentCreated
+from ticketing.modules.expiration.api import ExpirationService
+from ticketing.modules.expiration.models import Outbox as ExpirationOutbox
+from ticketing.modules.expiration.models import PendingExpiration
+from ticketing.modules.orders.models import Outbox as OrdersOutbox
+from ticketing.settings import Settings
 
 WINDOW_SECONDS = 2
 
