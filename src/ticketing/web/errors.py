@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+from typing import Any
 
 from pydantic import ValidationError
 from quart import Quart, Request, Response, g, jsonify, render_template, request
@@ -131,6 +132,17 @@ def register_error_handlers(app: Quart) -> None:
 
 class ApiRequest(Request):
     """Quart's request, with malformed JSON turned into the contract's 400."""
+
+    async def get_json(self, force: bool = False, silent: bool = False,
+                       cache: bool = True) -> Any:
+        # Quart decodes the body as UTF-8 before parsing; bytes that are not UTF-8 raised
+        # UnicodeDecodeError there, a 500, instead of reaching on_json_loading_failed.
+        try:
+            return await super().get_json(force=force, silent=silent, cache=cache)
+        except UnicodeDecodeError:
+            if silent:
+                return None
+            raise MalformedJson() from None
 
     def on_json_loading_failed(self, error: Exception) -> None:
         raise MalformedJson()
