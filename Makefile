@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 # xstatic-bootstrap builds from an sdist that still imports pkg_resources.
 export PIP_CONSTRAINT := $(CURDIR)/build-constraints.txt
 
-.PHONY: run test lint bench-bus bench-reserve bench-expiry browser-deps
+.PHONY: run test lint bench-bus bench-reserve bench-expiry bench-deps browser-deps
 
 $(STAMP): pyproject.toml build-constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -30,3 +30,9 @@ test: $(STAMP) browser-deps  ## set up and run the whole suite (PostgreSQL too w
 lint: $(STAMP)
 	$(BIN)/ruff check src tests
 	$(BIN)/mypy
+
+bench-deps:  ## wrk, the load generator of the HTTP benchmarks (Debian's package)
+	@command -v wrk >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
+
+bench-reserve: $(STAMP) bench-deps  ## orders/s and latency vs a bare-insert ceiling; sell-out rush
+	$(BIN)/python -m bench.reserve
