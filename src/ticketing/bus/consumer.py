@@ -2,14 +2,17 @@
 
 A handler's effects and the consumer's processed-event row commit in one transaction,
 so a redelivered event has no second effect. A handler that raises leaves the event for
-redelivery; after :data:`MAX_ATTEMPTS` deliveries it becomes a dead letter that
-``ticketing bus replay`` can deliver again.
+redelivery (logged with the event id); after :data:`MAX_ATTEMPTS` deliveries it becomes
+a dead letter that ``ticketing bus replay`` can deliver again.
 """
 
 from __future__ import annotations
 
+import enum
+import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,7 +20,7 @@ from tortoise.exceptions import IntegrityError
 
 from ticketing.bus.contracts import Envelope, Event
 from ticketing.bus.outbox import Outbox, UnitOfWork
-from ticketing.bus.tables import BusTables
+from ticketing.bus.tables import BusTables, DeadLetter
 
 log = logging.getLogger("ticketing.bus")
 
@@ -40,6 +43,24 @@ def retry_delay(attempt: int, *, first: float = 0.05, cap: float = 5.0) -> float
     return float(min(cap, first * 2 ** (attempt - 1)))
 
 
+@dataclass(frozen=True)
+class Delivery:
+    """One event as a transport hands it over: still undecoded."""
+
+    event_id: str
+    event_type: str
+    body: str | bytes
+
+
+class Outcome(enum.Enum):
+    """What became of one delivery attempt."""
+
+    APPLIED = "applied"
+    DUPLICATE = "duplicate"
+    RETRY = "retry"
+    DEAD_LETTERED = "dead-lettered"
+
+
 class Consumer:
     """One module's subscriptions, applied idempotently inside the module's transaction."""
 
@@ -59,51 +80,105 @@ class Consumer:
 
     async def handle(self, envelope: Envelope) -> bool:
         """Apply the event once. False when it was already processed; raises on failure."""
-        handler = self._handlers[envelope.type]
         try:
             async with self._outbox.transaction() as unit:
-                try:
-                    await self._tables.processed.create(
-                        consumer=self.name, event_id=envelope.id, using_db=unit.connection
-                    )
-                except IntegrityError:
-                    raise _AlreadyProcessed from None
-                await handler(envelope.event, unit)
+                await self._apply(envelope, unit)
         except _AlreadyProcessed:
             log.debug("consumer=%s event_id=%s duplicate ignored", self.name, envelope.id)
             return False
         return True
 
-    def log_failure(self, envelope: Envelope, error: BaseException, attempt: int) -> None:
+    async def _apply(self, envelope: Envelope, unit: UnitOfWork) -> None:
+        handler = self._handlers[envelope.type]
+        try:
+            await self._tables.processed.create(
+                consumer=self.name, event_id=envelope.id, using_db=unit.connection
+            )
+        except IntegrityError:
+            raise _AlreadyProcessed from None
+        await handler(envelope.event, unit)
+
+    async def deliver(self, delivery: Delivery, attempt: int, max_attempts: int) -> Outcome:
+        """One delivery attempt, as both transports make it.
+
+        A failure (the handler raised, or the body cannot be decoded by this code) is
+        logged and asks for a retry, until ``attempt`` reaches ``max_attempts``: then the
+        event is dead-lettered. Raises only if the dead letter itself cannot be written.
+        """
+        try:
+            envelope = Envelope.from_json(delivery.body)
+            applied = await self.handle(envelope)
+        except Exception as error:
+            self.log_failure(delivery, error, attempt)
+            if attempt < max_attempts:
+                return Outcome.RETRY
+            await self.dead_letter(delivery, error, attempt)
+            return Outcome.DEAD_LETTERED
+        return Outcome.APPLIED if applied else Outcome.DUPLICATE
+
+    def log_failure(self, delivery: Delivery, error: BaseException, attempt: int) -> None:
         if isinstance(error, RetryLater):
             log.info("consumer=%s event_id=%s type=%s attempt=%d waiting: %s",
-                     self.name, envelope.id, envelope.type, attempt, error)
+                     self.name, delivery.event_id, delivery.event_type, attempt, error)
         else:
             log.warning("consumer=%s event_id=%s type=%s attempt=%d failed: %r",
-                        self.name, envelope.id, envelope.type, attempt, error)
+                        self.name, delivery.event_id, delivery.event_type, attempt, error)
 
-    async def dead_letter(self, envelope: Envelope, error: BaseException, attempts: int) -> None:
+    async def dead_letter(self, delivery: Delivery, error: BaseException, attempts: int) -> None:
+        """Record the event for ``ticketing bus replay``; once per consumer and event."""
         log.error("consumer=%s event_id=%s type=%s dead-lettered after %d attempts: %r",
-                  self.name, envelope.id, envelope.type, attempts, error)
-        await self._tables.dead_letters.create(
-            consumer=self.name, event_id=envelope.id, event_type=envelope.type,
-            body=envelope.to_json(), error=repr(error)[:2000], attempts=attempts,
+                  self.name, delivery.event_id, delivery.event_type, attempts, error)
+        letters = self._tables.dead_letters
+        if await letters.filter(consumer=self.name, event_id=delivery.event_id,
+                                replayed_at=None).exists():
+            return  # a lost acknowledgement brought it back: it is recorded already
+        body = delivery.body if isinstance(delivery.body, str) else delivery.body.decode(
+            "utf-8", "replace")
+        await letters.create(
+            consumer=self.name, event_id=delivery.event_id[:36],
+            event_type=delivery.event_type[:64], body=body, error=repr(error)[:2000],
+            attempts=attempts,
         )
 
     async def replay(self, event_id: str) -> int:
-        """Deliver this consumer's dead letters of ``event_id`` again; how many were replayed."""
+        """Deliver this consumer's dead letters of ``event_id`` again; how many were replayed.
+
+        The handler's effects, the processed row and the letter's ``replayed_at`` commit
+        together. If the handler raises again the letter stays and the error propagates.
+        """
         replayed = 0
-        letters = await self._tables.dead_letters.filter(event_id=event_id, replayed_at=None)
+        letters = await self._tables.dead_letters.filter(
+            consumer=self.name, event_id=event_id, replayed_at=None)
         for letter in letters:
-            await self.handle(Envelope.from_json(letter.body))
-            letter.replayed_at = datetime.now(UTC)
-            await letter.save(update_fields=["replayed_at"])
+            envelope = Envelope.from_json(letter.body)
+            try:
+                async with self._outbox.transaction() as unit:
+                    await self._apply(envelope, unit)
+                    await self._mark_replayed(letter, unit)
+            except _AlreadyProcessed:
+                await self._mark_replayed(letter, None)  # applied before; only the mark was lost
             replayed += 1
         return replayed
 
+    async def _mark_replayed(self, letter: DeadLetter, unit: UnitOfWork | None) -> None:
+        query = self._tables.dead_letters.filter(id=letter.id)
+        if unit is not None:
+            query = query.using_db(unit.connection)
+        await query.update(replayed_at=datetime.now(UTC))
+
     async def dead_letters(self) -> list[dict[str, Any]]:
         """Unreplayed dead letters, oldest first, for ``ticketing bus status``."""
-        rows = await self._tables.dead_letters.filter(replayed_at=None).order_by("id")
+        rows = await self._tables.dead_letters.filter(
+            consumer=self.name, replayed_at=None).order_by("id")
         return [{"consumer": r.consumer, "eventId": r.event_id, "type": r.event_type,
                  "attempts": r.attempts, "error": r.error, "at": r.created_at.isoformat()}
                 for r in rows]
+
+
+def peek_identity(body: str | bytes) -> tuple[str | None, str | None]:
+    """The envelope's id and type from a body this code may not fully decode."""
+    try:
+        raw = json.loads(body)
+        return str(raw["id"]), str(raw["type"])
+    except (ValueError, KeyError, TypeError):
+        return None, None

@@ -41,6 +41,8 @@ class TicketRef:
 
 @dataclasses.dataclass(frozen=True)
 class TicketCreated(Event):
+    """A seller listed a ticket (tickets -> orders)."""
+
     WIRE_TYPE: ClassVar[str] = "ticket:created"
     id: str
     version: int
@@ -64,6 +66,8 @@ class TicketUpdated(Event):
 
 @dataclasses.dataclass(frozen=True)
 class OrderCreated(Event):
+    """A buyer reserved a ticket until ``expires_at`` (orders -> tickets, payments, expiration)."""
+
     WIRE_TYPE: ClassVar[str] = "order:created"
     id: str
     version: int
@@ -75,6 +79,8 @@ class OrderCreated(Event):
 
 @dataclasses.dataclass(frozen=True)
 class OrderCancelled(Event):
+    """An order ended unpaid; its ticket is free again (orders -> tickets, payments)."""
+
     WIRE_TYPE: ClassVar[str] = "order:cancelled"
     id: str
     version: int
@@ -93,12 +99,16 @@ class OrderCompleted(Event):
 
 @dataclasses.dataclass(frozen=True)
 class ExpirationComplete(Event):
+    """An order's payment window closed (expiration -> orders)."""
+
     WIRE_TYPE: ClassVar[str] = "expiration:complete"
     order_id: str
 
 
 @dataclasses.dataclass(frozen=True)
 class PaymentCreated(Event):
+    """An order was charged (payments -> orders)."""
+
     WIRE_TYPE: ClassVar[str] = "payment:created"
     id: str
     order_id: str
@@ -132,14 +142,16 @@ class Envelope:
 
     @classmethod
     def wrap(cls, event: Event, source: str) -> Envelope:
+        """A new envelope (fresh id, now) for an event published by module ``source``."""
         return cls(id=str(uuid.uuid4()), type=event.WIRE_TYPE, occurred_at=datetime.now(UTC),
                    source=source, schema_version=event.SCHEMA_VERSION, event=event)
 
     def to_json(self) -> str:
+        """The wire form: compact JSON, camelCase fields, exact money, UTC times."""
         return json.dumps({
             "id": self.id,
             "type": self.type,
-            "occurredAt": self.occurred_at.isoformat(),
+            "occurredAt": _to_wire(self.occurred_at),
             "source": self.source,
             "schemaVersion": self.schema_version,
             "data": _to_wire(self.event),
@@ -156,9 +168,12 @@ class Envelope:
             raise UnknownEvent(f"undecodable envelope: {error}") from None
         if version > event_class.SCHEMA_VERSION:
             raise UnknownEvent(f"{event_type} v{version} is newer than this code")
-        while version < event_class.SCHEMA_VERSION:
-            data = UPGRADES[(event_type, version)](data)
-            version += 1
+        try:
+            while version < event_class.SCHEMA_VERSION:
+                data = UPGRADES[(event_type, version)](data)
+                version += 1
+        except KeyError:
+            raise UnknownEvent(f"{event_type} v{version} has no upgrade") from None
         try:
             event = _from_wire(event_class, data)
             return cls(id=str(raw["id"]), type=event_type,
@@ -188,7 +203,11 @@ def _to_wire(value: Any) -> Any:
     if isinstance(value, Decimal):
         # A float's repr is the shortest text that reads back as the same number, so an
         # amount with two places travels as e.g. 19.99 and parses back to Decimal exactly.
-        return float(value)
+        # Beyond 15 significant digits that no longer holds: refuse rather than round.
+        as_float = float(value)
+        if not value.is_finite() or Decimal(repr(as_float)) != value:
+            raise ValueError(f"{value} cannot travel exactly as a JSON number")
+        return as_float
     if isinstance(value, datetime):
         return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
     return value

@@ -6,6 +6,10 @@ durable consumer (the original system's queue groups). Messages are acked explic
 after the handler's transaction commits; a failure is nak'ed with a growing delay, and
 on its last allowed delivery the event is dead-lettered and terminated. The stream and
 consumers are created or updated idempotently at start-up.
+
+While the server is unreachable, :meth:`NatsTransport.publish` fails at once instead of
+letting the client buffer the message and wait for an acknowledgement that cannot
+come; the relay backs off and the client reconnects in the background.
 """
 
 from __future__ import annotations
@@ -21,14 +25,32 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.errors import Error as NatsError
 from nats.js import JetStreamContext
-from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StorageType, StreamConfig
+from nats.js.api import (
+    AckPolicy,
+    ConsumerConfig,
+    DeliverPolicy,
+    PubAck,
+    StorageType,
+    StreamConfig,
+)
 from nats.js.errors import NotFoundError
 
-from ticketing.bus.consumer import MAX_ATTEMPTS, Consumer, retry_delay
-from ticketing.bus.contracts import Envelope, UnknownEvent, subject_of
-from ticketing.bus.transport import TransportUnavailable
+from ticketing.bus.consumer import (
+    MAX_ATTEMPTS,
+    Consumer,
+    Delivery,
+    Outcome,
+    peek_identity,
+    retry_delay,
+)
+from ticketing.bus.contracts import subject_of
+from ticketing.bus.transport import Outgoing, TransportUnavailable
 
 log = logging.getLogger("ticketing.bus.nats")
+
+# Deliveries the server still makes after the last attempt, only so that a dead letter
+# that could not be written (database down) is tried again rather than dropped.
+DEAD_LETTER_GRACE = 3
 
 
 @dataclass(frozen=True)
@@ -41,31 +63,49 @@ class JetStreamLayout:
     ack_wait_seconds: float = 30.0
     max_deliver: int = MAX_ATTEMPTS
     fetch_batch: int = 64
+    fetch_timeout_seconds: float = 1.0
     publish_timeout_seconds: float = 2.0
+    max_ack_pending: int = 1000
 
 
 class NatsTransport:
+    """Carries events through JetStream; see the module docstring."""
+
     def __init__(self, servers: str, layout: JetStreamLayout | None = None,
-                 first_retry_delay: float = 0.2) -> None:
+                 first_retry_delay: float = 0.2, *, reconnect_wait: float = 0.25) -> None:
         self._servers = [s.strip() for s in servers.split(",")]
         self.layout = layout or JetStreamLayout()
         self._first_retry_delay = first_retry_delay
+        self._reconnect_wait = reconnect_wait
         self._client: Client | None = None
         self._js: JetStreamContext | None = None
-        self._consumers: Sequence[Consumer] = ()
         self._tasks: list[asyncio.Task[None]] = []
 
+    async def connect(self) -> None:
+        if self._client is not None:
+            return
+        try:
+            client = await nats.connect(
+                servers=self._servers, max_reconnect_attempts=-1,
+                reconnect_time_wait=self._reconnect_wait, allow_reconnect=True,
+                connect_timeout=2, name="ticketing", error_cb=self._on_error,
+                disconnected_cb=self._on_disconnect, reconnected_cb=self._on_reconnect,
+            )
+        except (NatsError, OSError) as error:
+            raise TransportUnavailable(f"cannot connect to NATS: {error!r}") from error
+        self._client = client
+        self._js = client.jetstream(timeout=self.layout.publish_timeout_seconds)
+        try:
+            await self._ensure_stream()
+        except BaseException:
+            await self.stop()
+            raise
+
     async def start(self, consumers: Sequence[Consumer]) -> None:
-        self._client = await nats.connect(
-            servers=self._servers, max_reconnect_attempts=-1, reconnect_time_wait=0.25,
-            allow_reconnect=True, connect_timeout=2, name="ticketing",
-            error_cb=self._on_error, disconnected_cb=self._on_disconnect,
-            reconnected_cb=self._on_reconnect,
-        )
-        self._js = self._client.jetstream()
-        await self._ensure_stream()
-        self._consumers = [c for c in consumers if c.event_types]
-        for consumer in self._consumers:
+        await self.connect()
+        for consumer in consumers:
+            if not consumer.event_types:
+                continue
             await self._ensure_consumer(consumer)
             self._tasks.append(asyncio.create_task(self._pull(consumer),
                                                    name=f"nats-pull-{consumer.name}"))
@@ -77,33 +117,73 @@ class NatsTransport:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks.clear()
-        if self._client is not None:
-            with contextlib.suppress(NatsError, OSError):
-                await self._client.drain()
-            self._client = None
+        client, self._client, self._js = self._client, None, None
+        if client is None:
+            return
+        if client.is_connected:
+            with contextlib.suppress(NatsError, OSError, TimeoutError):
+                await asyncio.wait_for(client.drain(), timeout=2)
+        # drain() refuses a reconnecting client and may time out: close() always ends
+        # the background reconnect loop.
+        with contextlib.suppress(NatsError, OSError, TimeoutError):
+            await client.close()
 
-    async def publish(self, envelope: Envelope, body: str) -> None:
+    async def publish(self, messages: Sequence[Outgoing]) -> None:
+        """Pipeline the batch and wait for every acknowledgement (or the first failure)."""
         js = self._jetstream()
-        try:
-            await js.publish(
-                subject_of(envelope.type, self.layout.subject_prefix), body.encode(),
-                timeout=self.layout.publish_timeout_seconds,
-                headers={"Nats-Msg-Id": envelope.id},
-            )
-        except (NatsError, TimeoutError, OSError) as error:
-            raise TransportUnavailable(f"JetStream publish failed: {error!r}") from error
+        if self._client is None or not self._client.is_connected:
+            raise TransportUnavailable("not connected to NATS")
+        pending: list[asyncio.Future[PubAck]] = []
+        failure: BaseException | None = None
+        for message in messages:
+            try:
+                pending.append(await js.publish_async(
+                    subject_of(message.event_type, self.layout.subject_prefix),
+                    message.body.encode(),
+                    wait_stall=self.layout.publish_timeout_seconds,
+                    headers={"Nats-Msg-Id": message.event_id},
+                ))
+            except (NatsError, OSError) as error:
+                failure = error
+                break
+        if pending:
+            _, late = await asyncio.wait(pending, timeout=self.layout.publish_timeout_seconds)
+            for future in late:
+                future.cancel()  # frees the client's slot; a late ack is harmless
+        taken = 0
+        for future in pending:
+            if future.cancelled():
+                failure = failure or TimeoutError("no acknowledgement from JetStream")
+                break
+            if (refused := future.exception()) is not None:
+                failure = refused
+                break
+            taken += 1
+        if failure is not None or taken < len(messages):
+            raise TransportUnavailable(f"JetStream publish failed: {failure!r}", sent=taken)
 
-    async def consumer_lag(self) -> dict[str, int] | None:
+    async def consumer_lag(self, consumers: Sequence[str]) -> dict[str, int] | None:
         js = self._jetstream()
         lag: dict[str, int] = {}
-        for consumer in self._consumers:
-            info = await js.consumer_info(self.layout.stream, consumer.name, timeout=2)
-            lag[consumer.name] = (info.num_pending or 0) + (info.num_ack_pending or 0)
+        for name in consumers:
+            try:
+                info = await js.consumer_info(self.layout.stream, name, timeout=2)
+            except NotFoundError:
+                continue  # never started anywhere: JetStream counts nothing for it yet
+            except (NatsError, OSError) as error:
+                raise TransportUnavailable(f"cannot read consumer {name}: {error!r}") from error
+            lag[name] = (info.num_pending or 0) + (info.num_ack_pending or 0)
         return lag
 
     async def ping(self) -> None:
+        """A round trip to the JetStream API, so a server without JetStream is not ready."""
+        js = self._jetstream()
         if self._client is None or not self._client.is_connected:
             raise TransportUnavailable("not connected to NATS")
+        try:
+            await js.account_info()
+        except (NatsError, OSError) as error:
+            raise TransportUnavailable(f"JetStream unavailable: {error!r}") from error
 
     def _jetstream(self) -> JetStreamContext:
         if self._js is None:
@@ -132,10 +212,10 @@ class NatsTransport:
             deliver_policy=DeliverPolicy.ALL,
             ack_policy=AckPolicy.EXPLICIT,
             ack_wait=self.layout.ack_wait_seconds,
-            max_deliver=self.layout.max_deliver,
+            max_deliver=self.layout.max_deliver + DEAD_LETTER_GRACE,
             filter_subjects=[subject_of(t, self.layout.subject_prefix)
                              for t in consumer.event_types],
-            max_ack_pending=1000,
+            max_ack_pending=self.layout.max_ack_pending,
         ))
 
     async def _pull(self, consumer: Consumer) -> None:
@@ -147,10 +227,11 @@ class NatsTransport:
                 if subscription is None:
                     subscription = await js.pull_subscribe_bind(
                         durable=consumer.name, stream=self.layout.stream)
-                messages = await subscription.fetch(self.layout.fetch_batch, timeout=1.0)
+                messages = await subscription.fetch(
+                    self.layout.fetch_batch, timeout=self.layout.fetch_timeout_seconds)
                 failures = 0
             except TimeoutError:
-                continue
+                continue  # nothing to do (or a dropped connection: the next fetch tells)
             except asyncio.CancelledError:
                 raise
             except Exception as error:  # disconnected, consumer missing, ...
@@ -160,37 +241,33 @@ class NatsTransport:
                 await asyncio.sleep(retry_delay(failures, first=0.1, cap=2.0))
                 continue
             for message in messages:
-                try:
-                    await self._process(consumer, message)
-                except asyncio.CancelledError:
-                    raise
-                except Exception:  # e.g. the dead-letter table is unreachable
-                    log.exception("consumer=%s left a message for redelivery", consumer.name)
+                await self._process(consumer, message)
 
     async def _process(self, consumer: Consumer, message: Msg) -> None:
+        body_id, body_type = peek_identity(message.data)
+        delivery = Delivery(
+            event_id=(message.headers or {}).get("Nats-Msg-Id") or body_id or "",
+            event_type=body_type or message.subject.removeprefix(
+                self.layout.subject_prefix + ".").replace(".", ":", 1),
+            body=message.data,
+        )
+        attempt = message.metadata.num_delivered or 1
         try:
-            envelope = Envelope.from_json(message.data)
-        except UnknownEvent as error:
-            log.error("consumer=%s unreadable message on %s terminated: %s",
-                      consumer.name, message.subject, error)
-            await _quietly(message.term())
-            return
-        attempt = message.metadata.num_delivered
-        try:
-            await consumer.handle(envelope)
+            outcome = await consumer.deliver(delivery, attempt, self.layout.max_deliver)
         except asyncio.CancelledError:
             raise
-        except Exception as error:
-            consumer.log_failure(envelope, error, attempt)
-            if attempt >= self.layout.max_deliver:
-                await consumer.dead_letter(envelope, error, attempt)
-                await _quietly(message.term())
-            else:
-                delay = retry_delay(attempt, first=self._first_retry_delay)
-                await _quietly(message.nak(delay=delay))
-            return
-        # If the ack is lost the event comes back and the processed row absorbs it.
-        await _quietly(message.ack())
+        except Exception:  # the dead letter could not be written: try again later
+            log.exception("consumer=%s event_id=%s left for redelivery",
+                          consumer.name, delivery.event_id)
+            outcome = Outcome.RETRY
+        if outcome is Outcome.RETRY:
+            delay = retry_delay(attempt, first=self._first_retry_delay)
+            await _quietly(message.nak(delay=delay))
+        elif outcome is Outcome.DEAD_LETTERED:
+            await _quietly(message.term())
+        else:
+            # If the ack is lost the event comes back and the processed row absorbs it.
+            await _quietly(message.ack())
 
     async def _on_error(self, error: Exception) -> None:
         log.debug("nats error: %r", error)

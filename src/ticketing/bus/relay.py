@@ -3,8 +3,13 @@
 It wakes as soon as a transaction publishes (see :meth:`Outbox.on_commit`) and also
 polls as a backstop. While the transport is down it retries with backoff; a crash
 between sending and marking means the row is sent again, never lost (consumers and
-JetStream's duplicate window drop the copy). On PostgreSQL rows are claimed with
-``FOR UPDATE SKIP LOCKED``, so several relays (replicas) can run at once.
+JetStream's duplicate window drop the copy). It marks only the rows the transport took.
+
+On PostgreSQL rows are claimed with ``FOR UPDATE SKIP LOCKED`` inside a transaction
+that lasts for the batch, so several relays (replicas) can run at once and never send
+the same row twice. On SQLite the relay holds no transaction across a transport call:
+Tortoise serialises a SQLite connection, and a long transaction there would stall every
+request of the module.
 """
 
 from __future__ import annotations
@@ -16,18 +21,24 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from tortoise import connections
+from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
 from ticketing.bus.consumer import retry_delay
-from ticketing.bus.contracts import Envelope, UnknownEvent
 from ticketing.bus.outbox import Outbox
 from ticketing.bus.tables import OutboxRecord
-from ticketing.bus.transport import Transport
+from ticketing.bus.transport import Outgoing, Transport, TransportUnavailable
 
 log = logging.getLogger("ticketing.bus.relay")
 
+BACKOFF_FIRST = 0.1
+BACKOFF_CAP = 2.0
+
 
 class Relay:
+    """Moves one module's outbox to the transport; run one per module and process."""
+
     def __init__(self, outbox: Outbox, transport: Transport, *, batch_size: int = 100,
                  poll_interval: float = 1.0) -> None:
         self.outbox = outbox
@@ -58,12 +69,14 @@ class Relay:
                 raise
             except Exception as error:
                 failures += 1
-                delay = retry_delay(failures, first=0.1, cap=5.0)
+                delay = retry_delay(failures, first=BACKOFF_FIRST, cap=BACKOFF_CAP)
                 log.warning("relay=%s cannot forward (attempt %d, next in %.1fs): %r",
                             self.outbox.module, failures, delay, error)
                 await asyncio.sleep(delay)
                 continue
             if sent < self._batch_size:
+                # Cleared only after the wait: a commit that lands while a batch is
+                # being sent has set the flag, and the next round starts at once.
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wakeup.wait(), self._poll_interval)
                 self._wakeup.clear()
@@ -71,34 +84,39 @@ class Relay:
     async def relay_batch(self) -> int:
         """Forward up to one batch of unsent rows; returns how many were sent.
 
-        Rows sent before a transport failure are still marked, then the failure is raised.
+        Rows the transport took before a failure are still marked, then the failure is
+        raised.
         """
-        table = self.outbox.table
-        pending = table.filter(sent_at=None).order_by("id").limit(self._batch_size)
-        if connections.get(self.outbox.module).capabilities.dialect == "postgres":
-            async with in_transaction(self.outbox.module):
-                rows = await pending.select_for_update(skip_locked=True)
-                sent, failure = await self._forward(rows)
-        else:
-            rows = await pending
-            sent, failure = await self._forward(rows)
-        if failure is not None:
-            raise failure
-        return sent
+        name = self.outbox.module
+        if connections.get(name).capabilities.dialect == "postgres":
+            async with in_transaction(name) as connection:
+                rows = await self._pending(connection).select_for_update(skip_locked=True)
+                return await self._forward(rows, connection)
+        return await self._forward(await self._pending(None), None)
 
-    async def _forward(self, rows: Sequence[OutboxRecord]) -> tuple[int, Exception | None]:
-        sent: list[int] = []
-        failure: Exception | None = None
-        for row in rows:
-            try:
-                await self._transport.publish(Envelope.from_json(row.body), row.body)
-            except UnknownEvent as error:
-                log.error("relay=%s outbox row %s is unreadable and skipped: %s",
-                          self.outbox.module, row.id, error)
-            except Exception as error:
-                failure = error
-                break
-            sent.append(row.id)
-        if sent:
-            await self.outbox.table.filter(id__in=sent).update(sent_at=datetime.now(UTC))
-        return len(sent), failure
+    def _pending(self, connection: BaseDBAsyncClient | None) -> QuerySet[OutboxRecord]:
+        query = self.outbox.table.filter(sent_at=None).order_by("id").limit(self._batch_size)
+        return query.using_db(connection) if connection is not None else query
+
+    async def _forward(self, rows: Sequence[OutboxRecord],
+                       connection: BaseDBAsyncClient | None) -> int:
+        if not rows:
+            return 0
+        messages = [Outgoing(r.event_id, r.event_type, r.body) for r in rows]
+        try:
+            await self._transport.publish(messages)
+        except TransportUnavailable as error:
+            await self._mark(rows[: error.sent], connection)
+            raise
+        await self._mark(rows, connection)
+        return len(rows)
+
+    async def _mark(self, rows: Sequence[OutboxRecord],
+                    connection: BaseDBAsyncClient | None) -> None:
+        if not rows:
+            return
+        query = self.outbox.table.filter(id__in=[r.id for r in rows])
+        if connection is not None:
+            query = query.using_db(connection)
+        await query.update(sent_at=datetime.now(UTC))
+

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -36,9 +35,13 @@ class ModuleBus:
 
 @dataclass
 class Bus:
+    """Every enabled module's outbox and subscriptions over one transport."""
+
     transport: Transport
     modules: dict[str, ModuleBus] = field(default_factory=dict)
     relays: list[Relay] = field(default_factory=list)
+    poll_interval: float = 1.0
+    batch_size: int = 100
 
     def add_module(self, name: str, tables: BusTables) -> Outbox:
         """Register a module's tables; returns the outbox its code publishes through."""
@@ -47,6 +50,7 @@ class Bus:
         return outbox
 
     def subscribe(self, name: str, subscriptions: Subscriptions) -> None:
+        """Declare a registered module's table of subscriptions (event type -> handler)."""
         part = self.modules[name]
         part.consumer = Consumer(name, part.outbox, part.tables, subscriptions)
 
@@ -55,8 +59,13 @@ class Bus:
         return [m.consumer for m in self.modules.values() if m.consumer is not None]
 
     async def start(self) -> None:
+        """Start consuming, then one relay per module (the databases must be open)."""
         await self.transport.start(self.consumers)
-        self.relays = [Relay(m.outbox, self.transport) for m in self.modules.values()]
+        self.relays = [
+            Relay(m.outbox, self.transport, batch_size=self.batch_size,
+                  poll_interval=self.poll_interval)
+            for m in self.modules.values()
+        ]
         for relay in self.relays:
             relay.start()
 
@@ -71,7 +80,11 @@ class Bus:
         return sum([await c.replay(event_id) for c in self.consumers])
 
     async def status(self) -> dict[str, Any]:
-        """Outbox backlog and oldest unsent age per module, consumer lag, dead letters."""
+        """Outbox backlog and oldest unsent age per module, consumer lag, dead letters.
+
+        The transport need only be connected (not started); a lag it cannot read is
+        reported as ``None`` with the reason under ``consumerLagError``.
+        """
         now = datetime.now(UTC)
         outboxes: dict[str, Any] = {}
         for name, part in self.modules.items():
@@ -83,5 +96,11 @@ class Bus:
                 if oldest else None,
             }
         dead = [letter for c in self.consumers for letter in await c.dead_letters()]
-        return {"checkedAt": time.time(), "outbox": outboxes,
-                "consumerLag": await self.transport.consumer_lag(), "deadLetters": dead}
+        report: dict[str, Any] = {"checkedAt": now.isoformat(), "outbox": outboxes,
+                                  "consumerLag": None, "deadLetters": dead}
+        try:
+            report["consumerLag"] = await self.transport.consumer_lag(
+                [c.name for c in self.consumers])
+        except Exception as error:  # a status report must not fail for lack of the broker
+            report["consumerLagError"] = repr(error)
+        return report

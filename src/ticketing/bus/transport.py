@@ -1,30 +1,60 @@
-"""Transports carry envelopes from relays to consumers; the in-process one is the default."""
+"""Transports carry committed outbox rows from relays to consumers; in-process is the default.
+
+A transport never needs to decode an event to carry it: it gets the event id, the wire
+type and the JSON body, exactly as the outbox row holds them. So a relay running older
+code (a rolling deploy) still forwards an event of a newer schema version, and an event
+no consumer here can read is dead-lettered for a later replay instead of lost.
+"""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
-from ticketing.bus.consumer import MAX_ATTEMPTS, Consumer, retry_delay
-from ticketing.bus.contracts import Envelope
+from ticketing.bus.consumer import MAX_ATTEMPTS, Consumer, Delivery, Outcome, retry_delay
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One committed event on its way from an outbox to the consumers."""
+
+    event_id: str
+    event_type: str
+    body: str
 
 
 class TransportUnavailable(Exception):
-    """The transport could not take the event now; the relay will retry."""
+    """The transport could not take every event now; the relay will retry the rest.
+
+    ``sent`` counts the leading events of the batch that the transport did take.
+    """
+
+    def __init__(self, message: str, *, sent: int = 0) -> None:
+        super().__init__(message)
+        self.sent = sent
 
 
 class Transport(Protocol):
+    async def connect(self) -> None:
+        """Open connections and declare what the transport needs, without consuming."""
+
     async def start(self, consumers: Sequence[Consumer]) -> None:
-        """Begin delivering to the consumers of the modules running in this process."""
+        """Connect, then begin delivering to the consumers of the modules in this process."""
 
-    async def publish(self, envelope: Envelope, body: str) -> None:
-        """Hand over one event; returning means the transport has it (or it was handled)."""
+    async def publish(self, messages: Sequence[Outgoing]) -> None:
+        """Hand over events in order; on failure raise :class:`TransportUnavailable`.
 
-    async def stop(self) -> None: ...
+        Returning means the transport holds every event (or has delivered it).
+        """
 
-    async def consumer_lag(self) -> dict[str, int] | None:
-        """Events waiting per consumer, where the transport can tell."""
+    async def stop(self) -> None:
+        """Stop consuming and close connections; never hangs on a dead server."""
+
+    async def consumer_lag(self, consumers: Sequence[str]) -> dict[str, int] | None:
+        """Events waiting (pending or unacknowledged) per consumer, where the transport can
+        tell; ``None`` when it cannot."""
 
     async def ping(self) -> None:
         """Raise if the transport cannot take events now."""
@@ -34,37 +64,45 @@ class InProcessTransport:
     """Delivers straight to this process's consumers before the relay marks a row sent.
 
     Each consumer retries a failing handler with backoff and dead-letters the event after
-    ``MAX_ATTEMPTS``, so one broken consumer delays, but never blocks, the others for good.
+    ``max_attempts``, so one broken consumer delays, but never blocks, the others for good.
     """
 
-    def __init__(self, first_retry_delay: float = 0.05) -> None:
+    def __init__(self, first_retry_delay: float = 0.05, max_attempts: int = MAX_ATTEMPTS) -> None:
         self._consumers: Sequence[Consumer] = ()
         self._first_retry_delay = first_retry_delay
+        self._max_attempts = max_attempts
+
+    async def connect(self) -> None:
+        return None
 
     async def start(self, consumers: Sequence[Consumer]) -> None:
         self._consumers = consumers
 
-    async def publish(self, envelope: Envelope, body: str) -> None:
-        targets = [c for c in self._consumers if c.wants(envelope.type)]
-        await asyncio.gather(*(self._deliver(c, envelope) for c in targets))
+    async def publish(self, messages: Sequence[Outgoing]) -> None:
+        for index, message in enumerate(messages):
+            targets = [c for c in self._consumers if c.wants(message.event_type)]
+            results = await asyncio.gather(
+                *(self._deliver(c, message) for c in targets), return_exceptions=True
+            )
+            for result in results:
+                if isinstance(result, BaseException):
+                    raise TransportUnavailable(
+                        f"in-process delivery of {message.event_id} failed: {result!r}",
+                        sent=index,
+                    ) from result
 
-    async def _deliver(self, consumer: Consumer, envelope: Envelope) -> None:
-        for attempt in range(1, MAX_ATTEMPTS + 1):
-            try:
-                await consumer.handle(envelope)
-                return
-            except Exception as error:
-                consumer.log_failure(envelope, error, attempt)
-                if attempt == MAX_ATTEMPTS:
-                    await consumer.dead_letter(envelope, error, attempt)
-                    return
-                await asyncio.sleep(retry_delay(attempt, first=self._first_retry_delay))
+    async def _deliver(self, consumer: Consumer, message: Outgoing) -> None:
+        delivery = Delivery(message.event_id, message.event_type, message.body)
+        attempt = 1
+        while await consumer.deliver(delivery, attempt, self._max_attempts) is Outcome.RETRY:
+            await asyncio.sleep(retry_delay(attempt, first=self._first_retry_delay))
+            attempt += 1
 
     async def stop(self) -> None:
         self._consumers = ()
 
-    async def consumer_lag(self) -> dict[str, int] | None:
-        return None
+    async def consumer_lag(self, consumers: Sequence[str]) -> dict[str, int] | None:
+        return None  # delivery happens inside the relay: the outbox backlog is the lag
 
     async def ping(self) -> None:
         return None
