@@ -13,8 +13,8 @@ from quart import Blueprint, Quart, Response, jsonify
 from quart_schema import Info, QuartSchema
 
 from ticketing import db
-from ticketing.bus.runtime import Bus, build_transport
-from ticketing.modules import ModuleContext, load_module
+from ticketing.bootstrap import build_bus
+from ticketing.bus.runtime import Bus
 from ticketing.modules.auth.api import SessionReader
 from ticketing.settings import Settings
 from ticketing.web.api import auth as api_auth
@@ -50,17 +50,12 @@ def create_app(settings: Settings) -> Quart:
         redoc_ui_path=None,
         scalar_ui_path=None,
     )
-    bus = Bus(build_transport(settings))
+    bus, parts_by_module = build_bus(settings)
     runtime = Runtime(settings=settings, sessions=SessionReader(settings), bus=bus)
-    module_parts = []
-    for name in settings.modules:
-        spec = load_module(name)
-        parts = spec.build(ModuleContext(settings, bus.add_module(name, spec.tables)))
-        module_parts.append(parts)
+    module_parts = list(parts_by_module.values())
+    for name, parts in parts_by_module.items():
         if parts.facade is not None:
             runtime.facades[name] = parts.facade
-        if parts.subscriptions:
-            bus.subscribe(name, parts.subscriptions)
     app.extensions["ticketing"] = runtime
 
     register_error_handlers(app)

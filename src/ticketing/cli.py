@@ -1,16 +1,21 @@
-"""The ``ticketing`` command: ``serve``, ``migrate``."""
+"""The ``ticketing`` command: ``serve``, ``migrate``, ``bus status``, ``bus replay``."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, TextIO
 
 from ticketing import db
 from ticketing.settings import Settings, SettingsError
+
+if TYPE_CHECKING:
+    from ticketing.bus.runtime import Bus
 
 SOURCE_DIR = Path(__file__).resolve().parent
 
@@ -32,6 +37,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.command == "serve":
         return serve(settings, args.host, args.port, reload=args.reload)
+    if args.command == "bus":
+        return asyncio.run(run_bus_command(settings, args))
     parser.print_help()
     return 2
 
@@ -66,7 +73,92 @@ def _parser() -> argparse.ArgumentParser:
     serve_cmd.add_argument("--reload", action="store_true",
                            help="restart when the code changes (development)")
     commands.add_parser("migrate", help="apply every enabled module's migrations")
+    bus_cmd = commands.add_parser("bus", help="inspect and repair the event bus")
+    bus_commands = bus_cmd.add_subparsers(dest="bus_command", required=True)
+    status_cmd = bus_commands.add_parser(
+        "status", help="outbox backlog, consumer lag and dead letters of the enabled modules")
+    status_cmd.add_argument("--json", action="store_true", help="print one JSON document")
+    replay_cmd = bus_commands.add_parser(
+        "replay", help="deliver a dead-lettered event again (exit 1 if there is none)")
+    replay_cmd.add_argument("event_id", metavar="EVENT_ID")
     return parser
+
+
+async def run_bus_command(settings: Settings, args: argparse.Namespace) -> int:
+    """Open the enabled modules' databases and run one ``bus`` subcommand on their bus."""
+    from ticketing.bootstrap import build_bus  # imports every module: only when needed
+
+    bus, _ = build_bus(settings)
+    await db.open_databases(settings)
+    try:
+        if args.bus_command == "status":
+            try:
+                await bus.transport.connect()
+            except Exception as error:  # the outbox report is still worth printing
+                print(f"ticketing: bus transport unreachable: {error}", file=sys.stderr)
+            return await bus_status(bus, as_json=args.json)
+        return await bus_replay(bus, args.event_id)
+    finally:
+        await bus.transport.stop()
+        await db.close_databases()
+
+
+async def bus_status(bus: Bus, *, as_json: bool = False, out: TextIO | None = None) -> int:
+    """Print the bus status as a table (or JSON); always exit code 0."""
+    out = out or sys.stdout
+    report = await bus.status()
+    if as_json:
+        print(json.dumps(report, indent=2), file=out)
+    else:
+        print(format_status(report), file=out)
+    return 0
+
+
+async def bus_replay(bus: Bus, event_id: str, out: TextIO | None = None,
+                     err: TextIO | None = None) -> int:
+    """Re-deliver the dead letters of ``event_id``: 0 if any was replayed, else 1.
+
+    The handler runs in this process; what it publishes waits in the module's outbox
+    for the server's relay (its poll picks it up within a second).
+    """
+    out, err = out or sys.stdout, err or sys.stderr
+    try:
+        replayed = await bus.replay(event_id)
+    except Exception as error:
+        print(f"ticketing: replay of {event_id} failed, the dead letter stays: {error!r}",
+              file=err)
+        return 1
+    if not replayed:
+        print(f"ticketing: no dead letter of event {event_id} waits for a replay", file=err)
+        return 1
+    print(f"replayed {event_id} ({replayed} dead letter{'s' if replayed > 1 else ''})", file=out)
+    return 0
+
+
+def format_status(report: dict[str, Any]) -> str:
+    """The status report as a few plain-text tables."""
+    lines = ["Outbox", f"  {'module':<12} {'backlog':>8}  oldest unsent"]
+    for module, outbox in report["outbox"].items():
+        age = outbox["oldestUnsentSeconds"]
+        lines.append(f"  {module:<12} {outbox['backlog']:>8}  "
+                     f"{'-' if age is None else f'{age:.1f}s'}")
+    lines += ["", "Consumer lag"]
+    lag = report["consumerLag"]
+    if "consumerLagError" in report:
+        lines.append(f"  unknown: {report['consumerLagError']}")
+    elif lag is None:
+        lines.append("  in-process delivery: the outbox backlog is the lag")
+    elif not lag:
+        lines.append("  no durable consumers yet")
+    else:
+        lines += [f"  {name:<12} {waiting:>8}" for name, waiting in lag.items()]
+    letters = report["deadLetters"]
+    lines += ["", f"Dead letters: {len(letters) or 'none'}"]
+    for letter in letters:
+        lines.append(f"  {letter['eventId']}  {letter['type']}  consumer={letter['consumer']}"
+                     f"  attempts={letter['attempts']}  at={letter['at']}")
+        lines.append(f"    {letter['error'][:200]}")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":
