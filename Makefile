@@ -36,3 +36,6 @@ bench-deps:  ## wrk, the load generator of the HTTP benchmarks (Debian's package
 
 bench-reserve: $(STAMP) bench-deps  ## orders/s and latency vs a bare-insert ceiling; sell-out rush
 	$(BIN)/python -m bench.reserve
+
+bench-expiry: $(STAMP)  ## 10,000 orders expiring within a minute: lateness, idle scheduler CPU
+	$(BIN)/python -m bench.expiry
