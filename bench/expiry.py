@@ -72,14 +72,14 @@ async def seed(settings: Settings, count: int, first_deadline: datetime,
 
 
 async def watch(settings: Settings, deadlines: dict[str, datetime],
-                timeout: float) -> dict[str, float]:
+                give_up_after: float) -> dict[str, float]:
     """Poll the orders table every 20 ms; lateness in seconds per cancelled order."""
     from ticketing.modules.orders.models import Order, OrderStatus
 
     await db.open_databases(settings)
     lateness: dict[str, float] = {}
     try:
-        give_up = time.monotonic() + timeout
+        give_up = time.monotonic() + give_up_after
         while len(lateness) < len(deadlines) and time.monotonic() < give_up:
             now = datetime.now(UTC)
             cancelled = await Order.filter(status=OrderStatus.CANCELLED).values_list(
@@ -124,7 +124,7 @@ def run(kind: str, count: int, workdir: Path, postgres_url: str | None) -> str:
         loaded_idle = 100 * (app.cpu_seconds() - before) / 15
         wait = (first_deadline - datetime.now(UTC)).total_seconds() - 2
         time.sleep(max(0.0, wait))
-        lateness = asyncio.run(watch(settings, deadlines, timeout=120))
+        lateness = asyncio.run(watch(settings, deadlines, give_up_after=120))
     values = list(lateness.values())
     missing = count - len(values)
     early = sum(1 for v in values if v < 0)
