@@ -2,8 +2,106 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
+
+from tortoise import fields
+from tortoise.models import Model
+
 from ticketing.bus.tables import DeadLetter as DeadLetterRecord
 from ticketing.bus.tables import OutboxRecord, ProcessedEvent
+
+
+class ReplicaStatus(StrEnum):
+    CREATED = "created"
+    COMPLETE = "complete"
+    CANCELLED = "cancelled"
+
+
+class AttemptStatus(StrEnum):
+    # The provider call is in flight (or its outcome is not known yet).
+    PENDING = "pending"
+    # The provider waits for the customer (3-D Secure) or for the bank.
+    REQUIRES_ACTION = "requires_action"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    # The money was taken for an order that could not be paid any more, and given back.
+    REFUNDED = "refunded"
+
+
+# Attempts that block a new one for the same order: a unique partial index over
+# ``order_id`` (migration 0003) lets at most one of them exist per order.
+BLOCKING_STATUSES = (AttemptStatus.PENDING, AttemptStatus.REQUIRES_ACTION,
+                     AttemptStatus.SUCCEEDED)
+
+
+class OrderReplica(Model):
+    """What payments knows of an order, from order events applied in version order.
+
+    A later event may arrive before ``order:created``: it leaves a row with the newer
+    status and version but no owner, price or deadline until ``order:created`` fills them.
+    """
+
+    id = fields.CharField(max_length=26, primary_key=True)
+    user_id = fields.CharField(max_length=26, null=True)
+    price = fields.DecimalField(max_digits=9, decimal_places=2, null=True)
+    expires_at = fields.DatetimeField(null=True)
+    status = fields.CharEnumField(ReplicaStatus, max_length=20)
+    version = fields.IntField()
+
+    class Meta:
+        table = "payments_orders"
+
+
+class PaymentAttempt(Model):
+    """One try at charging an order, written before the provider is called.
+
+    Its idempotency key is unique per order and attempt, so a retried call can never
+    charge twice and a declined card never blocks the next try.
+    """
+
+    id = fields.CharField(max_length=26, primary_key=True)
+    order_id = fields.CharField(max_length=26, db_index=True)
+    user_id = fields.CharField(max_length=26)
+    payment_method = fields.CharField(max_length=255)
+    amount_cents = fields.BigIntField()
+    currency = fields.CharField(max_length=3)
+    idempotency_key = fields.CharField(max_length=80, unique=True)
+    status = fields.CharEnumField(AttemptStatus, max_length=20)
+    intent_id = fields.CharField(max_length=255, null=True, db_index=True)
+    failure_message = fields.TextField(null=True)
+    refund_id = fields.CharField(max_length=255, null=True)
+    refunded_at = fields.DatetimeField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "payments_attempts"
+
+
+class Payment(Model):
+    """A charge that paid an order: at most one per order."""
+
+    id = fields.CharField(max_length=26, primary_key=True)
+    order_id = fields.CharField(max_length=26, unique=True)
+    attempt_id = fields.CharField(max_length=26, unique=True)
+    stripe_id = fields.CharField(max_length=255)
+    amount_cents = fields.BigIntField()
+    currency = fields.CharField(max_length=3)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "payments_payments"
+
+
+class WebhookEvent(Model):
+    """A provider event already handled, kept so a redelivery has no second effect."""
+
+    id = fields.CharField(max_length=255, primary_key=True)
+    type = fields.CharField(max_length=100)
+    received_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "payments_webhook_events"
 
 
 class Outbox(OutboxRecord):

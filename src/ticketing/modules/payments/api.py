@@ -1,0 +1,457 @@
+"""The payments module's public facade: pay for an order, take the provider's webhooks;
+and its reactions to order events.
+
+One order is charged at most once. Every try is an attempt row written (with its own
+idempotency key) before the provider is called; a unique partial index lets only one
+attempt per order be in flight, waiting for the customer, or paid. The payment row and
+its ``payment:created`` event commit together. Money that arrives for an order that
+can no longer be paid (cancelled, expired, paid already) is refunded and recorded.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+
+import stripe
+from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.exceptions import IntegrityError
+
+from ticketing.bus.consumer import Subscriptions
+from ticketing.bus.contracts import OrderCancelled, OrderCompleted, OrderCreated, PaymentCreated
+from ticketing.bus.outbox import Outbox, UnitOfWork
+from ticketing.errors import DomainError, NotAuthorized, NotFound
+from ticketing.ids import is_valid_id, new_id
+from ticketing.modules.payments.gateway import (
+    CURRENCY,
+    DECLINED_MESSAGE,
+    ChargeRequest,
+    Intent,
+    IntentStatus,
+    OutcomeUnknown,
+    PaymentGateway,
+    PaymentInProgress,
+    PaymentRefused,
+    ProviderUnavailable,
+    cents,
+)
+from ticketing.modules.payments.models import (
+    BLOCKING_STATUSES,
+    AttemptStatus,
+    OrderReplica,
+    Payment,
+    PaymentAttempt,
+    ReplicaStatus,
+    WebhookEvent,
+)
+
+__all__ = [
+    "AlreadyPaid",
+    "CannotPayCancelled",
+    "InvalidWebhook",
+    "OrderExpired",
+    "PaymentInProgress",
+    "PaymentRefused",
+    "PaymentResult",
+    "PaymentsApi",
+    "ProviderUnavailable",
+]
+
+log = logging.getLogger("ticketing.payments")
+
+LockedT = TypeVar("LockedT", OrderReplica, PaymentAttempt)
+
+# A pending attempt older than this lost its request (the provider call has long timed
+# out): the next payment asks the provider again with the same idempotency key.
+STALE_ATTEMPT = timedelta(seconds=120)
+WEBHOOK_TOLERANCE_SECONDS = 300
+WEBHOOK_EVENTS = frozenset({"payment_intent.succeeded", "payment_intent.payment_failed",
+                            "payment_intent.canceled", "payment_intent.requires_action",
+                            "payment_intent.processing"})
+
+
+class CannotPayCancelled(DomainError):
+    code = "order_cancelled"
+
+    def __init__(self) -> None:
+        super().__init__("Cannot pay for a cancelled order")
+
+
+class OrderExpired(DomainError):
+    code = "order_expired"
+
+    def __init__(self) -> None:
+        super().__init__("Order has expired")
+
+
+class AlreadyPaid(DomainError):
+    code = "order_paid"
+
+    def __init__(self) -> None:
+        super().__init__("Order is already paid")
+
+
+class InvalidWebhook(DomainError):
+    code = "invalid_webhook"
+
+    def __init__(self, message: str = "Invalid webhook signature") -> None:
+        super().__init__(message)
+
+
+# Why a charge that succeeded was given back, as stored on the attempt.
+_REFUND_REASONS: dict[str, Callable[[], DomainError]] = {
+    error().message: error for error in (CannotPayCancelled, OrderExpired, AlreadyPaid)
+}
+
+
+@dataclass(frozen=True)
+class PaymentResult:
+    """A payment request's end: paid (``payment_id``), or the customer must act first."""
+
+    payment_id: str | None = None
+    client_secret: str | None = None
+
+    def json(self) -> dict[str, Any]:
+        if self.payment_id is not None:
+            return {"id": self.payment_id}
+        return {"status": "requires_action", "clientSecret": self.client_secret}
+
+
+class PaymentsApi:
+    def __init__(self, outbox: Outbox, gateway: PaymentGateway, webhook_secret: str = "",
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        self._outbox = outbox
+        self._gateway = gateway
+        self._webhook_secret = webhook_secret
+        self._clock = clock
+
+    @property
+    def gateway(self) -> PaymentGateway:
+        return self._gateway
+
+    @property
+    def subscriptions(self) -> Subscriptions:
+        """What payments reacts to: the life of every order, to know what may be paid."""
+        return {
+            OrderCreated: self.on_order_created,
+            OrderCancelled: self.on_order_cancelled,
+            OrderCompleted: self.on_order_completed,
+        }
+
+    async def close(self) -> None:
+        """Close the gateway's connections (the process stops serving)."""
+        await self._gateway.close()
+
+    async def order(self, user_id: str, order_id: str) -> dict[str, Any]:
+        """What payments knows of one of the user's orders: 404 unknown, 401 not theirs."""
+        replica = await _owned(user_id, order_id)
+        assert replica.price is not None
+        assert replica.expires_at is not None
+        return {"id": replica.id, "status": replica.status.value, "price": float(replica.price),
+                "expiresAt": replica.expires_at.astimezone(UTC).isoformat()
+                .replace("+00:00", "Z")}
+
+    async def pay(self, user_id: str, order_id: str, payment_method: str) -> PaymentResult:
+        """Charge the order's exact price once; see the contract for each refusal."""
+        order = await self._payable(user_id, order_id)
+        # A second round only after the attempt in the way turned out to have failed.
+        for _ in range(2):
+            attempt = await self._open_attempt(order, payment_method)
+            if attempt is not None:
+                return await self._charge(attempt)
+            result = await self._resume(order.id, payment_method)
+            if result is not None:
+                return result
+        raise PaymentInProgress()
+
+    async def receive_webhook(self, payload: str | bytes, signature: str | None) -> bool:
+        """Apply a signed provider event once; False when it was handled before.
+
+        The event only says *that* something happened: the PaymentIntent is read again
+        and its current state settles the attempt, so an asynchronous (3-D Secure)
+        payment ends exactly as a synchronous one does.
+        """
+        event = self._verified(payload, signature)
+        event_id, event_type = event["id"], event["type"]
+        if await WebhookEvent.exists(id=event_id):
+            return False
+        attempt = await _attempt_of(event) if event_type in WEBHOOK_EVENTS else None
+        try:
+            if attempt is None:  # not ours, or not about a payment: remember it, no more
+                await WebhookEvent.create(id=event_id, type=event_type)
+            else:
+                intent = await self._gateway.retrieve(_intent_id(event))
+                await self._settle(attempt.id, intent, webhook=(event_id, event_type))
+        except IntegrityError:
+            if await WebhookEvent.exists(id=event_id):
+                return False  # a concurrent delivery of the same event won
+            raise
+        return True
+
+    async def on_order_created(self, event: OrderCreated, unit: UnitOfWork) -> None:
+        await self._apply_order(unit, event.id, event.version, ReplicaStatus.CREATED, {
+            "user_id": event.user_id, "price": event.ticket.price,
+            "expires_at": event.expires_at,
+        })
+
+    async def on_order_cancelled(self, event: OrderCancelled, unit: UnitOfWork) -> None:
+        """The order ended unpaid; if its payment landed anyway (it raced the expiry),
+        the money goes back."""
+        if not await self._apply_order(unit, event.id, event.version, ReplicaStatus.CANCELLED):
+            return
+        payment = await Payment.filter(order_id=event.id).using_db(unit.connection).first()
+        if payment is None:
+            return
+        attempt = await _locked(PaymentAttempt, payment.attempt_id, unit.connection)
+        if attempt.status == AttemptStatus.SUCCEEDED:
+            await self._refund(attempt, CannotPayCancelled(), unit.connection)
+            await attempt.save(using_db=unit.connection)
+
+    async def on_order_completed(self, event: OrderCompleted, unit: UnitOfWork) -> None:
+        await self._apply_order(unit, event.id, event.version, ReplicaStatus.COMPLETE)
+
+    async def _apply_order(self, unit: UnitOfWork, order_id: str, version: int,
+                           status: ReplicaStatus, details: dict[str, Any] | None = None) -> bool:
+        """Record the order's state unless a newer one is known; True if this one is newest.
+
+        Events may arrive in any order: a later state arriving first leaves a row that
+        ``order:created`` completes with the owner, price and deadline.
+        """
+        connection = unit.connection
+        replica = await OrderReplica.filter(id=order_id).using_db(connection) \
+            .select_for_update().first()
+        if replica is None:
+            await OrderReplica.create(id=order_id, status=status, version=version,
+                                      using_db=connection, **(details or {}))
+            return True
+        changed: list[str] = []
+        if details and replica.user_id is None:
+            for name, value in details.items():
+                setattr(replica, name, value)
+            changed += list(details)
+        newer = version > replica.version
+        if newer:
+            replica.status, replica.version = status, version
+            changed += ["status", "version"]
+        if changed:
+            await replica.save(using_db=connection, update_fields=changed)
+        return newer
+
+    async def _payable(self, user_id: str, order_id: str) -> OrderReplica:
+        """404 → 401 → cancelled → already paid → expired, in that order."""
+        replica = await _owned(user_id, order_id)
+        if replica.status == ReplicaStatus.CANCELLED:
+            raise CannotPayCancelled()
+        if replica.status == ReplicaStatus.COMPLETE or await Payment.exists(order_id=replica.id):
+            raise AlreadyPaid()
+        assert replica.expires_at is not None
+        if self._clock() >= replica.expires_at:
+            # The expiry event may not have arrived yet: the deadline alone decides.
+            raise OrderExpired()
+        return replica
+
+    async def _open_attempt(self, order: OrderReplica,
+                            payment_method: str) -> PaymentAttempt | None:
+        """Write a new attempt (and its key) before any call; None if another is in the way."""
+        assert order.price is not None
+        assert order.user_id is not None
+        attempt_id = new_id()
+        attempt = PaymentAttempt(
+            id=attempt_id, order_id=order.id, user_id=order.user_id,
+            payment_method=payment_method, amount_cents=cents(order.price), currency=CURRENCY,
+            idempotency_key=f"ticketing-payment-{order.id}-{attempt_id}",
+            status=AttemptStatus.PENDING,
+        )
+        try:
+            async with self._outbox.transaction() as unit:
+                await attempt.save(using_db=unit.connection, force_create=True)
+        except IntegrityError:
+            return None
+        return attempt
+
+    async def _charge(self, attempt: PaymentAttempt) -> PaymentResult:
+        request = ChargeRequest(
+            amount_cents=attempt.amount_cents, currency=attempt.currency,
+            payment_method=attempt.payment_method, idempotency_key=attempt.idempotency_key,
+            metadata={"order_id": attempt.order_id, "attempt_id": attempt.id},
+        )
+        try:
+            intent = await self._gateway.charge(request)
+        except (PaymentRefused, ProviderUnavailable) as error:
+            if not isinstance(error, OutcomeUnknown):
+                # Nothing was charged: the order is free for the next attempt.
+                await PaymentAttempt.filter(id=attempt.id, status=AttemptStatus.PENDING) \
+                    .update(status=AttemptStatus.FAILED, failure_message=error.message)
+            raise
+        return await self._conclude(attempt.id, intent)
+
+    async def _resume(self, order_id: str, payment_method: str) -> PaymentResult | None:
+        """Deal with the attempt in the way; None once it turned out to have failed."""
+        existing = await PaymentAttempt.filter(order_id=order_id,
+                                               status__in=BLOCKING_STATUSES).first()
+        if existing is None:
+            return None
+        if existing.status == AttemptStatus.SUCCEEDED:
+            raise AlreadyPaid()
+        try:
+            if existing.status == AttemptStatus.PENDING or existing.intent_id is None:
+                if self._clock() - existing.created_at < STALE_ATTEMPT:
+                    raise PaymentInProgress()
+                # Its request died without an answer: ask again with the same key,
+                # which the provider answers with the first call's outcome.
+                return await self._charge(existing)
+            intent = await self._gateway.retrieve(existing.intent_id)
+            if intent.status == IntentStatus.PENDING and payment_method != existing.payment_method:
+                # The customer gave up on confirming that card and chose another.
+                intent = await self._gateway.cancel(existing.intent_id)
+            return await self._conclude(existing.id, intent)
+        except PaymentRefused:
+            return None
+
+    async def _conclude(self, attempt_id: str, intent: Intent) -> PaymentResult:
+        attempt, payment = await self._settle(attempt_id, intent)
+        if attempt.status == AttemptStatus.SUCCEEDED and payment is not None:
+            return PaymentResult(payment_id=payment.id)
+        if attempt.status == AttemptStatus.REQUIRES_ACTION:
+            return PaymentResult(client_secret=intent.client_secret)
+        if attempt.status == AttemptStatus.REFUNDED:
+            raise _REFUND_REASONS.get(attempt.failure_message or "", AlreadyPaid)()
+        raise PaymentRefused(attempt.failure_message or DECLINED_MESSAGE)
+
+    async def _settle(self, attempt_id: str, intent: Intent,
+                      webhook: tuple[str, str] | None = None,
+                      ) -> tuple[PaymentAttempt, Payment | None]:
+        """Bring the attempt to the PaymentIntent's state, once, whoever reports it first.
+
+        A success becomes the order's payment and ``payment:created`` in one
+        transaction, unless the order can no longer be paid: then it is refunded.
+        """
+        order_id = (await PaymentAttempt.get(id=attempt_id)).order_id
+        async with self._outbox.transaction() as unit:
+            connection = unit.connection
+            if webhook is not None:
+                await WebhookEvent.create(id=webhook[0], type=webhook[1], using_db=connection)
+            # Replica first, then attempt: the same order as the order-event handlers.
+            replica = await _locked(OrderReplica, order_id, connection)
+            attempt = await _locked(PaymentAttempt, attempt_id, connection)
+            attempt.intent_id = attempt.intent_id or intent.id
+            if attempt.status in (AttemptStatus.SUCCEEDED, AttemptStatus.REFUNDED):
+                pass  # settled before, by the request or by a webhook
+            elif intent.status == IntentStatus.SUCCEEDED:
+                refusal = await self._refusal(replica, attempt, connection)
+                if refusal is not None:
+                    await self._refund(attempt, refusal, connection)
+                else:
+                    await self._record_payment(unit, attempt, intent)
+            elif intent.status == IntentStatus.FAILED:
+                attempt.status = AttemptStatus.FAILED
+                attempt.failure_message = intent.failure_message or DECLINED_MESSAGE
+            else:
+                attempt.status = AttemptStatus.REQUIRES_ACTION
+            await attempt.save(using_db=connection)
+            payment = await Payment.filter(attempt_id=attempt.id).using_db(connection).first()
+        return attempt, payment
+
+    async def _refusal(self, replica: OrderReplica, attempt: PaymentAttempt,
+                       connection: BaseDBAsyncClient) -> DomainError | None:
+        """Why money that arrived for this attempt cannot pay the order, if it cannot."""
+        if replica.status == ReplicaStatus.CANCELLED:
+            return CannotPayCancelled()
+        if replica.status == ReplicaStatus.COMPLETE or await PaymentAttempt.filter(
+            order_id=replica.id, status__in=BLOCKING_STATUSES,
+        ).exclude(id=attempt.id).using_db(connection).exists():
+            return AlreadyPaid()
+        assert replica.expires_at is not None
+        if self._clock() >= replica.expires_at:
+            return OrderExpired()
+        return None
+
+    async def _record_payment(self, unit: UnitOfWork, attempt: PaymentAttempt,
+                              intent: Intent) -> None:
+        payment = await Payment.create(
+            id=new_id(), order_id=attempt.order_id, attempt_id=attempt.id, stripe_id=intent.id,
+            amount_cents=attempt.amount_cents, currency=attempt.currency,
+            using_db=unit.connection,
+        )
+        attempt.status = AttemptStatus.SUCCEEDED
+        await unit.publish(PaymentCreated(id=payment.id, order_id=attempt.order_id,
+                                          stripe_id=intent.id))
+        log.info("order=%s paid payment=%s intent=%s amount_cents=%d", attempt.order_id,
+                 payment.id, intent.id, attempt.amount_cents)
+
+    async def _refund(self, attempt: PaymentAttempt, reason: DomainError,
+                      connection: BaseDBAsyncClient) -> None:
+        """Give the attempt's money back and record why (the caller saves the attempt).
+
+        This calls the provider while the attempt's row is locked, so a webhook and the
+        request cannot both refund; the refund's own idempotency key makes a retry safe.
+        """
+        assert attempt.intent_id is not None
+        attempt.refund_id = await self._gateway.refund(attempt.intent_id,
+                                                       f"ticketing-refund-{attempt.id}")
+        attempt.status = AttemptStatus.REFUNDED
+        attempt.refunded_at = self._clock()
+        attempt.failure_message = reason.message
+        log.warning("order=%s refunded intent=%s refund=%s: %s", attempt.order_id,
+                    attempt.intent_id, attempt.refund_id, reason.message)
+
+    def _verified(self, payload: str | bytes, signature: str | None) -> dict[str, Any]:
+        """The event, if Stripe signed it with our secret within the tolerance; else 400."""
+        if not self._webhook_secret:
+            log.warning("webhook refused: TICKETING_STRIPE_WEBHOOK_SECRET is not set")
+            raise InvalidWebhook()
+        try:
+            stripe.WebhookSignature.verify_header(payload, signature, self._webhook_secret,
+                                                  tolerance=WEBHOOK_TOLERANCE_SECONDS)
+            event = json.loads(payload)
+        except (stripe.SignatureVerificationError, ValueError):
+            raise InvalidWebhook() from None
+        if not (isinstance(event, dict) and isinstance(event.get("id"), str)
+                and isinstance(event.get("type"), str)):
+            raise InvalidWebhook("Invalid webhook payload")
+        return event
+
+
+def _intent_id(event: dict[str, Any]) -> str:
+    found = event.get("data", {}).get("object", {}).get("id")
+    return found if isinstance(found, str) else ""
+
+
+async def _attempt_of(event: dict[str, Any]) -> PaymentAttempt | None:
+    """The attempt a PaymentIntent event is about: by intent id, else by its metadata
+    (the webhook can overtake the response that told us the intent's id)."""
+    intent_id = _intent_id(event)
+    if not intent_id:
+        return None
+    attempt = await PaymentAttempt.get_or_none(intent_id=intent_id)
+    if attempt is not None:
+        return attempt
+    metadata = event["data"]["object"].get("metadata") or {}
+    attempt_id = metadata.get("attempt_id") if isinstance(metadata, dict) else None
+    if not isinstance(attempt_id, str) or not is_valid_id(attempt_id):
+        return None
+    attempt = await PaymentAttempt.get_or_none(id=attempt_id)
+    if attempt is None or attempt.order_id != metadata.get("order_id"):
+        return None
+    return attempt
+
+
+async def _owned(user_id: str, order_id: str) -> OrderReplica:
+    """404 for an unknown (or not yet replicated) order, 401 for someone else's."""
+    replica = await OrderReplica.get_or_none(id=order_id) if is_valid_id(order_id) else None
+    if replica is None or replica.user_id is None or replica.price is None:
+        raise NotFound()
+    if replica.user_id != user_id:
+        raise NotAuthorized()
+    return replica
+
+
+async def _locked(model: type[LockedT], key: str, connection: BaseDBAsyncClient) -> LockedT:
+    found = await model.filter(id=key).using_db(connection).select_for_update().first()
+    if found is None:
+        raise NotFound()
+    return found
