@@ -19,6 +19,7 @@ from ticketing.modules.auth.api import SessionReader
 from ticketing.settings import Settings
 from ticketing.web.api import auth as api_auth
 from ticketing.web.api import orders as api_orders
+from ticketing.web.api import payments as api_payments
 from ticketing.web.api import tickets as api_tickets
 from ticketing.web.errors import ApiRequest, register_error_handlers
 from ticketing.web.pages import auth as pages_auth
@@ -33,6 +34,7 @@ MODULE_BLUEPRINTS: dict[str, tuple[Blueprint, ...]] = {
     "auth": (api_auth.blueprint, pages_auth.blueprint),
     "tickets": (api_tickets.blueprint,),
     "orders": (api_orders.blueprint,),
+    "payments": (api_payments.blueprint,),
 }
 
 

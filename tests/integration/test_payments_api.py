@@ -1,0 +1,353 @@
+"""The payments rows of the contract, with the offline provider, on every backend.
+
+Orders reach the payments module the real way: a seller lists a ticket, a buyer
+reserves it, and the in-process relay carries ``order:created`` across.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any, TypeVar
+
+import pytest
+from quart import Quart
+from quart.typing import TestClientProtocol
+
+from ticketing.bus.contracts import Envelope, Event, OrderCancelled, OrderCreated, TicketRef
+from ticketing.modules.payments.api import PaymentsApi
+from ticketing.modules.payments.gateway import FakeGateway
+from ticketing.modules.payments.models import (
+    AttemptStatus,
+    OrderReplica,
+    Outbox,
+    Payment,
+    PaymentAttempt,
+    ReplicaStatus,
+)
+from ticketing.settings import Settings
+
+WAIT_SECONDS = 5.0
+T = TypeVar("T")
+
+
+async def eventually(probe: Callable[[], Awaitable[T]], *, within: float = WAIT_SECONDS,
+                        what: str = "condition") -> T:
+    """Poll until ``probe`` returns something truthy (events travel asynchronously)."""
+    deadline = time.monotonic() + within
+    while True:
+        found = await probe()
+        if found:
+            return found
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.02)
+
+
+async def signed_up(app: Quart, email: str) -> TestClientProtocol:
+    """A client of its own (its own cookie jar), signed in as a new user."""
+    client = app.test_client()
+    response = await client.post("/api/users/signup", json={"email": email, "password": "secret"})
+    assert response.status_code == 201, await response.get_json()
+    return client
+
+
+async def open_order(app: Quart, buyer: TestClientProtocol, price: float = 19.99,
+                     seller_email: str | None = None) -> dict[str, Any]:
+    """List a ticket, reserve it as ``buyer``, and wait until payments knows the order."""
+    seller = await signed_up(app, seller_email or f"seller{time.monotonic_ns()}@test.com")
+    response = await seller.post("/api/tickets", json={"title": "Concert", "price": price})
+    assert response.status_code == 201, await response.get_json()
+    ticket_id = (await response.get_json())["id"]
+
+    async def reserve() -> dict[str, Any] | None:
+        answer = await buyer.post("/api/orders", json={"ticketId": ticket_id})
+        if answer.status_code == 404:  # orders has not seen the ticket yet
+            return None
+        assert answer.status_code == 201, await answer.get_json()
+        body: dict[str, Any] = await answer.get_json()
+        return body
+
+    order = await eventually(reserve, what="the ticket to reach orders")
+    await eventually(lambda: OrderReplica.exists(id=order["id"]),
+                     what="order:created to reach payments")
+    return order
+
+
+async def order_status(client: TestClientProtocol, order_id: str) -> str:
+    status: str = (await (await client.get(f"/api/orders/{order_id}")).get_json())["status"]
+    return status
+
+
+async def pay(client: TestClientProtocol, order_id: str, token: str = "tok_visa") -> Any:
+    return await client.post("/api/payments", json={"orderId": order_id, "token": token})
+
+
+def facade(app: Quart) -> PaymentsApi:
+    found = app.extensions["ticketing"].facades["payments"]
+    assert isinstance(found, PaymentsApi)
+    return found
+
+
+def fake_gateway(app: Quart) -> FakeGateway:
+    gateway = facade(app).gateway
+    assert isinstance(gateway, FakeGateway)
+    return gateway
+
+
+async def deliver(app: Quart, event: Event, source: str = "orders") -> None:
+    """Hand one event straight to the payments consumer, as a transport would."""
+    consumer = app.extensions["ticketing"].bus.modules["payments"].consumer
+    await consumer.handle(Envelope.wrap(event, source))
+
+
+def errors(message: str, field: str | None = None) -> dict[str, Any]:
+    return {"errors": [{"message": message} | ({"field": field} if field else {})]}
+
+
+async def test_signed_out_is_refused_before_the_body_is_checked(
+    client: TestClientProtocol,
+) -> None:
+    response = await client.post("/api/payments", json={})
+    assert response.status_code == 401
+    assert await response.get_json() == errors("Not authorized")
+
+
+async def test_order_id_and_token_are_required(app: Quart) -> None:
+    buyer = await signed_up(app, "buyer@test.com")
+    response = await buyer.post("/api/payments", json={"orderId": " ", "token": ""})
+    assert response.status_code == 400
+    assert await response.get_json() == {"errors": [
+        {"message": "OrderId must be provided", "field": "orderId"},
+        {"message": "Token must be provided", "field": "token"},
+    ]}
+
+
+async def test_a_body_that_is_not_an_object_is_a_400(app: Quart) -> None:
+    buyer = await signed_up(app, "buyer@test.com")
+    response = await buyer.post("/api/payments", data="[1]",
+                                headers={"Content-Type": "application/json"})
+    assert response.status_code == 400
+
+
+@pytest.mark.parametrize("order_id", ["01jd0z5c8y9x7w6v5t4s3r2q1p", "not-an-id"])
+async def test_unknown_order_is_404(app: Quart, order_id: str) -> None:
+    buyer = await signed_up(app, "buyer@test.com")
+    response = await pay(buyer, order_id)
+    assert response.status_code == 404
+    assert await response.get_json() == errors("Not Found")
+
+
+async def test_someone_elses_order_is_401_and_charges_nothing(app: Quart) -> None:
+    owner = await signed_up(app, "owner@test.com")
+    order = await open_order(app, owner)
+    stranger = await signed_up(app, "stranger@test.com")
+    response = await pay(stranger, order["id"])
+    assert response.status_code == 401
+    assert fake_gateway(app).calls == 0
+
+
+async def test_paying_charges_exact_cents_once_and_completes_the_order(app: Quart) -> None:
+    buyer = await signed_up(app, "buyer@test.com")
+    order = await open_order(app, buyer, price=19.99)
+
+    response = await pay(buyer, order["id"], "tok_visa")
+
+    assert response.status_code == 201
+    payment_id = (await response.get_json())["id"]
+    [charge] = fake_gateway(app).charges
+    assert charge.amount_cents == 1999
+    assert charge.currency == "usd"
+    assert charge.payment_method == "tok_visa"
+    assert charge.metadata["order_id"] == order["id"]
+    assert order["id"] in charge.idempotency_key
+    payment = await Payment.get(id=payment_id)
+    assert (payment.order_id, payment.stripe_id, payment.amount_cents) == (
+        order["id"], charge.intent_id, 1999)
+    [outbox_row] = await Outbox.filter(event_type="payment:created")
+    event = Envelope.from_json(outbox_row.body).event
+    assert (event.id, event.order_id, event.stripe_id) == (  # type: ignore[attr-defined]
+        payment_id, order["id"], charge.intent_id)
+    await eventually(lambda: _has_status(buyer, order["id"], "complete"),
+                     what="orders to complete the order")
+    ticket = await (await buyer.get(f"/api/tickets/{order['ticket']['id']}")).get_json()
+    assert ticket["orderId"] == order["id"]
+    listing = await (await buyer.get("/api/tickets")).get_json()
+    assert order["ticket"]["id"] not in {t["id"] for t in listing}
+
+
+async def _has_status(client: TestClientProtocol, order_id: str, status: str) -> bool:
+    return await order_status(client, order_id) == status
+
+
+async def test_a_payment_method_reference_pays_too(app: Quart) -> None:
+    buyer = await signed_up(app, "buyer@test.com")
+    order = await open_order(app, buyer, price=250)
+    response = await pay(buyer, order["id"], "pm_card_visa")
+    assert response.status_code == 201
+    assert [c.amount_cents for c in fake_gateway(app).charges] == [25000]
+
+
+async def test_paying_twice_is_refused_without_a_second_charge(app: Quart) -> None:
+    buyer = await signed_up(app, "buyer@test.com")
+    order = await open_order(app, buyer)
+    assert (await pay(buyer, order["id"])).status_code == 201
+
+    again = await pay(buyer, order["id"], "pm_card_visa")
+
+    assert again.status_code == 400
+    assert await again.get_json() == errors("Order is already paid")
+    assert fake_gateway(app).calls == 1
+    await eventually(lambda: _has_status(buyer, order["id"], "complete"), what="completion")
+    later = await pay(buyer, order["id"])
+    assert await later.get_json() == errors("Order is already paid")
+    assert fake_gateway(app).calls == 1
+
+
+async def test_a_declined_card_says_so_and_the_order_stays_payable(app: Quart) -> None:
+    buyer = await signed_up(app, "buyer@test.com")
+    order = await open_order(app, buyer)
+
+    declined = await pay(buyer, order["id"], "tok_chargeDeclined")
+
+    assert declined.status_code == 400
+    assert await declined.get_json() == errors("Your card was declined.")
+    assert await order_status(buyer, order["id"]) == "created"
+    retried = await pay(buyer, order["id"], "pm_card_visa")
+    assert retried.status_code == 201
+    attempts = await PaymentAttempt.filter(order_id=order["id"]).order_by("created_at")
+    assert [a.status for a in attempts] == [AttemptStatus.FAILED, AttemptStatus.SUCCEEDED]
+    assert attempts[0].idempotency_key != attempts[1].idempotency_key
+    assert len(fake_gateway(app).charges) == 1
+
+
+async def test_an_unknown_payment_method_is_refused(app: Quart) -> None:
+    buyer = await signed_up(app, "buyer@test.com")
+    order = await open_order(app, buyer)
+    response = await pay(buyer, order["id"], "pm_nonsense")
+    assert response.status_code == 400
+    assert await response.get_json() == errors("No such PaymentMethod: 'pm_nonsense'")
+    assert fake_gateway(app).charges == []
+
+
+async def test_a_cancelled_order_cannot_be_paid(app: Quart) -> None:
+    buyer = await signed_up(app, "buyer@test.com")
+    order = await open_order(app, buyer)
+    assert (await buyer.delete(f"/api/orders/{order['id']}")).status_code == 204
+    await eventually(lambda: OrderReplica.exists(id=order["id"],
+                                                 status=ReplicaStatus.CANCELLED),
+                     what="order:cancelled to reach payments")
+
+    response = await pay(buyer, order["id"])
+
+    assert response.status_code == 400
+    assert await response.get_json() == errors("Cannot pay for a cancelled order")
+    assert fake_gateway(app).calls == 0
+
+
+async def test_concurrent_payments_for_one_order_charge_once(app: Quart) -> None:
+    buyer = await signed_up(app, "buyer@test.com")
+    order = await open_order(app, buyer)
+    fake_gateway(app).latency = 0.2
+
+    answers = await asyncio.gather(*(pay(buyer, order["id"]) for _ in range(6)))
+
+    statuses = sorted(a.status_code for a in answers)
+    assert statuses.count(201) == 1
+    assert set(statuses) <= {201, 400, 409}
+    for answer in answers:
+        if answer.status_code == 409:
+            assert await answer.get_json() == errors(
+                "A payment for this order is already in progress")
+        elif answer.status_code == 400:
+            assert await answer.get_json() == errors("Order is already paid")
+    assert fake_gateway(app).calls == 1
+    assert len(fake_gateway(app).charges) == 1
+    assert await Payment.filter(order_id=order["id"]).count() == 1
+
+
+async def test_an_order_cancelled_while_its_charge_is_in_flight_is_refunded(app: Quart) -> None:
+    buyer = await signed_up(app, "buyer@test.com")
+    order = await open_order(app, buyer)
+    fake_gateway(app).latency = 0.5
+
+    async def cancel_meanwhile() -> None:
+        await asyncio.sleep(0.1)
+        assert (await buyer.delete(f"/api/orders/{order['id']}")).status_code == 204
+        await eventually(lambda: OrderReplica.exists(id=order["id"],
+                                                     status=ReplicaStatus.CANCELLED),
+                         what="the cancellation to reach payments")
+
+    response, _ = await asyncio.gather(pay(buyer, order["id"]), cancel_meanwhile())
+
+    assert response.status_code == 400
+    assert await response.get_json() == errors("Cannot pay for a cancelled order")
+    [refund] = fake_gateway(app).refunds
+    [attempt] = await PaymentAttempt.filter(order_id=order["id"])
+    assert attempt.status == AttemptStatus.REFUNDED
+    assert attempt.refund_id == refund.refund_id
+    assert attempt.refunded_at is not None
+    assert not await Payment.exists(order_id=order["id"])
+    assert not await Outbox.exists(event_type="payment:created")
+
+
+async def test_a_paid_order_cancelled_by_a_racing_expiry_is_refunded(app: Quart) -> None:
+    """orders applied the expiry before the payment: its ``order:cancelled`` refunds."""
+    buyer = await signed_up(app, "buyer@test.com")
+    order = await open_order(app, buyer)
+    assert (await pay(buyer, order["id"])).status_code == 201
+
+    await deliver(app, OrderCancelled(id=order["id"], version=5,
+                                      ticket=TicketRef(id=order["ticket"]["id"])))
+
+    [refund] = fake_gateway(app).refunds
+    assert refund.amount_cents == 1999
+    [attempt] = await PaymentAttempt.filter(order_id=order["id"])
+    assert attempt.status == AttemptStatus.REFUNDED
+    assert attempt.failure_message == "Cannot pay for a cancelled order"
+
+
+async def test_replica_applies_order_events_in_version_order(app: Quart) -> None:
+    order_id, ticket = "01jd0z5c8y9x7w6v5t4s3r2q1p", TicketRef(id="01jd0z5c8y9x7w6v5t4s3r2q1q")
+    created = OrderCreated(id=order_id, version=0, status="created", user_id="u" * 26,
+                           expires_at=datetime(2030, 1, 1, tzinfo=UTC),
+                           ticket=replace(ticket, price=Decimal("5.10")))
+    await deliver(app, OrderCancelled(id=order_id, version=1, ticket=ticket))
+    replica = await OrderReplica.get(id=order_id)
+    assert (replica.status, replica.version, replica.user_id) == (
+        ReplicaStatus.CANCELLED, 1, None)
+
+    await deliver(app, created)  # late, and stale: fills the details, keeps the state
+
+    replica = await OrderReplica.get(id=order_id)
+    assert (replica.status, replica.version, replica.user_id) == (
+        ReplicaStatus.CANCELLED, 1, "u" * 26)
+    assert str(replica.price) == "5.10"
+    await deliver(app, OrderCancelled(id=order_id, version=0, ticket=ticket))
+    assert (await OrderReplica.get(id=order_id)).version == 1
+
+
+async def test_an_order_past_its_deadline_is_refused_before_any_expiry_event(
+    make_settings: Callable[..., Settings], settings: Settings,
+) -> None:
+    """No expiration module runs here, so only the deadline itself can refuse."""
+    from ticketing.app import create_app
+
+    quick = replace(settings, modules=("auth", "tickets", "orders", "payments"),
+                    expiration_seconds=1)
+    app = create_app(quick)
+    async with app.test_app():
+        buyer = await signed_up(app, "buyer@test.com")
+        order = await open_order(app, buyer)
+        await asyncio.sleep(1.1)
+
+        response = await pay(buyer, order["id"])
+
+        assert response.status_code == 400
+        assert await response.get_json() == errors("Order has expired")
+        assert fake_gateway(app).calls == 0
+        assert await order_status(buyer, order["id"]) == "created"
