@@ -1,0 +1,68 @@
+"""Module boundaries: the import-linter contracts hold, and each check is proven able to fail."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import grimp
+import pytest
+from importlinter.cli import lint_imports
+
+from tests.architecture.boundaries import (
+    PYPROJECT,
+    copy_source,
+    facade_violations,
+    facade_violations_in,
+    plant_import,
+    run_python,
+)
+
+LINT_COPY = (
+    "import sys\n"
+    "from importlinter.cli import lint_imports\n"
+    "sys.exit(lint_imports(config_filenames=(sys.argv[1],), no_cache=True, no_logo=True))\n"
+)
+
+
+def test_the_import_linter_contracts_hold(capsys: pytest.CaptureFixture[str]) -> None:
+    exit_code = lint_imports(config_filenames=(str(PYPROJECT),), no_cache=True, no_logo=True)
+
+    output = capsys.readouterr().out
+    assert exit_code == 0, output
+    assert "0 broken" in output
+
+
+def test_the_import_linter_contracts_fail_on_planted_bad_imports(tmp_path: Path) -> None:
+    package = copy_source(tmp_path)
+    # One violation per contract: a module importing another module's internals, a
+    # module reaching into the web layer, and the bus reaching into a module.
+    plant_import(package / "modules" / "tickets" / "__init__.py",
+                 "import ticketing.modules.auth.models")
+    plant_import(package / "modules" / "orders" / "__init__.py", "import ticketing.web.session")
+    plant_import(package / "bus" / "__init__.py", "import ticketing.modules.payments")
+
+    result = run_python(LINT_COPY, tmp_path, str(PYPROJECT))
+
+    assert result.returncode != 0, result.stdout
+    assert "3 broken" in result.stdout, result.stdout
+    assert "ticketing.modules.tickets -> ticketing.modules.auth.models" in result.stdout
+    assert "ticketing.modules.orders -> ticketing.web.session" in result.stdout
+    assert "ticketing.bus -> ticketing.modules.payments" in result.stdout
+
+
+def test_the_web_layer_and_the_composition_root_use_only_module_facades() -> None:
+    graph = grimp.build_graph("ticketing", cache_dir=None)
+
+    assert facade_violations(graph) == set()
+
+
+def test_the_facade_check_fails_on_a_planted_import_of_module_internals(tmp_path: Path) -> None:
+    package = copy_source(tmp_path)
+    plant_import(package / "web" / "api" / "auth.py",
+                 "from ticketing.modules.auth.models import User")
+    plant_import(package / "app.py", "import ticketing.modules.auth.tokens")
+
+    assert facade_violations_in(tmp_path) == {
+        ("ticketing.web.api.auth", "ticketing.modules.auth.models"),
+        ("ticketing.app", "ticketing.modules.auth.tokens"),
+    }
