@@ -1,0 +1,75 @@
+"""Every state-changing JSON route validates its body, or says here why it has none."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from quart import Quart
+from quart_schema import validate_request
+from quart_schema.validation import QUART_SCHEMA_REQUEST_ATTRIBUTE
+
+from ticketing.app import create_app
+from ticketing.settings import Settings
+from ticketing.web.validation import Body
+
+MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+# (method, rule) of the mutating /api routes that take no body, and why.
+BODILESS = {
+    # Signs out whoever the cookie names; the contract gives it no body.
+    ("POST", "/api/users/signout"),
+    # The order's id is in the path; cancelling needs nothing else.
+    ("DELETE", "/api/orders/<order_id>"),
+    # Stripe's event: the raw bytes are checked against the Stripe-Signature header, and a
+    # schema would have to re-serialise them first.
+    ("POST", "/api/payments/webhook"),
+}
+
+
+def unvalidated_routes(app: Quart) -> set[tuple[str, str]]:
+    """(method, rule) of each mutating ``/api`` route whose view validates no request body."""
+    found: set[tuple[str, str]] = set()
+    for rule in app.url_map.iter_rules():
+        if not rule.rule.startswith("/api/"):
+            continue
+        view = app.view_functions[rule.endpoint]
+        if hasattr(view, QUART_SCHEMA_REQUEST_ATTRIBUTE):
+            continue
+        found.update((method, rule.rule) for method in (rule.methods or set()) & MUTATING)
+    return found
+
+
+def mutating_routes(app: Quart) -> set[tuple[str, str]]:
+    return {(method, rule.rule) for rule in app.url_map.iter_rules()
+            if rule.rule.startswith("/api/") for method in (rule.methods or set()) & MUTATING}
+
+
+def full_app(tmp_path: Path) -> Quart:
+    return create_app(Settings(env="test", data_dir=tmp_path, jwt_key="k" * 40))
+
+
+def test_every_mutating_api_route_validates_its_body_or_is_listed_as_bodiless(
+    tmp_path: Path,
+) -> None:
+    assert unvalidated_routes(full_app(tmp_path)) <= BODILESS
+
+
+def test_every_bodiless_entry_names_a_real_route(tmp_path: Path) -> None:
+    assert mutating_routes(full_app(tmp_path)) >= BODILESS
+
+
+def test_the_walk_catches_a_mutating_route_without_a_body_schema(tmp_path: Path) -> None:
+    app = full_app(tmp_path)
+
+    async def forgot_the_schema() -> str:
+        return "{}"
+
+    @validate_request(Body)
+    async def validated(data: Body) -> str:
+        return "{}"
+
+    app.add_url_rule("/api/test-only/forgot", "test_forgot", forgot_the_schema,
+                     methods=["PATCH"])
+    app.add_url_rule("/api/test-only/validated", "test_validated", validated, methods=["PUT"])
+
+    assert unvalidated_routes(app) - BODILESS == {("PATCH", "/api/test-only/forgot")}
