@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 import pytest
 from quart import Quart
-from quart.typing import TestClientProtocol
+from quart.typing import TestClientProtocol as Client
 
 from ticketing.bus.contracts import Envelope, Event, OrderCancelled, OrderCreated, TicketRef
 from ticketing.modules.payments.api import PaymentsApi
@@ -48,7 +48,7 @@ async def eventually(probe: Callable[[], Awaitable[T]], *, within: float = WAIT_
         await asyncio.sleep(0.02)
 
 
-async def signed_up(app: Quart, email: str) -> TestClientProtocol:
+async def signed_up(app: Quart, email: str) -> Client:
     """A client of its own (its own cookie jar), signed in as a new user."""
     client = app.test_client()
     response = await client.post("/api/users/signup", json={"email": email, "password": "secret"})
@@ -56,7 +56,7 @@ async def signed_up(app: Quart, email: str) -> TestClientProtocol:
     return client
 
 
-async def open_order(app: Quart, buyer: TestClientProtocol, price: float = 19.99,
+async def open_order(app: Quart, buyer: Client, price: float = 19.99,
                      seller_email: str | None = None) -> dict[str, Any]:
     """List a ticket, reserve it as ``buyer``, and wait until payments knows the order."""
     seller = await signed_up(app, seller_email or f"seller{time.monotonic_ns()}@test.com")
@@ -78,12 +78,12 @@ async def open_order(app: Quart, buyer: TestClientProtocol, price: float = 19.99
     return order
 
 
-async def order_status(client: TestClientProtocol, order_id: str) -> str:
+async def order_status(client: Client, order_id: str) -> str:
     status: str = (await (await client.get(f"/api/orders/{order_id}")).get_json())["status"]
     return status
 
 
-async def pay(client: TestClientProtocol, order_id: str, token: str = "tok_visa") -> Any:
+async def pay(client: Client, order_id: str, token: str = "tok_visa") -> Any:
     return await client.post("/api/payments", json={"orderId": order_id, "token": token})
 
 
@@ -110,7 +110,7 @@ def errors(message: str, field: str | None = None) -> dict[str, Any]:
 
 
 async def test_signed_out_is_refused_before_the_body_is_checked(
-    client: TestClientProtocol,
+    client: Client,
 ) -> None:
     response = await client.post("/api/payments", json={})
     assert response.status_code == 401
@@ -180,7 +180,7 @@ async def test_paying_charges_exact_cents_once_and_completes_the_order(app: Quar
     assert order["ticket"]["id"] not in {t["id"] for t in listing}
 
 
-async def _has_status(client: TestClientProtocol, order_id: str, status: str) -> bool:
+async def _has_status(client: Client, order_id: str, status: str) -> bool:
     return await order_status(client, order_id) == status
 
 

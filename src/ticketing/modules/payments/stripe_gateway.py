@@ -9,7 +9,6 @@ Stripe's API). A ``pm_…`` reference is confirmed as the payment method; a lega
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, cast
 
 import stripe
@@ -119,10 +118,16 @@ def _intent(found: stripe.PaymentIntent) -> Intent:
         failure = "The payment was canceled." if found.status == "canceled" else DECLINED_MESSAGE
     return Intent(
         id=found.id, status=status, amount_cents=found.amount, currency=found.currency,
-        metadata=dict(cast("Mapping[str, str]", found.metadata or {})),
+        metadata=_plain(found.metadata),
         client_secret=found.client_secret,
         failure_message=failure,
     )
+
+
+def _plain(metadata: Any) -> dict[str, str]:
+    # Stripe 15+ objects are no longer mappings; to_dict() is their plain form.
+    found = metadata.to_dict() if isinstance(metadata, stripe.StripeObject) else metadata
+    return {str(k): str(v) for k, v in (found or {}).items()}
 
 
 def _translate(error: stripe.StripeError, *, charging: bool = True) -> Exception:
