@@ -1,0 +1,147 @@
+"""The whole story over real HTTP, with each module in its own process over NATS JetStream.
+
+Every request goes to the process that owns its route, as the split Ingress sends it.
+The orders process is killed with SIGKILL while its order's deadline passes, and
+restarted: the order, the expiry that fired meanwhile and the cancellation it causes
+must all survive.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import httpx
+import pytest
+
+from tests.e2e.conftest import SplitCluster
+
+T = TypeVar("T")
+
+EXPIRATION_SECONDS = 3
+REPLICATION_TIMEOUT = 10.0
+PASSWORD = "split-secret"
+
+
+def eventually(probe: Callable[[], T | None], what: str,
+               timeout: float = REPLICATION_TIMEOUT, interval: float = 0.1) -> T:
+    """Call ``probe`` until it returns something other than None; fail naming ``what``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = probe()
+        if result is not None:
+            return result
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout}s waiting until {what}")
+        time.sleep(interval)
+
+
+@pytest.fixture
+def http() -> Iterator[httpx.Client]:
+    """One client for every process: the session cookie is per host, not per port."""
+    with httpx.Client(timeout=5.0) as client:
+        yield client
+
+
+def listed_ids(http: httpx.Client, cluster: SplitCluster) -> set[str]:
+    response = http.get(f"{cluster.url('tickets')}/api/tickets")
+    assert response.status_code == 200, response.text
+    return {ticket["id"] for ticket in response.json()}
+
+
+def order_status(http: httpx.Client, cluster: SplitCluster, order_id: str) -> str:
+    response = http.get(f"{cluster.url('orders')}/api/orders/{order_id}")
+    assert response.status_code == 200, response.text
+    return str(response.json()["status"])
+
+
+def reserve(http: httpx.Client, cluster: SplitCluster, ticket_id: str) -> dict[str, Any]:
+    """POST /api/orders until orders has the ticket (404 before the replica lands)."""
+    def attempt() -> dict[str, Any] | None:
+        response = http.post(f"{cluster.url('orders')}/api/orders", json={"ticketId": ticket_id})
+        if response.status_code == 404:
+            return None
+        assert response.status_code == 201, response.text
+        order: dict[str, Any] = response.json()
+        return order
+
+    return eventually(attempt, f"orders accepts an order for ticket {ticket_id}")
+
+
+def payments_route_exists(http: httpx.Client, cluster: SplitCluster) -> bool:
+    """Whether the payments process serves POST /api/payments (its OpenAPI lists it)."""
+    response = http.get(f"{cluster.url('payments')}/openapi.json")
+    assert response.status_code == 200, response.text
+    return "post" in response.json().get("paths", {}).get("/api/payments", {})
+
+
+def test_the_story_runs_across_five_processes_and_survives_a_killed_orders_process(
+    split_cluster: SplitCluster, http: httpx.Client,
+) -> None:
+    cluster = split_cluster
+
+    signed_up = http.post(f"{cluster.url('auth')}/api/users/signup",
+                          json={"email": "split@example.com", "password": PASSWORD})
+    assert signed_up.status_code == 201, signed_up.text
+    assert http.get(f"{cluster.url('orders')}/api/users/currentuser").status_code == 404, \
+        "orders must not serve the auth routes"
+
+    listed = http.post(f"{cluster.url('tickets')}/api/tickets",
+                       json={"title": "Split concert", "price": 20})
+    assert listed.status_code == 201, listed.text
+    ticket_id = listed.json()["id"]
+    assert ticket_id in listed_ids(http, cluster)
+
+    # First hold: orders learns of the ticket over NATS, tickets hides it once reserved.
+    first = reserve(http, cluster, ticket_id)
+    assert first["status"] == "created"
+    eventually(lambda: True if ticket_id not in listed_ids(http, cluster) else None,
+               "the reserved ticket leaves the listing")
+
+    # Orders dies while its order is open; the deadline passes while it is down.
+    cluster.processes["orders"].kill()
+    time.sleep(EXPIRATION_SECONDS + 0.5)
+    cluster.restart("orders")
+
+    assert order_status(http, cluster, first["id"]) in ("created", "cancelled"), \
+        "the order survived the kill"
+    eventually(lambda: True if order_status(http, cluster, first["id"]) == "cancelled" else None,
+               "the expiry that fired while orders was down cancels the order")
+    eventually(lambda: True if ticket_id in listed_ids(http, cluster) else None,
+               "the expired order's ticket is listed again")
+
+    # Second hold, then payment.
+    second = reserve(http, cluster, ticket_id)
+    assert second["id"] != first["id"]
+    mine = http.get(f"{cluster.url('orders')}/api/orders")
+    assert [o["id"] for o in mine.json()] == [first["id"], second["id"]], \
+        "both orders are kept, oldest first"
+    eventually(lambda: True if ticket_id not in listed_ids(http, cluster) else None,
+               "the ticket leaves the listing again")
+
+    if not payments_route_exists(http, cluster):
+        pytest.skip("POST /api/payments is not served by the payments module yet "
+                    "(it is still being built); the payment half of the story cannot run")
+
+    def pay() -> httpx.Response | None:
+        response = http.post(f"{cluster.url('payments')}/api/payments",
+                             json={"orderId": second["id"], "token": "tok_visa"})
+        return None if response.status_code == 404 else response
+
+    paid = eventually(pay, "payments has the order replica and takes the payment")
+    assert paid.status_code == 201, paid.text
+
+    eventually(lambda: True if order_status(http, cluster, second["id"]) == "complete" else None,
+               "the paid order is complete")
+    # Past the second order's deadline the ticket stays sold.
+    time.sleep(max(0.0, seconds_until_expiry(second) + 1.5))
+    assert order_status(http, cluster, second["id"]) == "complete"
+    assert ticket_id not in listed_ids(http, cluster), "a sold ticket never returns"
+
+
+def seconds_until_expiry(order: dict[str, Any]) -> float:
+    """Seconds from now until the order's ``expiresAt``."""
+    expires = datetime.fromisoformat(order["expiresAt"].replace("Z", "+00:00"))
+    return (expires - datetime.now(UTC)).total_seconds()
