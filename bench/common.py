@@ -182,5 +182,9 @@ def _find(pattern: str, text: str, default: str | None = None) -> str:
 
 
 def _millis(value: str) -> float:
-    number, unit = re.fullmatch(r"([\d.]+)(us|ms|s|m)", value).groups()  # type: ignore[union-attr]
+    """wrk's latency text (``812.00us``, ``1.20s``) in milliseconds; NaN when it printed none."""
+    match = re.fullmatch(r"([\d.]+)(us|ms|s|m)", value)
+    if match is None:
+        return float("nan")
+    number, unit = match.groups()
     return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit]
