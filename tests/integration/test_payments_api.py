@@ -10,7 +10,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, TypeVar
 
@@ -351,3 +351,31 @@ async def test_an_order_past_its_deadline_is_refused_before_any_expiry_event(
         assert await response.get_json() == errors("Order has expired")
         assert fake_gateway(app).calls == 0
         assert await order_status(buyer, order["id"]) == "created"
+
+
+async def test_a_charge_whose_answer_was_lost_is_asked_again_with_the_same_key(
+    app: Quart,
+) -> None:
+    buyer = await signed_up(app, "buyer@test.com")
+    order = await open_order(app, buyer)
+    gateway = fake_gateway(app)
+    gateway.lose_next_answer = True
+
+    lost = await pay(buyer, order["id"])
+
+    assert lost.status_code == 503
+    assert len(gateway.charges) == 1  # the provider took the money; we do not know yet
+    soon = await pay(buyer, order["id"])
+    assert soon.status_code == 409
+    [attempt] = await PaymentAttempt.filter(order_id=order["id"])
+    assert attempt.status == AttemptStatus.PENDING
+    # Long after its request died, the next payment asks the provider again.
+    await PaymentAttempt.filter(id=attempt.id).update(
+        created_at=datetime.now(UTC) - timedelta(minutes=5))
+
+    later = await pay(buyer, order["id"], "pm_card_visa")
+
+    assert later.status_code == 201
+    assert len(gateway.charges) == 1
+    [payment] = await Payment.filter(order_id=order["id"])
+    assert payment.attempt_id == attempt.id

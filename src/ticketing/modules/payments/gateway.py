@@ -172,6 +172,9 @@ class FakeGateway:
 
     def __init__(self, latency: float = 0.0) -> None:
         self.latency = latency
+        # Tests set this to lose the next answer: the charge is made, the caller hears
+        # nothing (a timeout after Stripe took the money).
+        self.lose_next_answer = False
         self.calls = 0
         self.charges: list[FakeCharge] = []
         self.refunds: list[FakeRefund] = []
@@ -187,6 +190,9 @@ class FakeGateway:
         answer = self._answers.get(request.idempotency_key)
         if answer is None:
             answer = self._answers[request.idempotency_key] = self._first_answer(request)
+        if self.lose_next_answer:
+            self.lose_next_answer = False
+            raise OutcomeUnknown()
         if isinstance(answer, PaymentRefused):
             raise answer
         return answer
