@@ -5,6 +5,9 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from collections.abc import Awaitable, Callable
+from functools import wraps
+from typing import ParamSpec, TypeVar
 from urllib.parse import urlsplit
 
 from quart import Quart, Response, g, request
@@ -17,6 +20,9 @@ STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 TRUSTED_FETCH_SITES = frozenset({"same-origin", "none"})
 
 access_log = logging.getLogger("ticketing.access")
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 class CrossSiteRequest(DomainError):
@@ -39,6 +45,21 @@ def require_user() -> SessionUser:
     if user is None:
         raise NotAuthorized()
     return user
+
+
+def signed_in(view: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
+    """Route decorator: 401 unless signed in, checked before the body is validated.
+
+    Put it between the route and ``@validate_request`` so a signed-out request with a
+    bad body is a 401, as the contract orders the checks (authentication first).
+    """
+
+    @wraps(view)
+    async def guarded(*args: P.args, **kwargs: P.kwargs) -> R:
+        require_user()
+        return await view(*args, **kwargs)
+
+    return guarded
 
 
 def client_address() -> str:

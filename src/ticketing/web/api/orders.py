@@ -10,7 +10,7 @@ from quart_schema import validate_request
 
 from ticketing.modules.orders.api import OrdersApi
 from ticketing.web.runtime import facade
-from ticketing.web.session import require_user
+from ticketing.web.session import require_user, signed_in
 from ticketing.web.validation import Body, trimmed_text
 
 blueprint = Blueprint("api_orders", __name__, url_prefix="/api/orders")
@@ -30,6 +30,7 @@ def orders() -> OrdersApi:
 
 
 @blueprint.post("")
+@signed_in
 @validate_request(NewOrderBody)
 async def create_order(data: NewOrderBody) -> tuple[Response, int]:
     """Reserve a ticket for the payment window; 400 when someone else holds it."""

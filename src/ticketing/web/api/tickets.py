@@ -13,7 +13,7 @@ from quart_schema import validate_querystring, validate_request
 from ticketing.ids import is_valid_id
 from ticketing.modules.tickets.api import TicketsApi
 from ticketing.web.runtime import facade
-from ticketing.web.session import require_user
+from ticketing.web.session import require_user, signed_in
 from ticketing.web.validation import Body, rule_failed, trimmed_text
 
 blueprint = Blueprint("api_tickets", __name__, url_prefix="/api/tickets")
@@ -128,6 +128,7 @@ async def show_ticket(ticket_id: str) -> Response:
 
 
 @blueprint.post("")
+@signed_in
 @validate_request(NewTicketBody)
 async def create_ticket(data: NewTicketBody) -> tuple[Response, int]:
     """List a ticket for sale (signed in)."""
@@ -136,6 +137,7 @@ async def create_ticket(data: NewTicketBody) -> tuple[Response, int]:
 
 
 @blueprint.put("/<ticket_id>")
+@signed_in
 @validate_request(TicketEditBody)
 async def update_ticket(ticket_id: str, data: TicketEditBody) -> Response:
     """Edit your ticket: 404, reserved → 400, not yours → 401, concurrent edit → 409."""
