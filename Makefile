@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 # xstatic-bootstrap builds from an sdist that still imports pkg_resources.
 export PIP_CONSTRAINT := $(CURDIR)/build-constraints.txt
 
-.PHONY: run test lint bench-bus bench-reserve bench-expiry bench-deps browser-deps
+.PHONY: run test lint bench-bus bench-reserve bench-expiry bench-deps browser-deps split
 
 $(STAMP): pyproject.toml build-constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -39,3 +39,6 @@ bench-reserve: $(STAMP) bench-deps  ## orders/s and latency vs a bare-insert cei
 
 bench-expiry: $(STAMP)  ## 10,000 orders expiring within a minute: lateness, idle scheduler CPU
 	$(BIN)/python -m bench.expiry
+
+split: $(STAMP)  ## NATS + one process per module (8001-8005) behind an Ingress-like router on :8000
+	$(BIN)/python deploy/split.py
