@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from tortoise.backends.base.client import BaseDBAsyncClient
+
 from ticketing.bus.consumer import Subscriptions
 from ticketing.bus.contracts import (
     OrderCancelled,
@@ -20,6 +22,9 @@ from ticketing.ids import is_valid_id, new_id
 from ticketing.modules.tickets.models import OrderState, Ticket
 
 __all__ = ["TicketPage", "TicketReserved", "TicketsApi", "ticket_json"]
+
+# Order statuses that hold a ticket until payment or cancellation.
+OPEN = ("created", "awaiting:payment")
 
 
 class TicketReserved(DomainError):
@@ -114,11 +119,11 @@ class TicketsApi:
         return ticket_json(ticket)
 
     async def on_order_created(self, event: OrderCreated, unit: UnitOfWork) -> None:
-        """The newest order holds the ticket (a sold ticket stays sold)."""
+        """The order holds the ticket, unless another still-open order already does."""
         await self._order_changed(unit, event.id, event.ticket.id, event.version, "created")
 
     async def on_order_cancelled(self, event: OrderCancelled, unit: UnitOfWork) -> None:
-        """Free the ticket only if this very order still holds it (a late cancel is a no-op)."""
+        """Free the ticket only if this very order holds it (a late cancel is a no-op)."""
         await self._order_changed(unit, event.id, event.ticket.id, event.version, "cancelled")
 
     async def on_order_completed(self, event: OrderCompleted, unit: UnitOfWork) -> None:
@@ -142,16 +147,34 @@ class TicketsApi:
             .select_for_update().first()
         if ticket is None or ticket.sold:
             return
-        if status == "cancelled":
-            hold, sold = (None if ticket.order_id == order_id else ticket.order_id), False
+        holder = ticket.order_id
+        hold: str | None
+        if status == "complete":
+            hold, sold = order_id, True
+        elif holder not in (None, order_id) and await _still_open(connection, holder):
+            # Another order holds it and, as far as we know, still does: at most one of the
+            # two is really open, and the other's cancellation is on its way.
+            return
+        elif status == "cancelled":
+            # Freed; if a newer order's creation arrived while this one held the ticket,
+            # that order holds it now.
+            successor = await OrderState.filter(ticket_id=ticket_id, status__in=OPEN) \
+                .exclude(order_id=order_id).using_db(connection).order_by("-order_id").first()
+            hold, sold = (successor.order_id if successor else None), False
         else:
-            hold, sold = order_id, status == "complete"
+            hold, sold = order_id, False
         if (hold, sold) == (ticket.order_id, ticket.sold):
             return
         ticket.order_id, ticket.sold = hold, sold
         ticket.version += 1
         await ticket.save(using_db=connection, update_fields=["order_id", "sold", "version"])
         await _announce(unit, ticket)
+
+
+async def _still_open(connection: BaseDBAsyncClient, order_id: str) -> bool:
+    """True unless the latest event seen of ``order_id`` closed it."""
+    return await OrderState.filter(order_id=order_id, status__in=OPEN) \
+        .using_db(connection).exists()
 
 
 async def _find(ticket_id: str) -> Ticket:
