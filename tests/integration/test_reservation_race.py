@@ -1,0 +1,108 @@
+"""A sell-out rush: many buyers, one ticket, exactly one order, whatever the backend.
+
+The unique partial index of ``migrations/orders/0003`` (one order per ticket whose
+status is not ``cancelled``) is what picks the winner: the early "already reserved"
+check in the orders module only makes the common refusal cheap.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from quart import Quart
+from quart.typing import TestClientProtocol
+from tortoise.exceptions import IntegrityError
+
+from tests.integration.market import (
+    TRANSPORTS,
+    error,
+    list_ticket,
+    person,
+    settled,
+    trading,
+)
+from ticketing.ids import new_id
+from ticketing.modules.orders.models import Order, OrderStatus
+from ticketing.modules.orders.models import Outbox as OrdersOutbox
+from ticketing.settings import Settings
+
+BUYERS = 50
+
+
+@pytest.fixture(params=TRANSPORTS)
+def make_settings(request: pytest.FixtureRequest,
+                  make_settings: Callable[..., Settings]) -> Callable[..., Settings]:
+    return trading(make_settings, request.param, request)
+
+
+@pytest.fixture
+async def app(app: Quart) -> AsyncIterator[Quart]:
+    """Conftest's app, stopped only once its bus is quiet (see ``market.settled``)."""
+    yield app
+    await settled(app)
+
+
+async def test_fifty_buyers_racing_for_one_ticket_make_exactly_one_order(
+    app: Quart, client: TestClientProtocol, settings: Settings,
+) -> None:
+    seller = person(settings, "seller")
+    buyers = [person(settings, f"buyer{n}") for n in range(BUYERS)]
+    ticket = await list_ticket(client, seller)
+    await settled(app)
+
+    responses = await asyncio.gather(*(
+        client.post("/api/orders", json={"ticketId": ticket["id"]}, headers=buyer.headers)
+        for buyer in buyers
+    ))
+
+    assert Counter(r.status_code for r in responses) == {201: 1, 400: BUYERS - 1}
+    bodies = [await r.get_json() for r in responses]
+    (winner,) = [body for r, body in zip(responses, bodies, strict=True) if r.status_code == 201]
+    refusals = [body for r, body in zip(responses, bodies, strict=True) if r.status_code == 400]
+    assert refusals == [error("Ticket is already reserved")] * (BUYERS - 1)
+    assert winner["userId"] in {buyer.id for buyer in buyers}
+
+    orders = await Order.filter(ticket_id=ticket["id"])
+    assert [(o.id, o.status) for o in orders] == [(winner["id"], OrderStatus.CREATED)]
+    assert await OrdersOutbox.filter(event_type="order:created").count() == 1
+
+    await settled(app)
+    shown = await (await client.get(f"/api/tickets/{ticket['id']}")).get_json()
+    assert shown["orderId"] == winner["id"]
+    assert await (await client.get("/api/tickets")).get_json() == []
+
+
+def an_order(ticket_id: str, status: OrderStatus) -> Order:
+    return Order(id=new_id(), user_id=new_id(), ticket_id=ticket_id, status=status,
+                 expires_at=datetime.now(UTC) + timedelta(minutes=15))
+
+
+@pytest.mark.parametrize("make_settings", ["inproc"], indirect=True)
+@pytest.mark.parametrize("second", [OrderStatus.CREATED, OrderStatus.AWAITING_PAYMENT,
+                                    OrderStatus.COMPLETE])
+async def test_the_database_refuses_a_second_open_order_for_a_ticket(
+    app: Quart, second: OrderStatus,
+) -> None:
+    ticket_id = new_id()
+    await an_order(ticket_id, OrderStatus.CREATED).save(force_create=True)
+
+    with pytest.raises(IntegrityError):
+        await an_order(ticket_id, second).save(force_create=True)
+
+    assert await Order.filter(ticket_id=ticket_id).count() == 1
+
+
+@pytest.mark.parametrize("make_settings", ["inproc"], indirect=True)
+async def test_cancelled_orders_do_not_count_against_the_one_open_order(app: Quart) -> None:
+    ticket_id = new_id()
+    for status in (OrderStatus.CANCELLED, OrderStatus.CANCELLED, OrderStatus.COMPLETE):
+        await an_order(ticket_id, status).save(force_create=True)
+
+    with pytest.raises(IntegrityError):
+        await an_order(ticket_id, OrderStatus.CREATED).save(force_create=True)
+
+    assert await Order.filter(ticket_id=ticket_id).count() == 3
