@@ -36,15 +36,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"migrated: {', '.join(settings.modules)}")
         return 0
     if args.command == "serve":
-        return serve(settings, args.host, args.port, reload=args.reload)
+        return serve(settings, args.host, args.port, reload=args.reload, workers=args.workers)
     if args.command == "bus":
         return asyncio.run(run_bus_command(settings, args))
     parser.print_help()
     return 2
 
 
-def serve(settings: Settings, host: str, port: int, *, reload: bool) -> int:
-    """Serve with uvicorn; the embedded SQLite default is migrated first."""
+def serve(settings: Settings, host: str, port: int, *, reload: bool, workers: int = 1) -> int:
+    """Serve with uvicorn (ADR 6); the embedded SQLite default is migrated first.
+
+    Several workers are safe: relays claim outbox rows with SKIP LOCKED on PostgreSQL,
+    consumers are idempotent, and one expiration scheduler holds the lease.
+    """
     import uvicorn
 
     if settings.uses_embedded_database:
@@ -55,6 +59,7 @@ def serve(settings: Settings, host: str, port: int, *, reload: bool) -> int:
         host=host,
         port=port,
         reload=reload,
+        workers=None if reload else workers,
         reload_dirs=[str(SOURCE_DIR)] if reload else None,
         reload_includes=["*.py", "*.html"] if reload else None,
         access_log=False,
@@ -72,6 +77,8 @@ def _parser() -> argparse.ArgumentParser:
     serve_cmd.add_argument("--port", type=int, default=8000)
     serve_cmd.add_argument("--reload", action="store_true",
                            help="restart when the code changes (development)")
+    serve_cmd.add_argument("--workers", type=int, default=1,
+                           help="worker processes (PostgreSQL: use one per core)")
     commands.add_parser("migrate", help="apply every enabled module's migrations")
     bus_cmd = commands.add_parser("bus", help="inspect and repair the event bus")
     bus_commands = bus_cmd.add_subparsers(dest="bus_command", required=True)

@@ -31,11 +31,22 @@ def connection_config(settings: Settings, module: str) -> dict[str, Any]:
         credentials["schema"] = module
         credentials.setdefault("minsize", 1)
         credentials.setdefault("maxsize", POSTGRES_POOL_MAX)
+        credentials["reset"] = keep_session_state
     else:
         # Tortoise already turns on WAL; a busy timeout makes a second process (a CLI
         # command beside the server) wait for the write lock instead of failing.
         credentials.setdefault("busy_timeout", 5000)
     return config
+
+
+async def keep_session_state(connection: object) -> None:
+    """Return pooled connections as they are.
+
+    asyncpg's default reset costs a round trip per release (advisory unlocks, CLOSE ALL,
+    UNLISTEN, RESET ALL); this app uses none of those, and its one session setting, the
+    module's ``search_path``, must survive anyway. Measured: about an eighth of the
+    server's time under the reservation benchmark.
+    """
 
 
 def tortoise_config(settings: Settings) -> dict[str, Any]:
