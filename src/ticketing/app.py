@@ -25,6 +25,7 @@ from ticketing.web.errors import ApiRequest, register_error_handlers
 from ticketing.web.pages import auth as pages_auth
 from ticketing.web.pages import home
 from ticketing.web.pages import payments as pages_payments
+from ticketing.web.pages import tickets as pages_tickets
 from ticketing.web.runtime import Runtime
 from ticketing.web.session import current_user, install_session
 
@@ -33,7 +34,7 @@ log = logging.getLogger("ticketing")
 TEMPLATES = Path(__file__).parent / "web" / "templates"
 MODULE_BLUEPRINTS: dict[str, tuple[Blueprint, ...]] = {
     "auth": (api_auth.blueprint, pages_auth.blueprint),
-    "tickets": (api_tickets.blueprint,),
+    "tickets": (api_tickets.blueprint, pages_tickets.blueprint),
     "orders": (api_orders.blueprint,),
     "payments": (api_payments.blueprint, pages_payments.blueprint),
 }

@@ -5,18 +5,36 @@ from __future__ import annotations
 from pathlib import Path
 
 import xstatic.pkg.bootstrap as xstatic_bootstrap
-from quart import Blueprint, Response, render_template, send_from_directory
+from quart import Blueprint, Response, render_template, request, send_from_directory
+
+from ticketing.modules.tickets.api import TicketPage, TicketsApi
+from ticketing.web.api.tickets import ListingQuery
+from ticketing.web.runtime import runtime
+from ticketing.web.validation import parse_form
 
 blueprint = Blueprint("home", __name__)
 # Bootstrap arrives as the xstatic-bootstrap package; the app serves its files itself.
 vendor = Blueprint("vendor", __name__, url_prefix="/static/vendor")
 BOOTSTRAP_DIR = Path(xstatic_bootstrap.BASE_DIR)
+LANDING_PAGE_SIZE = 50
+
+
+@blueprint.app_template_filter("money")
+def money(amount: float | str) -> str:
+    """A price as the pages show it: ``$1,234.50``."""
+    return f"${float(amount):,.2f}"
 
 
 @blueprint.get("/")
 async def index() -> str:
-    """Tickets for sale."""
-    return await render_template("index.html")
+    """Tickets for sale, newest first; without the tickets module, the page says so."""
+    listing: TicketPage | None = None
+    tickets = runtime().facades.get("tickets")
+    if isinstance(tickets, TicketsApi):
+        query = parse_form(ListingQuery, {"limit": LANDING_PAGE_SIZE,
+                                          "before": request.args.get("before")})
+        listing = await tickets.list_available(query.limit, query.before)
+    return await render_template("index.html", listing=listing)
 
 
 @vendor.get("/bootstrap/<path:filename>")

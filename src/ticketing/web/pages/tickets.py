@@ -1,0 +1,133 @@
+"""Ticket pages: show and purchase, sell, edit. They work without JavaScript."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from quart import Blueprint, redirect, render_template, request
+from werkzeug.wrappers.response import Response as WerkzeugResponse
+
+from ticketing.errors import DomainError, NotAuthorized, NotFound
+from ticketing.modules.orders.api import OrdersApi
+from ticketing.modules.tickets.api import TicketsApi
+from ticketing.web.api.tickets import NewTicketBody, TicketEditBody
+from ticketing.web.pages.forms import errors_by_field, form_values, sign_in_redirect
+from ticketing.web.runtime import facade, runtime
+from ticketing.web.session import current_user
+from ticketing.web.validation import parse_form
+
+blueprint = Blueprint("pages_tickets", __name__, url_prefix="/tickets")
+
+Page = tuple[str, int]
+# The orders module hears of a new ticket through the bus a moment after it is listed.
+NOT_YET_ORDERABLE = "This ticket cannot be ordered yet; try again in a moment"
+ORDERS_UNAVAILABLE = "Orders are not available right now"
+
+
+def tickets() -> TicketsApi:
+    return facade("tickets", TicketsApi)
+
+
+def _is_page_error(error: DomainError) -> bool:
+    """Unknown ticket or not yours: the error page, not a message beside the form."""
+    return isinstance(error, NotFound | NotAuthorized)
+
+
+async def _ticket_page(ticket: dict[str, Any], error: str | None = None,
+                       status: int = 200) -> Page:
+    user = current_user()
+    html = await render_template("tickets/show.html", ticket=ticket, error=error,
+                                 is_owner=user is not None and user.id == ticket["userId"])
+    return html, status
+
+
+@blueprint.get("/<ticket_id>")
+async def show(ticket_id: str) -> Page:
+    """A ticket's title and price, with Purchase (and Edit for its owner)."""
+    return await _ticket_page(await tickets().get(ticket_id))
+
+
+@blueprint.post("/<ticket_id>")
+async def purchase(ticket_id: str) -> Page | WerkzeugResponse:
+    """Purchase: reserve the ticket and open the new order; a refusal shows in place."""
+    user = current_user()
+    if user is None:
+        return sign_in_redirect()
+    ticket = await tickets().get(ticket_id)
+    orders = runtime().facades.get("orders")
+    if not isinstance(orders, OrdersApi):
+        return await _ticket_page(ticket, ORDERS_UNAVAILABLE, 503)
+    try:
+        order = await orders.reserve(user.id, ticket["id"])
+    except NotFound:
+        return await _ticket_page(ticket, NOT_YET_ORDERABLE, 409)
+    except DomainError as error:
+        return await _ticket_page(ticket, error.message, error.status)
+    return redirect(f"/orders/{order['id']}", 303)
+
+
+async def _sell_form(values: Mapping[str, Any], error: DomainError | None = None) -> Page:
+    html = await render_template("tickets/form.html", heading="Sell a Ticket", action="Sell",
+                                 values=form_values(values),
+                                 errors=errors_by_field(error) if error else {})
+    return html, error.status if error else 200
+
+
+@blueprint.route("/new", methods=["GET", "POST"])
+async def sell() -> Page | WerkzeugResponse:
+    """The sell form: title and price; a listed ticket opens its own page."""
+    user = current_user()
+    if user is None:
+        return sign_in_redirect()
+    if request.method == "GET":
+        return await _sell_form({})
+    form = await request.form
+    try:
+        data = parse_form(NewTicketBody, form)
+        ticket = await tickets().create(user.id, data.title, data.price)
+    except DomainError as error:
+        return await _sell_form(form, error)
+    return redirect(f"/tickets/{ticket['id']}", 303)
+
+
+def _edit_fields(form: Mapping[str, Any]) -> dict[str, Any]:
+    """The form's strings as the edit body expects them: the version is a number."""
+    fields = dict(form)
+    version = str(fields.get("version", "")).strip()
+    fields["version"] = int(version) if version.isdigit() else (version or None)
+    return fields
+
+
+async def _edit_form(ticket: dict[str, Any], values: Mapping[str, Any],
+                     error: DomainError | None = None) -> Page:
+    errors = errors_by_field(error) if error else {}
+    if "version" in errors:  # a hidden field: its complaint goes above the form
+        errors.setdefault("", errors.pop("version"))
+    html = await render_template("tickets/form.html", heading="Edit Ticket", action="Save",
+                                 ticket=ticket, values=form_values(values), errors=errors)
+    return html, error.status if error else 200
+
+
+@blueprint.route("/<ticket_id>/edit", methods=["GET", "POST"])
+async def edit(ticket_id: str) -> Page | WerkzeugResponse:
+    """Edit your ticket; anyone else gets the 401 page. A concurrent change shows in place."""
+    user = current_user()
+    if user is None:
+        return sign_in_redirect()
+    ticket = await tickets().get(ticket_id)
+    if ticket["userId"] != user.id:
+        raise NotAuthorized()
+    if request.method == "GET":
+        values = {"title": ticket["title"], "price": f"{ticket['price']:.2f}",
+                  "version": str(ticket["version"])}
+        return await _edit_form(ticket, values)
+    form = await request.form
+    try:
+        data = parse_form(TicketEditBody, _edit_fields(form))
+        await tickets().update(ticket["id"], user.id, data.title, data.price, data.version)
+    except DomainError as error:
+        if _is_page_error(error):
+            raise
+        return await _edit_form(ticket, form, error)
+    return redirect(f"/tickets/{ticket['id']}", 303)
