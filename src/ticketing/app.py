@@ -24,6 +24,7 @@ from ticketing.web.api import tickets as api_tickets
 from ticketing.web.errors import ApiRequest, register_error_handlers
 from ticketing.web.pages import auth as pages_auth
 from ticketing.web.pages import home
+from ticketing.web.pages import orders as pages_orders
 from ticketing.web.pages import payments as pages_payments
 from ticketing.web.pages import tickets as pages_tickets
 from ticketing.web.runtime import Runtime
@@ -35,7 +36,7 @@ TEMPLATES = Path(__file__).parent / "web" / "templates"
 MODULE_BLUEPRINTS: dict[str, tuple[Blueprint, ...]] = {
     "auth": (api_auth.blueprint, pages_auth.blueprint),
     "tickets": (api_tickets.blueprint, pages_tickets.blueprint),
-    "orders": (api_orders.blueprint,),
+    "orders": (api_orders.blueprint, pages_orders.blueprint),
     "payments": (api_payments.blueprint, pages_payments.blueprint),
 }
 

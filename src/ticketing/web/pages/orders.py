@@ -1,0 +1,100 @@
+"""Order pages: my orders, one order with the time left to pay, and Cancel."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlencode
+
+from quart import Blueprint, redirect, render_template
+from werkzeug.wrappers.response import Response as WerkzeugResponse
+
+from ticketing.errors import DomainError, NotAuthorized, NotFound
+from ticketing.modules.orders.api import OrdersApi
+from ticketing.web.pages.forms import sign_in_redirect
+from ticketing.web.runtime import facade
+from ticketing.web.session import current_user
+
+blueprint = Blueprint("pages_orders", __name__, url_prefix="/orders")
+
+Page = tuple[str, int]
+OPEN_STATUSES = frozenset({"created", "awaiting:payment"})
+STATUS_LABELS = {
+    "created": "Reserved",
+    "awaiting:payment": "Awaiting payment",
+    "complete": "Paid",
+    "cancelled": "Cancelled",
+}
+
+
+def orders() -> OrdersApi:
+    return facade("orders", OrdersApi)
+
+
+def seconds_left(order: dict[str, Any], now: datetime | None = None) -> int:
+    """Whole seconds until the order's payment window closes; 0 once it has."""
+    expires_at = datetime.fromisoformat(order["expiresAt"])
+    remaining = (expires_at - (now or datetime.now(UTC))).total_seconds()
+    return max(0, int(remaining))
+
+
+def clock(seconds: int) -> str:
+    """``m:ss`` (``h:mm:ss`` from an hour up), as the countdown shows it."""
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def _with_label(order: dict[str, Any]) -> dict[str, Any]:
+    return order | {"statusLabel": STATUS_LABELS.get(order["status"], order["status"])}
+
+
+@blueprint.get("")
+async def list_orders() -> Page | WerkzeugResponse:
+    """My orders, oldest first: ticket title, status, link."""
+    user = current_user()
+    if user is None:
+        return sign_in_redirect()
+    found = [_with_label(order) for order in await orders().list_for(user.id)]
+    return await render_template("orders/index.html", orders=found), 200
+
+
+async def _order_page(order: dict[str, Any], error: str | None = None,
+                      status: int = 200) -> Page:
+    remaining = seconds_left(order)
+    is_open = order["status"] in OPEN_STATUSES
+    expires_at = datetime.fromisoformat(order["expiresAt"]).astimezone(UTC)
+    html = await render_template(
+        "orders/show.html", order=_with_label(order), error=error, is_open=is_open,
+        seconds_left=remaining, time_left=clock(remaining),
+        expires_label=expires_at.strftime("%Y-%m-%d %H:%M:%S UTC"),
+        # The payments engineer's form goes in only while the order can still be paid.
+        payable=is_open and remaining > 0,
+    )
+    return html, status
+
+
+@blueprint.get("/<order_id>")
+async def show(order_id: str) -> Page | WerkzeugResponse:
+    """One of my orders: its status, the time left to pay counting down, and Cancel."""
+    user = current_user()
+    if user is None:
+        return sign_in_redirect()
+    return await _order_page(await orders().get(user.id, order_id))
+
+
+@blueprint.post("/<order_id>/cancel")
+async def cancel(order_id: str) -> Page | WerkzeugResponse:
+    """Cancel the order and show it again; a paid order's refusal shows in place."""
+    user = current_user()
+    if user is None:
+        # Come back to the order itself: the cancel address only takes a POST.
+        return redirect("/auth/signin?" + urlencode({"next": f"/orders/{order_id}"}))
+    try:
+        await orders().cancel(user.id, order_id)
+    except DomainError as error:
+        if isinstance(error, NotFound | NotAuthorized):
+            raise
+        return await _order_page(await orders().get(user.id, order_id), error.message,
+                                 error.status)
+    return redirect(f"/orders/{order_id}", 303)
