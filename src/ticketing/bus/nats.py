@@ -80,6 +80,8 @@ class NatsTransport:
         self._client: Client | None = None
         self._js: JetStreamContext | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        self._busy: set[asyncio.Task[None]] = set()
+        self._stopping = False
 
     async def connect(self) -> None:
         if self._client is not None:
@@ -102,6 +104,7 @@ class NatsTransport:
             raise
 
     async def start(self, consumers: Sequence[Consumer]) -> None:
+        self._stopping = False
         await self.connect()
         for consumer in consumers:
             if not consumer.event_types:
@@ -110,21 +113,32 @@ class NatsTransport:
             self._tasks.append(asyncio.create_task(self._pull(consumer),
                                                    name=f"nats-pull-{consumer.name}"))
 
-    async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        self._tasks.clear()
+    async def stop(self, grace: float = 5.0) -> None:
+        """Let each consumer finish the messages in hand, then close the connection.
+
+        A consumer waiting for messages is cancelled at once; one inside a handler is
+        given ``grace`` seconds (a cancelled query can wedge a SQLite connection).
+        """
+        self._stopping = True
+        tasks, self._tasks = self._tasks, []
+        for task in tasks:
+            if task not in self._busy:
+                task.cancel()
+        if tasks:
+            _, late = await asyncio.wait(tasks, timeout=grace)
+            for task in late:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+        self._busy.clear()
         client, self._client, self._js = self._client, None, None
         if client is None:
             return
+        # Not drain(): nats-py's drain of a pull subscription waits on a queue that is
+        # never marked done, and it refuses a reconnecting client. A flush sends the last
+        # acks; close() also ends the background reconnect loop.
         if client.is_connected:
             with contextlib.suppress(NatsError, OSError, TimeoutError):
-                await asyncio.wait_for(client.drain(), timeout=2)
-        # drain() refuses a reconnecting client and may time out: close() always ends
-        # the background reconnect loop.
+                await client.flush(timeout=1)
         with contextlib.suppress(NatsError, OSError, TimeoutError):
             await client.close()
 
@@ -222,7 +236,9 @@ class NatsTransport:
         js = self._jetstream()
         subscription = None
         failures = 0
-        while True:
+        task = asyncio.current_task()
+        assert task is not None
+        while not self._stopping:
             try:
                 if subscription is None:
                     subscription = await js.pull_subscribe_bind(
@@ -240,8 +256,14 @@ class NatsTransport:
                             consumer.name, failures, error)
                 await asyncio.sleep(retry_delay(failures, first=0.1, cap=2.0))
                 continue
-            for message in messages:
-                await self._process(consumer, message)
+            # Marked busy with no await since the fetch returned: stop() cancels only a
+            # task that is waiting on NATS, never one inside a handler's transaction.
+            self._busy.add(task)
+            try:
+                for message in messages:
+                    await self._process(consumer, message)
+            finally:
+                self._busy.discard(task)
 
     async def _process(self, consumer: Consumer, message: Msg) -> None:
         body_id, body_type = peek_identity(message.data)

@@ -34,6 +34,7 @@ log = logging.getLogger("ticketing.bus.relay")
 
 BACKOFF_FIRST = 0.1
 BACKOFF_CAP = 2.0
+STOP_GRACE = 5.0
 
 
 class Relay:
@@ -47,21 +48,37 @@ class Relay:
         self._poll_interval = poll_interval
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+        self._stopped = asyncio.Event()
         outbox.on_commit(self._wakeup.set)
 
     def start(self) -> None:
+        self._stopping = False
+        self._stopped.clear()
         self._task = asyncio.create_task(self._run(), name=f"relay-{self.outbox.module}")
 
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
+    async def stop(self, grace: float = STOP_GRACE) -> None:
+        """Finish the batch in hand, then stop; cancel only if that takes over ``grace``.
+
+        Cancelling a query can wedge a connection: Tortoise 1.1 keeps a SQLite
+        connection's lock if cancelled while it opens the connection.
+        """
+        task, self._task = self._task, None
+        if task is None:
+            return
+        self._stopping = True
+        self._stopped.set()
+        self._wakeup.set()
+        try:
+            await asyncio.wait_for(asyncio.shield(task), grace)
+        except TimeoutError:
+            task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+                await task
 
     async def _run(self) -> None:
         failures = 0
-        while True:
+        while not self._stopping:
             try:
                 sent = await self.relay_batch()
                 failures = 0
@@ -72,13 +89,14 @@ class Relay:
                 delay = retry_delay(failures, first=BACKOFF_FIRST, cap=BACKOFF_CAP)
                 log.warning("relay=%s cannot forward (attempt %d, next in %.1fs): %r",
                             self.outbox.module, failures, delay, error)
-                await asyncio.sleep(delay)
+                # Commits do not cut a backoff short (only stop() does): a down broker
+                # is not retried at the rate events are published.
+                await _wait(self._stopped, delay)
                 continue
             if sent < self._batch_size:
                 # Cleared only after the wait: a commit that lands while a batch is
                 # being sent has set the flag, and the next round starts at once.
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wakeup.wait(), self._poll_interval)
+                await _wait(self._wakeup, self._poll_interval)
                 self._wakeup.clear()
 
     async def relay_batch(self) -> int:
@@ -120,3 +138,8 @@ class Relay:
             query = query.using_db(connection)
         await query.update(sent_at=datetime.now(UTC))
 
+
+async def _wait(event: asyncio.Event, seconds: float) -> None:
+    """Until ``event`` is set or ``seconds`` pass, whichever comes first."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(event.wait(), seconds)
