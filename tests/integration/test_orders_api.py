@@ -159,6 +159,7 @@ async def test_the_window_follows_the_expiration_setting(
         before = datetime.now(UTC)
         order = await reserve(client, buyer, ticket["id"])
         after = datetime.now(UTC)
+        await settled(app)
 
     expires_at = datetime.fromisoformat(order["expiresAt"].replace("Z", "+00:00"))
     assert (before + timedelta(seconds=60) - timedelta(milliseconds=1)

@@ -140,6 +140,7 @@ async def test_jetstream_redelivers_an_early_update_until_it_applies(
             return await replica(ticket_id) == (2, "v2", Decimal("12.00"))
 
         await eventually(at_v2, what="the replica at v2")
+        await settled(app)
 
 
 # --- the tickets side: holds placed and released by order events -------------------------
