@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 # xstatic-bootstrap builds from an sdist that still imports pkg_resources.
 export PIP_CONSTRAINT := $(CURDIR)/build-constraints.txt
 
-.PHONY: run test lint bench-bus bench-reserve bench-expiry bench-deps browser-deps split
+.PHONY: run test lint bench-bus bench-reserve bench-expiry bench-footprint bench-deps browser-deps split
 
 $(STAMP): pyproject.toml build-constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -42,3 +42,6 @@ bench-expiry: $(STAMP)  ## 10,000 orders expiring within a minute: lateness, idl
 
 split: $(STAMP)  ## NATS + one process per module (8001-8005) behind an Ingress-like router on :8000
 	$(BIN)/python deploy/split.py
+
+bench-footprint: $(STAMP)  ## start-up time and idle memory of one process vs a bare Quart app
+	$(BIN)/python -m bench.footprint
