@@ -113,6 +113,19 @@ async def test_a_title_is_bounded_in_length_after_trimming(
     assert await too_long.get_json() == error("Title must be at most 120 characters", "title")
 
 
+async def test_a_title_is_one_line_of_storable_text(
+    client: TestClientProtocol, seller: Person,
+) -> None:
+    titles = ["a\x00b", "bell\x07", "two\nlines", "\ud800 lone surrogate", "del\x7f"]
+
+    got = await answers(client, "POST", "/api/tickets",
+                        [{"title": title, "price": 10} for title in titles], seller)
+    kept = await list_ticket(client, seller, "Café 🎸 — naïve", 10)
+
+    assert got == [(400, error("Title must not contain control characters", "title"))] * 5
+    assert kept["title"] == "Café 🎸 — naïve"
+
+
 BAD_PRICES: list[tuple[Any, str]] = [
     (0, NEW_PRICE_MESSAGE),
     (0.0, NEW_PRICE_MESSAGE),

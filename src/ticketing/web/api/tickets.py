@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import urlencode
@@ -40,9 +41,16 @@ def price_amount(value: Any, message: str) -> Decimal:
 
 
 def ticket_title(value: Any) -> str:
+    """A trimmed, bounded, one-line title.
+
+    Control characters (NUL among them: PostgreSQL cannot store it) and lone surrogates
+    (they have no UTF-8 form) would otherwise reach the database and fail there, a 500.
+    """
     title = trimmed_text(value, "Title is required")
     if len(title) > MAX_TITLE_LENGTH:
         raise rule_failed(f"Title must be at most {MAX_TITLE_LENGTH} characters")
+    if any(unicodedata.category(c) in ("Cc", "Cs") for c in title):
+        raise rule_failed("Title must not contain control characters")
     return title
 
 
