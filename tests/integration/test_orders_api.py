@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
@@ -372,3 +373,37 @@ async def test_a_paid_ticket_is_sold_for_good(
 
     assert listed == []
     assert shown["orderId"] == order["id"]
+
+
+async def test_concurrent_cancellations_announce_once(
+    client: TestClientProtocol, buyer: Person, ticket: dict[str, Any],
+) -> None:
+    order = await reserve(client, buyer, ticket["id"])
+
+    responses = await asyncio.gather(*(
+        client.delete(f"/api/orders/{order['id']}", headers=buyer.headers) for _ in range(5)
+    ))
+
+    assert [r.status_code for r in responses] == [204] * 5
+    assert len(await published("order:cancelled")) == 1
+
+
+async def test_a_payment_racing_a_cancellation_ends_in_one_consistent_state(
+    app: Quart, client: TestClientProtocol, buyer: Person, ticket: dict[str, Any],
+) -> None:
+    order = await reserve(client, buyer, ticket["id"])
+
+    cancel, _ = await asyncio.gather(
+        client.delete(f"/api/orders/{order['id']}", headers=buyer.headers),
+        pay(app, order["id"]),
+    )
+
+    shown = await (await client.get(f"/api/orders/{order['id']}", headers=buyer.headers)) \
+        .get_json()
+    cancelled, completed = await published("order:cancelled"), await published("order:completed")
+    if cancel.status_code == 204:
+        assert (shown["status"], len(cancelled), len(completed)) == ("cancelled", 1, 0)
+    else:
+        assert await cancel.get_json() == error("Cannot cancel a completed order")
+        assert (shown["status"], len(cancelled), len(completed)) == ("complete", 0, 1)
+    assert shown["version"] == 1
