@@ -149,6 +149,25 @@ async def test_publish_fails_at_once_while_nats_is_down_and_works_after_a_restar
 
 
 @nats_only
+async def test_a_process_started_while_nats_is_down_serves_and_catches_up_later(
+    bus_harness: BusHarness, nats_server: NatsServer,
+) -> None:
+    await asyncio.to_thread(nats_server.stop)
+    started = time.monotonic()
+    bus = await bus_harness.started()
+    assert time.monotonic() - started < 5
+    envelopes = await bus_harness.emit(bus, 3)  # requests keep committing meanwhile
+    with pytest.raises(TransportUnavailable):
+        await bus.transport.ping()
+
+    await asyncio.to_thread(nats_server.start)
+
+    effects = await bus_harness.wait_for_effects(3, within=10)
+    assert effects == {e.event.id: 1 for e in envelopes}
+    await bus.transport.ping()
+
+
+@nats_only
 async def test_stop_does_not_hang_while_nats_is_down(
     bus_harness: BusHarness, nats_server: NatsServer,
 ) -> None:

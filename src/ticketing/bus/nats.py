@@ -51,6 +51,7 @@ log = logging.getLogger("ticketing.bus.nats")
 # Deliveries the server still makes after the last attempt, only so that a dead letter
 # that could not be written (database down) is tried again rather than dropped.
 DEAD_LETTER_GRACE = 3
+BACKOFF_CAP = 2.0
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,10 @@ class JetStreamLayout:
     fetch_timeout_seconds: float = 1.0
     publish_timeout_seconds: float = 2.0
     max_ack_pending: int = 1000
+    # The stream is a transport, not an archive: without a limit its file store grows
+    # forever. A consumer that stays away longer than this misses what expired (every
+    # event stays in its source module's outbox table).
+    max_age_seconds: float = 7 * 24 * 3600.0
 
 
 class NatsTransport:
@@ -84,33 +89,65 @@ class NatsTransport:
         self._stopping = False
 
     async def connect(self) -> None:
+        """Connect (failing within seconds if no server answers) and declare the stream."""
         if self._client is not None:
             return
         try:
+            # One pass over the servers: with -1 the client would retry forever right
+            # here. Once connected it reconnects without limit (see below).
             client = await nats.connect(
-                servers=self._servers, max_reconnect_attempts=-1,
+                servers=self._servers, max_reconnect_attempts=1,
                 reconnect_time_wait=self._reconnect_wait, allow_reconnect=True,
                 connect_timeout=2, name="ticketing", error_cb=self._on_error,
                 disconnected_cb=self._on_disconnect, reconnected_cb=self._on_reconnect,
             )
         except (NatsError, OSError) as error:
             raise TransportUnavailable(f"cannot connect to NATS: {error!r}") from error
-        self._client = client
-        self._js = client.jetstream(timeout=self.layout.publish_timeout_seconds)
+        client.options["max_reconnect_attempts"] = -1  # nats-py reads it on each reconnect
+        js = client.jetstream(timeout=self.layout.publish_timeout_seconds)
         try:
-            await self._ensure_stream()
-        except BaseException:
-            await self.stop()
-            raise
+            await self._ensure_stream(js)
+        except (NatsError, OSError) as error:
+            with contextlib.suppress(NatsError, OSError):
+                await client.close()
+            raise TransportUnavailable(f"cannot declare the stream: {error!r}") from error
+        self._client, self._js = client, js
 
     async def start(self, consumers: Sequence[Consumer]) -> None:
+        """Connect and consume; if NATS is down, keep trying in the background.
+
+        The process starts either way: requests are served, events wait in the outboxes,
+        ``/readyz`` says the bus is unreachable until the connection is made.
+        """
         self._stopping = False
-        await self.connect()
+        wanted = [c for c in consumers if c.event_types]
+        try:
+            await self.connect()
+            for consumer in wanted:
+                await self._ensure_consumer(consumer)
+        except (TransportUnavailable, NatsError, OSError) as error:
+            log.warning("NATS unreachable at start-up, retrying in the background: %r", error)
+            self._tasks.append(asyncio.create_task(self._start_later(wanted),
+                                                   name="nats-connect"))
+            return
+        self._consume(wanted, declared=True)
+
+    async def _start_later(self, consumers: Sequence[Consumer]) -> None:
+        failures = 0
+        while not self._stopping:
+            try:
+                await self.connect()
+                break
+            except TransportUnavailable:
+                failures += 1
+                await asyncio.sleep(retry_delay(failures, first=0.25, cap=BACKOFF_CAP))
+        if not self._stopping:
+            log.info("connected to NATS")
+            self._consume(consumers, declared=False)
+
+    def _consume(self, consumers: Sequence[Consumer], *, declared: bool) -> None:
         for consumer in consumers:
-            if not consumer.event_types:
-                continue
-            await self._ensure_consumer(consumer)
-            self._tasks.append(asyncio.create_task(self._pull(consumer),
+            self._tasks.append(asyncio.create_task(self._pull(consumer, declared),
                                                    name=f"nats-pull-{consumer.name}"))
 
     async def stop(self, grace: float = 5.0) -> None:
@@ -204,13 +241,13 @@ class NatsTransport:
             raise TransportUnavailable("NATS transport not started")
         return self._js
 
-    async def _ensure_stream(self) -> None:
-        js = self._jetstream()
+    async def _ensure_stream(self, js: JetStreamContext) -> None:
         config = StreamConfig(
             name=self.layout.stream,
             subjects=[f"{self.layout.subject_prefix}.>"],
             storage=StorageType.FILE,
             duplicate_window=self.layout.duplicate_window_seconds,
+            max_age=self.layout.max_age_seconds,
         )
         try:
             await js.stream_info(self.layout.stream)
@@ -232,15 +269,17 @@ class NatsTransport:
             max_ack_pending=self.layout.max_ack_pending,
         ))
 
-    async def _pull(self, consumer: Consumer) -> None:
+    async def _pull(self, consumer: Consumer, declared: bool) -> None:
         js = self._jetstream()
-        subscription = None
+        subscription: JetStreamContext.PullSubscription | None = None
         failures = 0
         task = asyncio.current_task()
         assert task is not None
         while not self._stopping:
             try:
                 if subscription is None:
+                    if not declared:  # first run after a late connect, or after an error
+                        await self._ensure_consumer(consumer)
                     subscription = await js.pull_subscribe_bind(
                         durable=consumer.name, stream=self.layout.stream)
                 messages = await subscription.fetch(
@@ -250,11 +289,15 @@ class NatsTransport:
                 continue  # nothing to do (or a dropped connection: the next fetch tells)
             except asyncio.CancelledError:
                 raise
-            except Exception as error:  # disconnected, consumer missing, ...
+            except Exception as error:  # consumer deleted, server lost its store, ...
                 failures += 1
                 log.warning("consumer=%s cannot fetch (attempt %d): %r",
                             consumer.name, failures, error)
-                await asyncio.sleep(retry_delay(failures, first=0.1, cap=2.0))
+                if subscription is not None:
+                    with contextlib.suppress(Exception):
+                        await subscription.unsubscribe()
+                subscription, declared = None, False
+                await asyncio.sleep(retry_delay(failures, first=0.1, cap=BACKOFF_CAP))
                 continue
             # Marked busy with no await since the fetch returned: stop() cancels only a
             # task that is waiting on NATS, never one inside a handler's transaction.
