@@ -46,6 +46,8 @@ def create_app(settings: Settings) -> Quart:
     app = Quart("ticketing", template_folder=str(TEMPLATES), static_folder=None)
     app.request_class = ApiRequest
     app.config["MAX_CONTENT_LENGTH"] = 64 * 1024
+    app.config["QUART_SCHEMA_SWAGGER_JS_URL"] = home.SWAGGER_UI_JS
+    app.config["QUART_SCHEMA_SWAGGER_CSS_URL"] = home.SWAGGER_UI_CSS
     QuartSchema(
         app,
         info=Info(title="Ticketing", version="0.1.0",

@@ -1,9 +1,10 @@
-"""The landing page and the vendored-by-dependency Bootstrap assets."""
+"""The landing page, and the third-party assets the app serves from installed packages."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import swagger_ui_bundle
 import xstatic.pkg.bootstrap as xstatic_bootstrap
 from quart import Blueprint, Response, render_template, request, send_from_directory
 
@@ -13,9 +14,13 @@ from ticketing.web.runtime import runtime
 from ticketing.web.validation import parse_form
 
 blueprint = Blueprint("home", __name__)
-# Bootstrap arrives as the xstatic-bootstrap package; the app serves its files itself.
+# Bootstrap (xstatic-bootstrap) and Swagger UI (swagger-ui-bundle-v2) arrive as packages;
+# the app serves their files itself, so no page depends on a CDN.
 vendor = Blueprint("vendor", __name__, url_prefix="/static/vendor")
 BOOTSTRAP_DIR = Path(xstatic_bootstrap.BASE_DIR)
+SWAGGER_UI_DIR = Path(swagger_ui_bundle.swagger_ui_path)
+SWAGGER_UI_JS = "/static/vendor/swagger-ui/swagger-ui-bundle.js"
+SWAGGER_UI_CSS = "/static/vendor/swagger-ui/swagger-ui.css"
 LANDING_PAGE_SIZE = 50
 
 
@@ -41,3 +46,9 @@ async def index() -> str:
 async def bootstrap(filename: str) -> Response:
     """Bootstrap's CSS and JS, from the installed package, cached for a day."""
     return await send_from_directory(BOOTSTRAP_DIR, filename, cache_timeout=86400)
+
+
+@vendor.get("/swagger-ui/<path:filename>")
+async def swagger_ui(filename: str) -> Response:
+    """Swagger UI for the ``/docs`` page, from the installed package, cached for a day."""
+    return await send_from_directory(SWAGGER_UI_DIR, filename, cache_timeout=86400)
