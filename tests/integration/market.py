@@ -83,13 +83,7 @@ def bus_of(app: Quart) -> Bus:
 
 
 async def settled(app: Quart, timeout: float = SETTLE_TIMEOUT) -> None:  # noqa: ASYNC109
-    """Wait until every outbox is relayed and every consumer has caught up.
-
-    Tests also settle before the app stops: stopping a relay in the very moment a commit
-    wakes it can hang the shutdown (``asyncio.wait_for`` on Python 3.11 may swallow the
-    cancellation), and on PostgreSQL a relay cancelled inside ``BEGIN`` leaks its pooled
-    connection, so closing the pool waits forever.
-    """
+    """Wait until every outbox is relayed and every consumer has caught up."""
     bus = bus_of(app)
     deadline = time.monotonic() + timeout
     quiet = 0

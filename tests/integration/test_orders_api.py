@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -35,13 +35,6 @@ UNKNOWN_ID = "01m886b2m9kpb1nc5gh7y7yewb"
 @pytest.fixture
 def make_settings(make_settings: Callable[..., Settings]) -> Callable[..., Settings]:
     return trading(make_settings)
-
-
-@pytest.fixture
-async def app(app: Quart) -> AsyncIterator[Quart]:
-    """Conftest's app, stopped only once its bus is quiet (see ``market.settled``)."""
-    yield app
-    await settled(app)
 
 
 @pytest.fixture
@@ -160,7 +153,6 @@ async def test_the_window_follows_the_expiration_setting(
         before = datetime.now(UTC)
         order = await reserve(client, buyer, ticket["id"])
         after = datetime.now(UTC)
-        await settled(app)
 
     expires_at = datetime.fromisoformat(order["expiresAt"].replace("Z", "+00:00"))
     assert (before + timedelta(seconds=60) - timedelta(milliseconds=1)

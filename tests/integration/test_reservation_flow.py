@@ -6,11 +6,10 @@ the state the saga must reach, never the tables behind it.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 
 import pytest
-from quart import Quart
 from quart.typing import TestClientProtocol
 
 from tests.integration.market import (
@@ -20,7 +19,6 @@ from tests.integration.market import (
     eventually,
     list_ticket,
     person,
-    settled,
     with_transport,
 )
 from ticketing.settings import Settings
@@ -32,13 +30,6 @@ POLL_SECONDS = 5.0
 def make_settings(request: pytest.FixtureRequest,
                   make_settings: Callable[..., Settings]) -> Callable[..., Settings]:
     return with_transport(request, make_settings)
-
-
-@pytest.fixture
-async def app(app: Quart) -> AsyncIterator[Quart]:
-    """Conftest's app, stopped only once its bus is quiet (see ``market.settled``)."""
-    yield app
-    await settled(app)
 
 
 async def listed_ids(client: TestClientProtocol) -> list[str]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -37,13 +37,6 @@ BUYERS = 50
 def make_settings(request: pytest.FixtureRequest,
                   make_settings: Callable[..., Settings]) -> Callable[..., Settings]:
     return trading(make_settings, request.param, request)
-
-
-@pytest.fixture
-async def app(app: Quart) -> AsyncIterator[Quart]:
-    """Conftest's app, stopped only once its bus is quiet (see ``market.settled``)."""
-    yield app
-    await settled(app)
 
 
 async def test_fifty_buyers_racing_for_one_ticket_make_exactly_one_order(

@@ -8,7 +8,7 @@ look at the result; one test lets JetStream itself reorder them.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -49,13 +49,6 @@ SELLER = "01m886b2m9kpb1nc5gh7y7yews"
 @pytest.fixture
 def make_settings(make_settings: Callable[..., Settings]) -> Callable[..., Settings]:
     return trading(make_settings)
-
-
-@pytest.fixture
-async def app(app: Quart) -> AsyncIterator[Quart]:
-    """Conftest's app, stopped only once its bus is quiet (see ``market.settled``)."""
-    yield app
-    await settled(app)
 
 
 def created(ticket_id: str) -> TicketCreated:
@@ -140,7 +133,6 @@ async def test_jetstream_redelivers_an_early_update_until_it_applies(
             return await replica(ticket_id) == (2, "v2", Decimal("12.00"))
 
         await eventually(at_v2, what="the replica at v2")
-        await settled(app)
 
 
 # --- the tickets side: holds placed and released by order events -------------------------

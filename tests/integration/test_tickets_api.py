@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -28,13 +28,6 @@ EDIT_PRICE_MESSAGE = "Price must be provided and must be greater than 0"
 @pytest.fixture
 def make_settings(make_settings: Callable[..., Settings]) -> Callable[..., Settings]:
     return trading(make_settings)
-
-
-@pytest.fixture
-async def app(app: Quart) -> AsyncIterator[Quart]:
-    """Conftest's app, stopped only once its bus is quiet (see ``market.settled``)."""
-    yield app
-    await settled(app)
 
 
 @pytest.fixture
