@@ -2,18 +2,30 @@
 
 Ids sort by creation time (48-bit milliseconds, then 80 random bits, like a UUIDv7),
 which gives "newest first" listings and ``before=<id>`` cursors an index to walk.
+Within one process, ids made in the same millisecond still sort in creation order (the
+random part of the previous id plus a random step, as monotonic ULIDs do).
 """
 
 from __future__ import annotations
 
 import os
+import threading
 import time
+
+_RANDOM_BITS = 80
+_lock = threading.Lock()
+_last = 0
 
 
 def new_id() -> str:
     """A 26-character Crockford base32 id; its time prefix makes ids sort by age."""
+    global _last
     millis = time.time_ns() // 1_000_000
-    value = (millis << 80) | int.from_bytes(os.urandom(10), "big")
+    with _lock:
+        value = (millis << _RANDOM_BITS) | int.from_bytes(os.urandom(10), "big")
+        if value <= _last:  # same millisecond (or the clock stepped back): keep the order
+            value = _last + 1 + int.from_bytes(os.urandom(4), "big")
+        _last = value
     return _encode(value)
 
 

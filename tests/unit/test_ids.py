@@ -49,3 +49,9 @@ def test_a_new_id_is_valid() -> None:
 ])
 def test_a_malformed_id_is_not_valid(value: str) -> None:
     assert not is_valid_id(value)
+
+
+def test_ids_made_in_one_millisecond_still_sort_in_creation_order() -> None:
+    made = [new_id() for _ in range(5000)]
+    assert made == sorted(made)
+    assert len(set(made)) == len(made)
