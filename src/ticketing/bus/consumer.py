@@ -18,6 +18,7 @@ from typing import Any
 
 from tortoise.exceptions import IntegrityError
 
+from ticketing.bus import sql
 from ticketing.bus.contracts import Envelope, Event
 from ticketing.bus.outbox import Outbox, UnitOfWork
 from ticketing.bus.tables import BusTables, DeadLetter
@@ -91,9 +92,8 @@ class Consumer:
     async def _apply(self, envelope: Envelope, unit: UnitOfWork) -> None:
         handler = self._handlers[envelope.type]
         try:
-            await self._tables.processed.create(
-                consumer=self.name, event_id=envelope.id, using_db=unit.connection
-            )
+            await sql.insert_processed(unit.connection, self._tables.processed, self.name,
+                                       envelope.id)
         except IntegrityError:
             raise _AlreadyProcessed from None
         await handler(envelope.event, unit)

@@ -8,12 +8,13 @@ instead of at the next poll. A rolled-back change leaves no row and so no event.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
+from ticketing.bus import sql
 from ticketing.bus.contracts import Envelope, Event
 from ticketing.bus.tables import OutboxRecord
 
@@ -27,11 +28,10 @@ class UnitOfWork:
         self.published: list[Envelope] = []
 
     async def publish(self, event: Event) -> Envelope:
+        """Add the event's outbox row to this transaction; it leaves only if it commits."""
         envelope = Envelope.wrap(event, source=self._outbox.module)
-        await self._outbox.table.create(
-            event_id=envelope.id, event_type=envelope.type, body=envelope.to_json(),
-            using_db=self.connection,
-        )
+        await sql.insert_outbox(self.connection, self._outbox.table, envelope.id, envelope.type,
+                                envelope.to_json())
         self.published.append(envelope)
         return envelope
 
@@ -42,10 +42,14 @@ class Outbox:
     def __init__(self, module: str, table: type[OutboxRecord]) -> None:
         self.module = module
         self.table = table
-        self._listeners: list[Callable[[], None]] = []
+        self._listeners: list[Callable[[Sequence[Envelope]], None]] = []
 
-    def on_commit(self, listener: Callable[[], None]) -> None:
-        """Call ``listener`` after every commit that published something."""
+    def on_commit(self, listener: Callable[[Sequence[Envelope]], None]) -> None:
+        """Call ``listener`` with the envelopes of every commit that published something.
+
+        It runs in the committing task, right after the commit: it must be quick and
+        must not raise.
+        """
         self._listeners.append(listener)
 
     @asynccontextmanager
@@ -55,4 +59,4 @@ class Outbox:
             yield unit
         if unit.published:
             for listener in self._listeners:
-                listener()
+                listener(unit.published)

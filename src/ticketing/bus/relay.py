@@ -18,16 +18,14 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Sequence
-from datetime import UTC, datetime
 
 from tortoise import connections
 from tortoise.backends.base.client import BaseDBAsyncClient
-from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
+from ticketing.bus import sql
 from ticketing.bus.consumer import retry_delay
 from ticketing.bus.outbox import Outbox
-from ticketing.bus.tables import OutboxRecord
 from ticketing.bus.transport import Outgoing, Transport, TransportUnavailable
 
 log = logging.getLogger("ticketing.bus.relay")
@@ -50,7 +48,7 @@ class Relay:
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
         self._stopped = asyncio.Event()
-        outbox.on_commit(self._wakeup.set)
+        outbox.on_commit(lambda _published: self._wakeup.set())
 
     def start(self) -> None:
         self._stopping = False
@@ -106,18 +104,17 @@ class Relay:
         raised.
         """
         name = self.outbox.module
-        if connections.get(name).capabilities.dialect == "postgres":
-            async with in_transaction(name) as connection:
-                rows = await self._pending(connection).select_for_update(skip_locked=True)
-                return await self._forward(rows, connection)
-        return await self._forward(await self._pending(None), None)
+        connection = connections.get(name)
+        if connection.capabilities.dialect == "postgres":
+            async with in_transaction(name) as transaction:
+                rows = await sql.claim_unsent(transaction, self.outbox.table, self._batch_size,
+                                              lock=True)
+                return await self._forward(rows, transaction)
+        rows = await sql.claim_unsent(connection, self.outbox.table, self._batch_size, lock=False)
+        return await self._forward(rows, connection)
 
-    def _pending(self, connection: BaseDBAsyncClient | None) -> QuerySet[OutboxRecord]:
-        query = self.outbox.table.filter(sent_at=None).order_by("id").limit(self._batch_size)
-        return query.using_db(connection) if connection is not None else query
-
-    async def _forward(self, rows: Sequence[OutboxRecord],
-                       connection: BaseDBAsyncClient | None) -> int:
+    async def _forward(self, rows: Sequence[sql.UnsentRow],
+                       connection: BaseDBAsyncClient) -> int:
         if not rows:
             return 0
         messages = [Outgoing(r.event_id, r.event_type, r.body) for r in rows]
@@ -129,14 +126,9 @@ class Relay:
         await self._mark(rows, connection)
         return len(rows)
 
-    async def _mark(self, rows: Sequence[OutboxRecord],
-                    connection: BaseDBAsyncClient | None) -> None:
-        if not rows:
-            return
-        query = self.outbox.table.filter(id__in=[r.id for r in rows])
-        if connection is not None:
-            query = query.using_db(connection)
-        await query.update(sent_at=datetime.now(UTC))
+    async def _mark(self, rows: Sequence[sql.UnsentRow], connection: BaseDBAsyncClient) -> None:
+        if rows:
+            await sql.mark_sent(connection, self.outbox.table, [r.id for r in rows])
 
 
 async def _wait(event: asyncio.Event, seconds: float) -> None:
