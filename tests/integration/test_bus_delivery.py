@@ -198,7 +198,7 @@ async def test_a_rolled_back_change_emits_nothing(bus_harness: BusHarness) -> No
     bus = await bus_harness.started(poll_interval=0.05)
     outbox = bus.modules["tickets"].outbox
     woken: list[bool] = []
-    outbox.on_commit(lambda: woken.append(True))
+    outbox.on_commit(lambda published: woken.append(True))
     rolled_back = ticket_created()
 
     async def refused_change() -> None:
