@@ -34,6 +34,9 @@ lint: $(STAMP)
 bench-deps:  ## wrk, the load generator of the HTTP benchmarks (Debian's package)
 	@command -v wrk >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
 
+bench-bus: $(STAMP)  ## outbox -> effect events/s and commit -> effect lag, both transports and databases
+	$(BIN)/python -m bench.bus
+
 bench-reserve: $(STAMP) bench-deps  ## orders/s and latency vs a bare-insert ceiling; sell-out rush
 	$(BIN)/python -m bench.reserve
 
