@@ -10,6 +10,11 @@ consumers are created or updated idempotently at start-up.
 While the server is unreachable, :meth:`NatsTransport.publish` fails at once instead of
 letting the client buffer the message and wait for an acknowledgement that cannot
 come; the relay backs off and the client reconnects in the background.
+
+:meth:`NatsTransport.watch` adds one plain core-NATS subscription to every event subject:
+JetStream stores a published message and core subscribers receive it too, so each
+process hears every event once, its own included. It is not durable (what is published
+while this process is disconnected is missed) and serves live views only.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import nats
@@ -87,6 +92,8 @@ class NatsTransport:
         self._tasks: list[asyncio.Task[None]] = []
         self._busy: set[asyncio.Task[None]] = set()
         self._stopping = False
+        self._listeners: list[Callable[[str | bytes], None]] = []
+        self._watching = False
 
     async def connect(self) -> None:
         """Connect (failing within seconds if no server answers) and declare the stream."""
@@ -112,6 +119,7 @@ class NatsTransport:
                 await client.close()
             raise TransportUnavailable(f"cannot declare the stream: {error!r}") from error
         self._client, self._js = client, js
+        await self._watch_events()
 
     async def start(self, consumers: Sequence[Consumer]) -> None:
         """Connect and consume; if NATS is down, keep trying in the background.
@@ -167,6 +175,7 @@ class NatsTransport:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
         self._busy.clear()
+        self._watching = False  # closing the client ends the subscription
         client, self._client, self._js = self._client, None, None
         if client is None:
             return
@@ -235,6 +244,35 @@ class NatsTransport:
             await js.account_info()
         except (NatsError, OSError) as error:
             raise TransportUnavailable(f"JetStream unavailable: {error!r}") from error
+
+    def watch(self, listener: Callable[[str | bytes], None]) -> bool:
+        """Hand ``listener`` every event's body, from any process (see the module docstring).
+
+        Subscribes once connected (at once if already). A listener that raises is logged.
+        """
+        self._listeners.append(listener)
+        if self._client is not None and not self._watching:
+            self._tasks.append(asyncio.create_task(self._watch_events(), name="nats-watch"))
+        return True
+
+    async def _watch_events(self) -> None:
+        client = self._client
+        if client is None or self._watching or not self._listeners:
+            return
+        self._watching = True  # before the await: connect() and watch() may both get here
+        try:
+            # nats-py subscribes again by itself after a reconnect.
+            await client.subscribe(f"{self.layout.subject_prefix}.>", cb=self._heard)
+        except (NatsError, OSError) as error:
+            self._watching = False
+            log.warning("cannot watch events (live views stay still): %r", error)
+
+    async def _heard(self, message: Msg) -> None:
+        for listener in tuple(self._listeners):
+            try:
+                listener(message.data)
+            except Exception:
+                log.exception("event watcher failed on %s", message.subject)
 
     def _jetstream(self) -> JetStreamContext:
         if self._js is None:

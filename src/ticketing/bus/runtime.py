@@ -2,16 +2,29 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from ticketing.bus.consumer import Consumer, Subscriptions
+from ticketing.bus.contracts import Envelope, UnknownEvent
 from ticketing.bus.outbox import Outbox
 from ticketing.bus.relay import Relay
 from ticketing.bus.tables import BusTables
 from ticketing.bus.transport import InProcessTransport, Transport
 from ticketing.settings import Settings
+
+log = logging.getLogger("ticketing.bus")
+
+Watcher = Callable[[Envelope], None]
+# A relay may send an event twice (a lost acknowledgement, two relays on one SQLite
+# outbox): JetStream drops the copy, core subscribers still get it. Watchers hear it once
+# if the copy comes within this many events.
+WATCH_DEDUP_EVENTS = 4096
 
 
 def build_transport(settings: Settings) -> Transport:
@@ -42,10 +55,16 @@ class Bus:
     relays: list[Relay] = field(default_factory=list)
     poll_interval: float = 1.0
     batch_size: int = 100
+    watchers: list[Watcher] = field(default_factory=list)
+    # None until the first watch(); then whether the transport hears every process.
+    _broadcast: bool | None = field(default=None, init=False, repr=False)
+    _heard_ids: OrderedDict[str, None] = field(default_factory=OrderedDict, init=False,
+                                               repr=False)
 
     def add_module(self, name: str, tables: BusTables) -> Outbox:
         """Register a module's tables; returns the outbox its code publishes through."""
         outbox = Outbox(name, tables.outbox)
+        outbox.on_commit(self._committed)
         self.modules[name] = ModuleBus(name, tables, outbox)
         return outbox
 
@@ -53,6 +72,52 @@ class Bus:
         """Declare a registered module's table of subscriptions (event type -> handler)."""
         part = self.modules[name]
         part.consumer = Consumer(name, part.outbox, part.tables, subscriptions)
+
+    def watch(self, callback: Watcher) -> Callable[[], None]:
+        """Call ``callback`` with each committed event, for live views; returns an unwatch.
+
+        Best effort and not durable, never a module's way to learn of an event (that is
+        :meth:`subscribe`). ``callback`` runs on the event loop and must not block or
+        await; what it raises is logged and swallowed. In-process it hears this
+        process's commits, right after each one; over NATS it hears every event any
+        process relays (its own commits included, once), a little after the commit.
+        """
+        if self._broadcast is None:
+            self._broadcast = self.transport.watch(self._heard)
+        self.watchers.append(callback)
+
+        def unwatch() -> None:
+            with contextlib.suppress(ValueError):
+                self.watchers.remove(callback)
+
+        return unwatch
+
+    def _committed(self, published: Sequence[Envelope]) -> None:
+        if self.watchers and not self._broadcast:
+            for envelope in published:
+                self._notify(envelope)
+
+    def _heard(self, body: str | bytes) -> None:
+        if not self.watchers:
+            return
+        try:
+            envelope = Envelope.from_json(body)
+        except UnknownEvent as error:
+            log.debug("watchers skip an event this code cannot read: %s", error)
+            return
+        if envelope.id in self._heard_ids:
+            return
+        self._heard_ids[envelope.id] = None
+        if len(self._heard_ids) > WATCH_DEDUP_EVENTS:
+            self._heard_ids.popitem(last=False)
+        self._notify(envelope)
+
+    def _notify(self, envelope: Envelope) -> None:
+        for callback in tuple(self.watchers):
+            try:
+                callback(envelope)
+            except Exception:
+                log.exception("watcher %r failed on event_id=%s", callback, envelope.id)
 
     @property
     def consumers(self) -> list[Consumer]:

@@ -9,7 +9,7 @@ no consumer here can read is dead-lettered for a later replay instead of lost.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -59,6 +59,11 @@ class Transport(Protocol):
     async def ping(self) -> None:
         """Raise if the transport cannot take events now."""
 
+    def watch(self, listener: Callable[[str | bytes], None]) -> bool:
+        """Hand ``listener`` the body of every event any process publishes: a best-effort,
+        non-durable broadcast for live views. ``False`` if this transport sees only this
+        process (the bus then reports this process's own commits instead)."""
+
 
 class InProcessTransport:
     """Delivers straight to this process's consumers before the relay marks a row sent.
@@ -106,3 +111,6 @@ class InProcessTransport:
 
     async def ping(self) -> None:
         return None
+
+    def watch(self, listener: Callable[[str | bytes], None]) -> bool:
+        return False  # nothing beyond this process: the bus reports its commits itself
