@@ -107,10 +107,14 @@ class Settings:
         return settings.with_checked_secrets()
 
     def with_checked_secrets(self) -> Settings:
-        """Require a real JWT key in production; elsewhere keep a generated one on disk."""
-        if self.payments == "stripe" and not self.stripe_key:
+        """Require a real JWT key in production; elsewhere keep a generated one on disk.
+
+        Stripe's secret key is required only where the payments module runs: other
+        processes (orders renders the payment form) need at most the publishable key.
+        """
+        if self.payments == "stripe" and "payments" in self.modules and not self.stripe_key:
             raise SettingsError("TICKETING_STRIPE_KEY",
-                                "is required when TICKETING_PAYMENTS=stripe")
+                                "is required when TICKETING_PAYMENTS=stripe runs payments")
         if self.jwt_key:
             if self.env == "production" and len(self.jwt_key.encode()) < MIN_JWT_KEY_BYTES:
                 raise SettingsError("TICKETING_JWT_KEY",

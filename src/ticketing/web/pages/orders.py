@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
-from quart import Blueprint, redirect, render_template
+from quart import Blueprint, redirect, render_template, request
 from werkzeug.wrappers.response import Response as WerkzeugResponse
 
 from ticketing.errors import DomainError, NotAuthorized, NotFound
 from ticketing.modules.orders.api import OrdersApi
 from ticketing.web.pages.forms import sign_in_redirect
+from ticketing.web.pages.purchase import reason_for
 from ticketing.web.runtime import facade
 from ticketing.web.session import current_user
 
@@ -72,6 +73,27 @@ async def _order_page(order: dict[str, Any], error: str | None = None,
         payable=is_open and remaining > 0,
     )
     return html, status
+
+
+@blueprint.post("")
+async def purchase() -> WerkzeugResponse:
+    """Purchase (the ticket page's button): reserve and open the new order.
+
+    A refusal goes back to the ticket page, which shows it in place.
+    """
+    form = await request.form
+    ticket_id = str(form.get("ticketId", ""))
+    back = f"/tickets/{quote(ticket_id)}"
+    user = current_user()
+    if user is None:
+        return redirect("/auth/signin?" + urlencode({"next": back}))
+    try:
+        order = await orders().reserve(user.id, ticket_id)
+    except NotFound:
+        return redirect(f"{back}?purchase=not-yet", 303)
+    except DomainError as error:
+        return redirect(f"{back}?" + urlencode({"purchase": reason_for(error.message)}), 303)
+    return redirect(f"/orders/{order['id']}", 303)
 
 
 @blueprint.get("/<order_id>")

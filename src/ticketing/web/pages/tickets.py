@@ -1,4 +1,8 @@
-"""Ticket pages: show and purchase, sell, edit. They work without JavaScript."""
+"""Ticket pages: show (with Purchase), sell, edit. They work without JavaScript.
+
+Purchase posts to the orders pages (``POST /orders``), which the orders module serves in
+a split deployment; a refusal comes back here as ``?purchase=<reason>`` and shows in place.
+"""
 
 from __future__ import annotations
 
@@ -9,20 +13,17 @@ from quart import Blueprint, redirect, render_template, request
 from werkzeug.wrappers.response import Response as WerkzeugResponse
 
 from ticketing.errors import DomainError, NotAuthorized, NotFound
-from ticketing.modules.orders.api import OrdersApi
 from ticketing.modules.tickets.api import TicketsApi
 from ticketing.web.api.tickets import NewTicketBody, TicketEditBody
 from ticketing.web.pages.forms import errors_by_field, form_values, sign_in_redirect
-from ticketing.web.runtime import facade, runtime
+from ticketing.web.pages.purchase import purchase_refusal
+from ticketing.web.runtime import facade
 from ticketing.web.session import current_user
 from ticketing.web.validation import parse_form
 
 blueprint = Blueprint("pages_tickets", __name__, url_prefix="/tickets")
 
 Page = tuple[str, int]
-# The orders module hears of a new ticket through the bus a moment after it is listed.
-NOT_YET_ORDERABLE = "This ticket cannot be ordered yet; try again in a moment"
-ORDERS_UNAVAILABLE = "Orders are not available right now"
 
 
 def tickets() -> TicketsApi:
@@ -45,26 +46,10 @@ async def _ticket_page(ticket: dict[str, Any], error: str | None = None,
 @blueprint.get("/<ticket_id>")
 async def show(ticket_id: str) -> Page:
     """A ticket's title and price, with Purchase (and Edit for its owner)."""
-    return await _ticket_page(await tickets().get(ticket_id))
-
-
-@blueprint.post("/<ticket_id>")
-async def purchase(ticket_id: str) -> Page | WerkzeugResponse:
-    """Purchase: reserve the ticket and open the new order; a refusal shows in place."""
-    user = current_user()
-    if user is None:
-        return sign_in_redirect()
     ticket = await tickets().get(ticket_id)
-    orders = runtime().facades.get("orders")
-    if not isinstance(orders, OrdersApi):
-        return await _ticket_page(ticket, ORDERS_UNAVAILABLE, 503)
-    try:
-        order = await orders.reserve(user.id, ticket["id"])
-    except NotFound:
-        return await _ticket_page(ticket, NOT_YET_ORDERABLE, 409)
-    except DomainError as error:
-        return await _ticket_page(ticket, error.message, error.status)
-    return redirect(f"/orders/{order['id']}", 303)
+    refusal = purchase_refusal(request.args.get("purchase"))
+    return await _ticket_page(ticket, refusal.message if refusal else None,
+                              refusal.status if refusal else 200)
 
 
 async def _sell_form(values: Mapping[str, Any], error: DomainError | None = None) -> Page:
