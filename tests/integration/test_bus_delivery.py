@@ -249,6 +249,9 @@ def _spy(publish: Any, into: list[str]) -> Any:
     async def spy(messages: list[Outgoing]) -> None:
         await publish(messages)
         into.extend(m.event_id for m in messages)
+        # Hold the claim a little: the other relay must find these rows locked, not sent,
+        # and neither can drain the whole outbox before the other has started.
+        await asyncio.sleep(0.01)
 
     return spy
 
