@@ -183,6 +183,23 @@ async def test_the_browser_back_from_3d_secure_gets_201_without_a_webhook(
     assert len(fake_stripe.calls(*CREATE)) == 1
 
 
+async def test_two_tabs_back_from_3d_secure_report_the_payment_once(
+    app: Quart, fake_stripe: FakeStripe,
+) -> None:
+    buyer = await signed_up(app, "buyer@test.com")
+    order = await open_order(app, buyer)
+    assert (await pay(buyer, order["id"], "pm_card_authenticationRequired")).status_code == 202
+    [attempt] = await PaymentAttempt.filter(order_id=order["id"])
+    fake_stripe.complete_action(str(attempt.intent_id))
+    fake_stripe.latency = 0.2
+
+    answers = await asyncio.gather(
+        *(pay(buyer, order["id"], "pm_card_authenticationRequired") for _ in range(2)))
+
+    assert sorted(a.status_code for a in answers) == [201, 400]
+    assert await Payment.filter(order_id=order["id"]).count() == 1
+
+
 async def test_choosing_another_card_cancels_the_unconfirmed_intent(
     app: Quart, fake_stripe: FakeStripe,
 ) -> None:

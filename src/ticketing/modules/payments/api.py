@@ -308,13 +308,22 @@ class PaymentsApi:
             if intent.status == IntentStatus.PENDING and payment_method != existing.payment_method:
                 # The customer gave up on confirming that card and chose another.
                 intent = await self._gateway.cancel(existing.intent_id)
-            return await self._conclude(existing.id, intent)
+            return await self._conclude(existing.id, intent, own=False)
         except PaymentRefused:
             return None
 
-    async def _conclude(self, attempt_id: str, intent: Intent) -> PaymentResult:
-        attempt, payment = await self._settle(attempt_id, intent)
+    async def _conclude(self, attempt_id: str, intent: Intent, *,
+                        own: bool = True) -> PaymentResult:
+        """The request's answer from the settled attempt.
+
+        ``own`` is False when this request took over an attempt made by an earlier one:
+        it answers 201 only if it is the one that saw the payment through, so two
+        requests never both report the same payment as theirs.
+        """
+        attempt, payment, changed = await self._settle(attempt_id, intent)
         if attempt.status == AttemptStatus.SUCCEEDED and payment is not None:
+            if not own and not changed:
+                raise AlreadyPaid()
             return PaymentResult(payment_id=payment.id)
         if attempt.status == AttemptStatus.REQUIRES_ACTION:
             return PaymentResult(client_secret=intent.client_secret)
@@ -324,11 +333,12 @@ class PaymentsApi:
 
     async def _settle(self, attempt_id: str, intent: Intent,
                       webhook: tuple[str, str] | None = None,
-                      ) -> tuple[PaymentAttempt, Payment | None]:
+                      ) -> tuple[PaymentAttempt, Payment | None, bool]:
         """Bring the attempt to the PaymentIntent's state, once, whoever reports it first.
 
         A success becomes the order's payment and ``payment:created`` in one
         transaction, unless the order can no longer be paid: then it is refunded.
+        Returns the attempt, its payment if any, and whether this call changed it.
         """
         order_id = (await PaymentAttempt.get(id=attempt_id)).order_id
         async with self._outbox.transaction() as unit:
@@ -338,6 +348,7 @@ class PaymentsApi:
             # Replica first, then attempt: the same order as the order-event handlers.
             replica = await _locked(OrderReplica, order_id, connection)
             attempt = await _locked(PaymentAttempt, attempt_id, connection)
+            before = attempt.status
             attempt.intent_id = attempt.intent_id or intent.id
             if attempt.status in (AttemptStatus.SUCCEEDED, AttemptStatus.REFUNDED):
                 pass  # settled before, by the request or by a webhook
@@ -354,7 +365,7 @@ class PaymentsApi:
                 attempt.status = AttemptStatus.REQUIRES_ACTION
             await attempt.save(using_db=connection)
             payment = await Payment.filter(attempt_id=attempt.id).using_db(connection).first()
-        return attempt, payment
+        return attempt, payment, attempt.status != before
 
     async def _refusal(self, replica: OrderReplica, attempt: PaymentAttempt,
                        connection: BaseDBAsyncClient) -> DomainError | None:
