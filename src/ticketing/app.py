@@ -22,6 +22,7 @@ from ticketing.web.api import orders as api_orders
 from ticketing.web.api import payments as api_payments
 from ticketing.web.api import tickets as api_tickets
 from ticketing.web.errors import ApiRequest, register_error_handlers
+from ticketing.web.live import orders_live, tickets_live
 from ticketing.web.pages import auth as pages_auth
 from ticketing.web.pages import home
 from ticketing.web.pages import orders as pages_orders
@@ -35,8 +36,8 @@ log = logging.getLogger("ticketing")
 TEMPLATES = Path(__file__).parent / "web" / "templates"
 MODULE_BLUEPRINTS: dict[str, tuple[Blueprint, ...]] = {
     "auth": (api_auth.blueprint, pages_auth.blueprint),
-    "tickets": (api_tickets.blueprint, pages_tickets.blueprint),
-    "orders": (api_orders.blueprint, pages_orders.blueprint),
+    "tickets": (api_tickets.blueprint, pages_tickets.blueprint, tickets_live),
+    "orders": (api_orders.blueprint, pages_orders.blueprint, orders_live),
     "payments": (api_payments.blueprint, pages_payments.blueprint),
 }
 

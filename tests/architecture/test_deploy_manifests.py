@@ -470,7 +470,7 @@ def test_the_split_ingress_sends_every_route_to_the_module_that_serves_it(
     assert {route.path: services[route.service] for route in routes} == {
         "/api/users": "auth", "/auth": "auth",
         "/api/tickets": "tickets", "/tickets": "tickets", "/": "tickets",
-        "/api/orders": "orders", "/orders": "orders",
+        "/api/orders": "orders", "/orders": "orders", "/live/orders": "orders",
         "/api/payments": "payments", "/orders/[^/]+/pay$": "payments",
     }
 

@@ -1,6 +1,7 @@
 """The one error mapping: every failure becomes the contract's shape.
 
-``/api/*`` answers ``{"errors": [{"message", "field"?}]}``; pages get an HTML error page.
+``/api/*`` and the live streams (``/live/*``) answer ``{"errors": [{"message", "field"?}]}``;
+pages get an HTML error page.
 Unexpected exceptions are logged with the request id and never leak a traceback.
 """
 
@@ -35,7 +36,7 @@ class DatabaseUnavailable(Exception):
 
 
 def is_api_request() -> bool:
-    return request.path.startswith("/api/")
+    return request.path.startswith(("/api/", "/live/"))
 
 
 async def error_response(status: int, errors: list[FieldError],
