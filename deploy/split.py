@@ -12,7 +12,7 @@ in a browser exactly as behind the Ingress. Ctrl-C stops everything.
     tickets     http://127.0.0.1:8002   /api/tickets, /tickets, / (and the rest)
     orders      http://127.0.0.1:8003   /api/orders, /orders
     expiration  http://127.0.0.1:8004   no public routes: /healthz and /readyz
-    payments    http://127.0.0.1:8005   /api/payments, POST /orders/<id>/pay
+    payments    http://127.0.0.1:8005   /api/payments, POST /payments/<order id>
 """
 
 from __future__ import annotations

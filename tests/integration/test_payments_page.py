@@ -25,7 +25,7 @@ async def test_the_order_page_shows_the_offline_card_form(app: Quart) -> None:
     html = await (await buyer.get(f"/orders/{order['id']}")).get_data(as_text=True)
 
     assert 'id="payment-form"' in html
-    assert f'action="/orders/{order["id"]}/pay"' in html
+    assert f'action="/payments/{order["id"]}"' in html
     assert 'value="tok_visa"' in html
     assert "Pay $19.99" in html
     assert "js.stripe.com" not in html
@@ -35,7 +35,7 @@ async def test_paying_lands_on_my_orders_with_the_order_complete(app: Quart) -> 
     buyer = await signed_up(app, "buyer@test.com")
     order = await open_order(app, buyer)
 
-    response = await buyer.post(f"/orders/{order['id']}/pay", form={"token": "tok_visa"})
+    response = await buyer.post(f"/payments/{order['id']}", form={"token": "tok_visa"})
 
     assert response.status_code == 303
     assert response.headers["Location"] == "/orders"
@@ -47,7 +47,7 @@ async def test_a_decline_shows_the_message_and_keeps_the_form(app: Quart) -> Non
     buyer = await signed_up(app, "buyer@test.com")
     order = await open_order(app, buyer)
 
-    response = await buyer.post(f"/orders/{order['id']}/pay",
+    response = await buyer.post(f"/payments/{order['id']}",
                                 form={"token": "tok_chargeDeclined"})
 
     assert response.status_code == 400
@@ -55,7 +55,7 @@ async def test_a_decline_shows_the_message_and_keeps_the_form(app: Quart) -> Non
     assert "Your card was declined." in html
     assert 'id="payment-form"' in html
     assert 'value="tok_chargeDeclined"' in html
-    again = await buyer.post(f"/orders/{order['id']}/pay", form={"token": "tok_visa"})
+    again = await buyer.post(f"/payments/{order['id']}", form={"token": "tok_visa"})
     assert again.status_code == 303
 
 
@@ -66,7 +66,7 @@ async def test_a_cancelled_order_shows_why_without_a_form(app: Quart) -> None:
     await eventually(lambda: OrderReplica.exists(id=order["id"],
                                                  status=ReplicaStatus.CANCELLED))
 
-    response = await buyer.post(f"/orders/{order['id']}/pay", form={"token": "tok_visa"})
+    response = await buyer.post(f"/payments/{order['id']}", form={"token": "tok_visa"})
 
     assert response.status_code == 400
     html = await response.get_data(as_text=True)
@@ -77,7 +77,7 @@ async def test_a_cancelled_order_shows_why_without_a_form(app: Quart) -> None:
 async def test_a_signed_out_visitor_is_sent_to_sign_in_and_back(app: Quart) -> None:
     buyer = await signed_up(app, "buyer@test.com")
     order = await open_order(app, buyer)
-    response = await app.test_client().post(f"/orders/{order['id']}/pay",
+    response = await app.test_client().post(f"/payments/{order['id']}",
                                             form={"token": "tok_visa"})
     assert response.status_code == 302
     assert response.headers["Location"].startswith("/auth/signin?next=")
@@ -88,7 +88,7 @@ async def test_someone_elses_order_is_refused(app: Quart) -> None:
     owner = await signed_up(app, "owner@test.com")
     order = await open_order(app, owner)
     stranger = await signed_up(app, "stranger@test.com")
-    response = await stranger.post(f"/orders/{order['id']}/pay", form={"token": "tok_visa"})
+    response = await stranger.post(f"/payments/{order['id']}", form={"token": "tok_visa"})
     assert response.status_code == 401
 
 

@@ -451,7 +451,7 @@ async def test_the_payment_form_is_included_only_while_the_order_is_payable(
 ) -> None:
     order = await buy(buyer, await sell(seller, "Concert", "20"))
     page = await text(await buyer.get(f"/orders/{order}"))
-    assert f'action="/orders/{order}/pay"' in page
+    assert f'action="/payments/{order}"' in page
     assert page.index("Time left to pay") < page.index('id="payment-form"') \
         < page.index("Cancel Order")
     await buyer.post(f"/orders/{order}/cancel")

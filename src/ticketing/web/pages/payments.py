@@ -65,7 +65,7 @@ async def _form_again(user_id: str, order_id: str, message: str, status: int,
     return html, status
 
 
-@blueprint.post("/orders/<order_id>/pay")
+@blueprint.post("/payments/<order_id>")
 async def pay(order_id: str) -> Page | WerkzeugResponse:
     """Pay for an order; a decline shows its message with the form kept."""
     user = current_user()
