@@ -244,7 +244,8 @@ async def test_an_unexpected_error_is_500_something_went_wrong_logged_with_the_r
     assert "hunter2" not in body
     assert "Traceback" not in body
     request_id = response.headers["X-Request-Id"]
-    logged = [r for r in caplog.records if r.levelno >= logging.ERROR and r.exc_info]
+    logged = [r for r in caplog.records
+              if r.name.startswith("ticketing") and r.levelno >= logging.ERROR and r.exc_info]
     assert len(logged) == 1
     assert request_id in logged[0].getMessage()
     assert "hunter2" in str(logged[0].exc_info[1])
