@@ -29,7 +29,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -108,17 +108,13 @@ def build_bus(transport: Transport, clock: Clock) -> Bus:
         await unit.publish(PaymentCreated(id=new_id(), order_id=event.id, stripe_id="bench"))
 
     bus.subscribe("payments", {TicketCreated: on_ticket_created})
-    consumer = bus.modules["payments"].consumer
-    assert consumer is not None
-    handle = consumer.handle
 
-    async def timed_handle(envelope: Envelope) -> bool:
-        applied = await handle(envelope)  # returns after the effect's commit
-        if applied and isinstance(envelope.event, TicketCreated):
-            clock.mark_applied(envelope.event.id)
-        return applied
+    def effects_committed(published: Sequence[Envelope]) -> None:
+        for envelope in published:  # right after the commit of the effects' transaction
+            if isinstance(envelope.event, PaymentCreated):
+                clock.mark_applied(envelope.event.order_id)
 
-    consumer.handle = timed_handle  # type: ignore[method-assign]
+    bus.modules["payments"].outbox.on_commit(effects_committed)
     return bus
 
 
@@ -231,12 +227,13 @@ def run(database: str, transport: str, args: argparse.Namespace) -> Result:
             return runner.run(run_case(database, transport, settings, url, args))
 
 
-def _loop_factory():  # type: ignore[no-untyped-def]
+def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
     try:
         import uvloop
     except ImportError:  # pragma: no cover - uvicorn[standard] brings it
         return None
-    return uvloop.new_event_loop
+    factory: Callable[[], asyncio.AbstractEventLoop] = uvloop.new_event_loop
+    return factory
 
 
 def report(results: list[Result], args: argparse.Namespace) -> str:

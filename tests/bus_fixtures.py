@@ -48,11 +48,12 @@ class Probe:
 
     fail_times: int = 0
     always_fail: bool = False
+    fail_on: set[str] = field(default_factory=set)
     calls: Counter[str] = field(default_factory=Counter)
 
     async def on_ticket_created(self, event: TicketCreated, unit: UnitOfWork) -> None:
         self.calls[event.id] += 1
-        if self.always_fail or self.fail_times > 0:
+        if self.always_fail or self.fail_times > 0 or event.id in self.fail_on:
             self.fail_times -= 1
             raise RuntimeError(f"probe told to fail on ticket {event.id}")
         await unit.publish(PaymentCreated(id=new_id(), order_id=event.id, stripe_id="ch_test"))

@@ -194,6 +194,40 @@ async def test_a_handler_that_fails_a_few_times_applies_once(bus_harness: BusHar
     assert not await bus_harness.payments.dead_letters.all().exists()
 
 
+async def test_events_in_one_group_commit_apply_once_and_a_duplicate_among_them_is_ignored(
+    bus_harness: BusHarness,
+) -> None:
+    bus = bus_harness.build()
+    consumer = bus.modules["payments"].consumer
+    assert consumer is not None
+    envelopes = await bus_harness.emit(bus, 3)
+    deliveries = [Delivery(e.id, e.type, e.to_json()) for e in envelopes]
+    assert await consumer.deliver(deliveries[0], 1, MAX_ATTEMPTS) is Outcome.APPLIED
+
+    outcomes = await consumer.deliver_together([*deliveries, deliveries[2]])
+
+    assert outcomes == [Outcome.DUPLICATE, Outcome.APPLIED, Outcome.APPLIED,
+                        Outcome.DUPLICATE]
+    assert await bus_harness.effects() == {e.event.id: 1 for e in envelopes}
+
+
+async def test_one_failing_event_in_a_group_leaves_the_others_applied_once(
+    bus_harness: BusHarness,
+) -> None:
+    bus = bus_harness.build()
+    envelopes = await bus_harness.emit(bus, 6)  # before the start: the relay sends them together
+    failing = envelopes[3]
+    bus_harness.probe.fail_on.add(failing.event.id)
+
+    await bus.start()
+    letters = bus_harness.payments.dead_letters
+    await eventually(letters.filter(event_id=failing.id).exists, what="the dead letter")
+
+    others = [e.event.id for e in envelopes if e is not failing]
+    assert await bus_harness.wait_for_effects(5) == dict.fromkeys(others, 1)
+    assert await letters.all().count() == 1
+
+
 async def test_a_rolled_back_change_emits_nothing(bus_harness: BusHarness) -> None:
     bus = await bus_harness.started(poll_interval=0.05)
     outbox = bus.modules["tickets"].outbox

@@ -11,7 +11,7 @@ from __future__ import annotations
 import enum
 import json
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -97,6 +97,33 @@ class Consumer:
         except IntegrityError:
             raise _AlreadyProcessed from None
         await handler(envelope.event, unit)
+
+    async def deliver_together(self, deliveries: Sequence[Delivery]) -> list[Outcome] | None:
+        """Apply several events in one transaction (a group commit), in order.
+
+        Their effects and processed rows commit together, so each event still has its
+        effect exactly once, for the price of one commit. All or nothing: if any event
+        fails (or cannot be decoded) nothing is applied and ``None`` tells the caller to
+        deliver them one at a time, where failures are retried, logged and dead-lettered.
+        """
+        try:
+            envelopes = [Envelope.from_json(d.body) for d in deliveries]
+            async with self._outbox.transaction() as unit:
+                seen = await sql.processed_among(unit.connection, self._tables.processed,
+                                                 self.name, [e.id for e in envelopes])
+                outcomes = []
+                for envelope in envelopes:
+                    if envelope.id in seen:
+                        outcomes.append(Outcome.DUPLICATE)
+                        continue
+                    await self._apply(envelope, unit)
+                    seen.add(envelope.id)
+                    outcomes.append(Outcome.APPLIED)
+        except Exception as error:  # _AlreadyProcessed (a racing replica) included
+            log.debug("consumer=%s group of %d falls back to one by one: %r",
+                      self.name, len(deliveries), error)
+            return None
+        return outcomes
 
     async def deliver(self, delivery: Delivery, attempt: int, max_attempts: int) -> Outcome:
         """One delivery attempt, as both transports make it.

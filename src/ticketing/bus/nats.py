@@ -341,19 +341,40 @@ class NatsTransport:
             # task that is waiting on NATS, never one inside a handler's transaction.
             self._busy.add(task)
             try:
-                for message in messages:
-                    await self._process(consumer, message)
+                if not await self._process_together(consumer, messages):
+                    for message in messages:
+                        await self._process(consumer, message)
             finally:
                 self._busy.discard(task)
 
+    async def _process_together(self, consumer: Consumer, messages: Sequence[Msg]) -> bool:
+        """Apply a batch of first deliveries in one transaction and ack them all.
+
+        False (nothing applied) for a single message, a redelivery among them, or any
+        failure: then each message goes through :meth:`_process` on its own.
+        """
+        if len(messages) < 2 or any((m.metadata.num_delivered or 1) > 1 for m in messages):
+            return False
+        outcomes = await consumer.deliver_together([self._delivery(m) for m in messages])
+        if outcomes is None:
+            return False
+        for message in messages:
+            await _quietly(message.ack())
+        return True
+
+    def _delivery(self, message: Msg) -> Delivery:
+        """The event's id from ``Nats-Msg-Id`` and its type from the subject (the inverse
+        of :func:`subject_of`); the body is read for them only if the header is missing."""
+        event_id = (message.headers or {}).get("Nats-Msg-Id")
+        event_type = message.subject.removeprefix(
+            self.layout.subject_prefix + ".").replace(".", ":", 1)
+        if not event_id:
+            body_id, body_type = peek_identity(message.data)
+            event_id, event_type = body_id or "", body_type or event_type
+        return Delivery(event_id, event_type, message.data)
+
     async def _process(self, consumer: Consumer, message: Msg) -> None:
-        body_id, body_type = peek_identity(message.data)
-        delivery = Delivery(
-            event_id=(message.headers or {}).get("Nats-Msg-Id") or body_id or "",
-            event_type=body_type or message.subject.removeprefix(
-                self.layout.subject_prefix + ".").replace(".", ":", 1),
-            body=message.data,
-        )
+        delivery = self._delivery(message)
         attempt = message.metadata.num_delivered or 1
         try:
             outcome = await consumer.deliver(delivery, attempt, self.layout.max_deliver)

@@ -76,6 +76,24 @@ async def insert_processed(connection: BaseDBAsyncClient, table: type[Model], co
                                    [consumer, event_id, datetime.now(UTC)])
 
 
+async def processed_among(connection: BaseDBAsyncClient, table: type[Model], consumer: str,
+                          event_ids: Sequence[str]) -> set[str]:
+    """Which of ``event_ids`` this consumer has processed already."""
+    if not event_ids:
+        return set()
+    name = table._meta.db_table
+    if connection.capabilities.dialect == "postgres":
+        statement = (f'SELECT event_id FROM "{name}" WHERE consumer = $1 '
+                     "AND event_id = ANY($2::text[])")
+        values: list[object] = [consumer, list(event_ids)]
+    else:
+        statement = (f'SELECT event_id FROM "{name}" WHERE consumer = ? '
+                     f"AND event_id IN ({', '.join('?' * len(event_ids))})")
+        values = [consumer, *event_ids]
+    _, rows = await connection.execute_query(statement, values)
+    return {str(r["event_id"]) for r in rows}
+
+
 async def claim_unsent(connection: BaseDBAsyncClient, table: type[Model], limit: int, *,
                        lock: bool) -> list[UnsentRow]:
     """The oldest unsent rows; with ``lock`` (PostgreSQL) skipping rows others hold."""

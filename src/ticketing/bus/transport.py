@@ -84,17 +84,34 @@ class InProcessTransport:
         self._consumers = consumers
 
     async def publish(self, messages: Sequence[Outgoing]) -> None:
-        for index, message in enumerate(messages):
-            targets = [c for c in self._consumers if c.wants(message.event_type)]
-            results = await asyncio.gather(
-                *(self._deliver(c, message) for c in targets), return_exceptions=True
-            )
-            for result in results:
-                if isinstance(result, BaseException):
-                    raise TransportUnavailable(
-                        f"in-process delivery of {message.event_id} failed: {result!r}",
-                        sent=index,
-                    ) from result
+        """Deliver the batch to every consumer that wants it, the consumers side by side.
+
+        Each consumer first takes its share in one transaction; if that fails it takes
+        the events one at a time, each retried and at worst dead-lettered. ``sent`` of a
+        failure is the first event some consumer could not take: the relay sends it and
+        the rest again, and whoever took them already ignores the copies.
+        """
+        stuck = await asyncio.gather(*(self._deliver_all(c, messages) for c in self._consumers))
+        failures = [(index, error) for index, error in stuck if error is not None]
+        if failures:
+            index, error = min(failures, key=lambda failure: failure[0])
+            raise TransportUnavailable(
+                f"in-process delivery of {messages[index].event_id} failed: {error!r}",
+                sent=index) from error
+
+    async def _deliver_all(self, consumer: Consumer, messages: Sequence[Outgoing],
+                           ) -> tuple[int, BaseException | None]:
+        """(index, error) of the first event ``consumer`` could not take; error None if none."""
+        wanted = [(i, m) for i, m in enumerate(messages) if consumer.wants(m.event_type)]
+        if len(wanted) > 1 and await consumer.deliver_together(
+                [Delivery(m.event_id, m.event_type, m.body) for _, m in wanted]) is not None:
+            return len(messages), None
+        for index, message in wanted:
+            try:
+                await self._deliver(consumer, message)
+            except Exception as error:  # the dead letter could not be written
+                return index, error
+        return len(messages), None
 
     async def _deliver(self, consumer: Consumer, message: Outgoing) -> None:
         delivery = Delivery(message.event_id, message.event_type, message.body)
