@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -18,6 +19,7 @@ from ticketing.modules.auth.api import SessionReader, SessionUser
 SESSION_COOKIE = "session"
 STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 TRUSTED_FETCH_SITES = frozenset({"same-origin", "none"})
+REQUEST_ID_SHAPE = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
 access_log = logging.getLogger("ticketing.access")
 
@@ -80,12 +82,23 @@ def is_cross_site() -> bool:
     return origin == "null" or urlsplit(origin).netloc != request.host
 
 
+def _request_id(offered: str | None) -> str:
+    """A proxy's request id when it is a plain token, else a fresh one.
+
+    The id is written into every log line of the request: free text from a client could
+    forge fields there (``x request_id=someone-else``) or bloat each line.
+    """
+    if offered and REQUEST_ID_SHAPE.fullmatch(offered):
+        return offered
+    return uuid.uuid4().hex
+
+
 def install_session(app: Quart, reader: SessionReader) -> None:
     """Read the session cookie, tag the request, refuse cross-site writes, log the request."""
 
     @app.before_request
     async def identify() -> None:
-        g.request_id = request.headers.get("X-Request-Id") or uuid.uuid4().hex
+        g.request_id = _request_id(request.headers.get("X-Request-Id"))
         g.started = time.perf_counter()
         g.user = reader.read(request.cookies.get(SESSION_COOKIE))
         if request.method in STATE_CHANGING and is_cross_site():
