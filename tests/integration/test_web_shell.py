@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -288,6 +289,14 @@ async def test_a_request_id_sent_by_a_proxy_is_kept(client: Client) -> None:
     response = await client.get("/healthz", headers={"X-Request-Id": "from-the-proxy-42"})
 
     assert response.headers["X-Request-Id"] == "from-the-proxy-42"
+
+
+async def test_a_request_id_that_could_forge_log_fields_is_replaced(client: Client) -> None:
+    for offered in ("x 200 0.1ms request_id=someone-else", "a" * 129):
+        response = await client.get("/healthz", headers={"X-Request-Id": offered})
+        replaced = response.headers["X-Request-Id"]
+        assert replaced != offered
+        assert re.fullmatch(r"[0-9a-f]{32}", replaced)
 
 
 # --- probes and documentation ----------------------------------------------------------
