@@ -9,6 +9,7 @@ import time
 from dataclasses import replace
 from typing import Any
 
+import argon2
 import jwt
 import pytest
 from quart.typing import TestClientProtocol as Client
@@ -22,6 +23,7 @@ from tests.integration.serving import (
     sign_up,
 )
 from ticketing.modules.auth import api as auth_api
+from ticketing.modules.auth.models import User
 from ticketing.modules.auth.throttle import SIGNIN_PER_ACCOUNT, Limit
 from ticketing.settings import Settings
 
@@ -120,6 +122,22 @@ async def test_concurrent_signups_with_one_email_create_one_account(client: Clie
     ])
 
     assert sorted(status for status, _ in answers) == [201, 400, 400]
+
+
+async def test_passwords_are_stored_only_as_salted_argon2id_hashes(client: Client) -> None:
+    await sign_up(client, "one@test.com", "same-password")
+    await sign_up(client, "two@test.com", "same-password")
+
+    stored = [user.password_hash for user in await User.all().order_by("email")]
+
+    assert stored[0] != stored[1]
+    for password_hash in stored:
+        assert "same-password" not in password_hash
+        parameters = argon2.extract_parameters(password_hash)
+        assert parameters.type is argon2.Type.ID
+        assert parameters.memory_cost >= 19 * 1024
+        assert parameters.time_cost >= 2
+        assert parameters.parallelism == 1
 
 
 # --- sign in ---------------------------------------------------------------------------
