@@ -18,6 +18,10 @@ if TYPE_CHECKING:
     from ticketing.bus.runtime import Bus
 
 SOURCE_DIR = Path(__file__).resolve().parent
+# On SIGTERM uvicorn waits for open connections before the app's shutdown, and a live
+# stream (Server-Sent Events) never ends by itself: after this long it is cut (the
+# browser reconnects elsewhere) and the relays and consumers stop gracefully.
+GRACEFUL_SHUTDOWN_SECONDS = 3
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -65,6 +69,7 @@ def serve(settings: Settings, host: str, port: int, *, reload: bool, workers: in
         access_log=False,
         log_level=settings.log_level.lower(),
         lifespan="on",
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
     )
     return 0
 

@@ -1,0 +1,170 @@
+"""Live streams over real HTTP: split across processes over NATS, and a clean stop with one open.
+
+A stream is read line by line in a background thread, as a browser's EventSource would.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import json
+import queue
+import signal
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+
+from tests.e2e.conftest import (
+    SPLIT_JWT_KEY,
+    STARTUP_TIMEOUT_SECONDS,
+    ModuleProcess,
+    SplitCluster,
+    free_port,
+    module_environment,
+)
+from ticketing.cli import GRACEFUL_SHUTDOWN_SECONDS
+from ticketing.ids import new_id
+from ticketing.modules.auth.tokens import TokenCodec
+
+EVENT_SECONDS = 10.0
+
+Event = tuple[str, dict[str, Any]]
+
+
+class EventStream:
+    """One open ``text/event-stream`` response; its events arrive on a queue."""
+
+    def __init__(self, base_url: str, path: str, cookie: str | None = None) -> None:
+        url = urlsplit(base_url)
+        assert url.hostname is not None
+        self._connection = http.client.HTTPConnection(url.hostname, url.port, timeout=60)
+        headers = {"Accept": "text/event-stream"}
+        if cookie is not None:
+            headers["Cookie"] = f"session={cookie}"
+        self._connection.request("GET", path, headers=headers)
+        self.response = self._connection.getresponse()
+        self.opened = threading.Event()
+        self._events: queue.Queue[Event] = queue.Queue()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        fields: dict[str, str] = {}
+        with contextlib.suppress(OSError, ValueError, http.client.HTTPException):  # closed
+            while line := self.response.readline():
+                text = line.decode().rstrip("\r\n")
+                if text.startswith(": live"):
+                    self.opened.set()
+                elif text and not text.startswith(":"):
+                    name, _, value = text.partition(":")
+                    fields[name] = value.removeprefix(" ")
+                elif not text and "data" in fields:
+                    self._events.put((fields.get("event", "message"), json.loads(fields["data"])))
+                    fields = {}
+
+    def until(self, name: str, holds: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
+        """Skip events until one named ``name`` whose data ``holds``; that data."""
+        deadline = time.monotonic() + EVENT_SECONDS
+        while True:
+            try:
+                event, data = self._events.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                raise AssertionError(f"no matching {name} event in {EVENT_SECONDS}s") from None
+            if event == name and holds(data):
+                return data
+
+    def close(self) -> None:
+        """Hang up; the reader sees the end of the stream and stops before the close."""
+        if self._connection.sock is not None:
+            with contextlib.suppress(OSError):
+                self._connection.sock.shutdown(socket.SHUT_RDWR)
+        self._reader.join(5)
+        self._connection.close()
+
+
+@contextlib.contextmanager
+def streaming(base_url: str, path: str, cookie: str | None = None) -> Iterator[EventStream]:
+    stream = EventStream(base_url, path, cookie)
+    try:
+        assert stream.response.status == 200, stream.response.read()
+        assert stream.opened.wait(EVENT_SECONDS), "the stream never opened"
+        yield stream
+    finally:
+        stream.close()
+
+
+def cookie_for(user_id: str) -> str:
+    return TokenCodec(SPLIT_JWT_KEY, 3600).issue_cookie(user_id, f"{user_id}@test.com")
+
+
+def test_in_the_split_each_page_hears_what_the_other_processes_did(
+    split_cluster: SplitCluster,
+) -> None:
+    seller, buyer = cookie_for(new_id()), cookie_for(new_id())
+    tickets_url, orders_url = split_cluster.url("tickets"), split_cluster.url("orders")
+
+    with streaming(tickets_url, "/live/tickets") as listing:
+        ticket = httpx.post(f"{tickets_url}/api/tickets", json={"title": "Split", "price": 12},
+                            cookies={"session": seller}).json()
+        assert listing.until("ticket", lambda t: t["id"] == ticket["id"])["available"] is True
+
+        order = None
+        deadline = time.monotonic() + EVENT_SECONDS
+        while order is None:  # orders hears of the ticket through NATS a moment later
+            response = httpx.post(f"{orders_url}/api/orders", json={"ticketId": ticket["id"]},
+                                  cookies={"session": buyer})
+            if response.status_code == 201:
+                order = response.json()
+            else:
+                assert response.status_code == 404
+                assert time.monotonic() < deadline
+                time.sleep(0.1)
+        held = listing.until("ticket", lambda t: t["id"] == ticket["id"] and t["version"] == 1)
+        assert held["available"] is False  # the tickets process heard orders' order:created
+
+        # Nobody pays: the expiration process fires, orders cancels, tickets frees the ticket.
+        with streaming(orders_url, f"/live/orders/{order['id']}", buyer) as mine:
+            cancelled = mine.until("order", lambda o: o["status"] == "cancelled")
+        freed = listing.until("ticket", lambda t: t["id"] == ticket["id"] and t["version"] == 2)
+
+    assert cancelled == {"id": order["id"], "status": "cancelled", "version": 1}
+    assert freed["available"] is True
+
+
+@pytest.fixture
+def one_process(tmp_path: Path) -> Iterator[ModuleProcess]:
+    data_dir = tmp_path / "data"
+    process = ModuleProcess(
+        module="all", port=free_port(), data_dir=data_dir, log=tmp_path / "server.log",
+        env=module_environment("all", data_dir, "nats://127.0.0.1:1", TICKETING_BUS="inproc"),
+    )
+    process.start()
+    process.wait_ready(time.monotonic() + STARTUP_TIMEOUT_SECONDS)
+    yield process
+    process.kill()
+
+
+def test_a_server_with_a_stream_open_still_stops_gracefully_and_soon(
+    one_process: ModuleProcess,
+) -> None:
+    # uvicorn waits for open connections before the app's shutdown; a stream never closes
+    # by itself, so without a graceful-shutdown timeout SIGTERM would wait forever.
+    assert one_process.process is not None
+    with streaming(one_process.url, "/live/tickets"):
+        started = time.monotonic()
+        one_process.process.send_signal(signal.SIGTERM)
+        code = one_process.process.wait(timeout=GRACEFUL_SHUTDOWN_SECONDS + 15)
+        elapsed = time.monotonic() - started
+
+    log = one_process.log.read_text()
+    assert code == -signal.SIGTERM  # uvicorn re-raises the signal it handled, once done
+    assert elapsed < GRACEFUL_SHUTDOWN_SECONDS + 10
+    assert "timeout graceful shutdown exceeded" in log  # the stream was cut...
+    assert "Application shutdown complete" in log  # ...and the app then stopped in order
