@@ -18,6 +18,7 @@ in a browser exactly as behind the Ingress. Ctrl-C stops everything.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
 import os
 import re
@@ -99,6 +100,9 @@ def make_router(routes: list[Route], ports: dict[str, int]) -> type[BaseHTTPRequ
             try:
                 connection.request(self.command, self.path, body=body, headers=headers)
                 response = connection.getresponse()
+                if (response.getheader("Content-Type") or "").startswith("text/event-stream"):
+                    self.relay_stream(response)
+                    return
                 payload = response.read()
             except OSError as error:
                 self.send_error(502, f"{module} is not answering: {error}")
@@ -113,6 +117,20 @@ def make_router(routes: list[Route], ports: dict[str, int]) -> type[BaseHTTPRequ
             self.end_headers()
             if self.command != "HEAD":
                 self.wfile.write(payload)
+
+        def relay_stream(self, response: http.client.HTTPResponse) -> None:
+            """A live stream (Server-Sent Events) goes on as it comes, until one side hangs up."""
+            self.send_response_only(response.status, response.reason)
+            for name, value in response.getheaders():
+                if name.lower() not in HOP_BY_HOP and name.lower() != "content-length":
+                    self.send_header(name, value)
+            self.send_header("Connection", "close")
+            self.end_headers()
+            self.close_connection = True
+            with contextlib.suppress(OSError):
+                while chunk := response.read1(65536):
+                    self.wfile.write(chunk)
+                    self.wfile.flush()
 
         do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = forward
 
