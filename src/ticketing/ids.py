@@ -40,6 +40,14 @@ def _encode(value: int) -> str:
     return "".join(reversed(chars))
 
 
+def age_seconds(value: str) -> float:
+    """How long ago an id was made, read from its time prefix (``value`` must be valid)."""
+    number = 0
+    for char in value:
+        number = number * 32 + _ALPHABET.index(char)
+    return time.time() - (number >> _RANDOM_BITS) / 1000
+
+
 def is_valid_id(value: str) -> bool:
     """True when ``value`` has the shape of an id (a malformed one is a 404, not a 500)."""
     return len(value) == 26 and all(c in _ALPHABET for c in value)

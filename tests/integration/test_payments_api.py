@@ -19,6 +19,7 @@ from quart import Quart
 from quart.typing import TestClientProtocol as Client
 
 from ticketing.bus.contracts import Envelope, Event, OrderCancelled, OrderCreated, TicketRef
+from ticketing.ids import new_id
 from ticketing.modules.payments.api import PaymentsApi
 from ticketing.modules.payments.gateway import FakeGateway
 from ticketing.modules.payments.models import (
@@ -140,6 +141,26 @@ async def test_unknown_order_is_404(app: Quart, order_id: str) -> None:
     response = await pay(buyer, order_id)
     assert response.status_code == 404
     assert await response.get_json() == errors("Not Found")
+
+
+async def test_a_payment_for_a_just_made_order_waits_for_the_order_to_arrive(
+    app: Quart,
+) -> None:
+    buyer = await signed_up(app, "buyer@test.com")
+    user_id = (await (await buyer.get("/api/users/currentuser")).get_json())["currentUser"]["id"]
+    order_id = new_id()
+    late_event = OrderCreated(
+        id=order_id, version=0, status="created", user_id=user_id,
+        expires_at=datetime.now(UTC) + timedelta(minutes=15),
+        ticket=TicketRef(id=new_id(), price=Decimal("19.99")),
+    )
+
+    async def arrive_late() -> None:
+        await asyncio.sleep(0.3)
+        await deliver(app, late_event)
+
+    response, _ = await asyncio.gather(pay(buyer, order_id), arrive_late())
+    assert response.status_code == 201, await response.get_json()
 
 
 async def test_someone_elses_order_is_401_and_charges_nothing(app: Quart) -> None:

@@ -10,6 +10,7 @@ can no longer be paid (cancelled, expired, paid already) is refunded and recorde
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import Callable
@@ -25,7 +26,7 @@ from ticketing.bus.consumer import Subscriptions
 from ticketing.bus.contracts import OrderCancelled, OrderCompleted, OrderCreated, PaymentCreated
 from ticketing.bus.outbox import Outbox, UnitOfWork
 from ticketing.errors import DomainError, NotAuthorized, NotFound
-from ticketing.ids import is_valid_id, new_id
+from ticketing.ids import age_seconds, is_valid_id, new_id
 from ticketing.modules.payments.gateway import (
     CURRENCY,
     DECLINED_MESSAGE,
@@ -68,6 +69,8 @@ LockedT = TypeVar("LockedT", OrderReplica, PaymentAttempt)
 # A pending attempt older than this lost its request (the provider call has long timed
 # out): the next payment asks the provider again with the same idempotency key.
 STALE_ATTEMPT = timedelta(seconds=120)
+# How long a payment for a just-made order waits for the order to reach this module.
+REPLICATION_GRACE_SECONDS = 2.0
 WEBHOOK_TOLERANCE_SECONDS = 300
 WEBHOOK_EVENTS = frozenset({"payment_intent.succeeded", "payment_intent.payment_failed",
                             "payment_intent.canceled", "payment_intent.requires_action",
@@ -452,12 +455,31 @@ async def _attempt_of(event: dict[str, Any]) -> PaymentAttempt | None:
 
 
 async def _owned(user_id: str, order_id: str) -> OrderReplica:
-    """404 for an unknown (or not yet replicated) order, 401 for someone else's."""
-    replica = await OrderReplica.get_or_none(id=order_id) if is_valid_id(order_id) else None
-    if replica is None or replica.user_id is None or replica.price is None:
+    """404 for an unknown order, 401 for someone else's.
+
+    An order made a moment ago may not have reached this replica yet (its events are on
+    their way); an id whose time prefix says so is waited for briefly before the 404.
+    """
+    if not is_valid_id(order_id):
+        raise NotFound()
+    replica = await _replica(order_id)
+    if replica is None and 0 <= age_seconds(order_id) < REPLICATION_GRACE_SECONDS:
+        deadline = asyncio.get_running_loop().time() + REPLICATION_GRACE_SECONDS
+        while replica is None and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.05)
+            replica = await _replica(order_id)
+    if replica is None:
         raise NotFound()
     if replica.user_id != user_id:
         raise NotAuthorized()
+    return replica
+
+
+async def _replica(order_id: str) -> OrderReplica | None:
+    """The order as far as ``order:created`` has told this module (else ``None``)."""
+    replica = await OrderReplica.get_or_none(id=order_id)
+    if replica is None or replica.user_id is None or replica.price is None:
+        return None
     return replica
 
 
