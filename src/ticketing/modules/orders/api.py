@@ -20,6 +20,7 @@ from ticketing.bus.contracts import (
     TicketUpdated,
 )
 from ticketing.bus.outbox import Outbox, UnitOfWork
+from ticketing.bus.replicas import replicated
 from ticketing.errors import DomainError, NotAuthorized, NotFound
 from ticketing.ids import is_valid_id, new_id
 from ticketing.modules.orders.models import Order, OrderStatus, TicketReplica
@@ -80,7 +81,8 @@ class OrdersApi:
         winner when many buyers race for the same ticket; the early check only makes
         the common refusal cheap.
         """
-        ticket = await TicketReplica.get_or_none(id=ticket_id) if is_valid_id(ticket_id) else None
+        ticket = (await replicated(ticket_id, lambda: TicketReplica.get_or_none(id=ticket_id))
+                  if is_valid_id(ticket_id) else None)
         if ticket is None:
             raise NotFound()
         if await Order.filter(ticket_id=ticket.id, status__in=ACTIVE).exists():

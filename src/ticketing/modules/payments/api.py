@@ -10,7 +10,6 @@ can no longer be paid (cancelled, expired, paid already) is refunded and recorde
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 from collections.abc import Callable
@@ -25,8 +24,9 @@ from tortoise.exceptions import IntegrityError
 from ticketing.bus.consumer import Subscriptions
 from ticketing.bus.contracts import OrderCancelled, OrderCompleted, OrderCreated, PaymentCreated
 from ticketing.bus.outbox import Outbox, UnitOfWork
+from ticketing.bus.replicas import replicated
 from ticketing.errors import DomainError, NotAuthorized, NotFound
-from ticketing.ids import age_seconds, is_valid_id, new_id
+from ticketing.ids import is_valid_id, new_id
 from ticketing.modules.payments.gateway import (
     CURRENCY,
     DECLINED_MESSAGE,
@@ -69,8 +69,6 @@ LockedT = TypeVar("LockedT", OrderReplica, PaymentAttempt)
 # A pending attempt older than this lost its request (the provider call has long timed
 # out): the next payment asks the provider again with the same idempotency key.
 STALE_ATTEMPT = timedelta(seconds=120)
-# How long a payment for a just-made order waits for the order to reach this module.
-REPLICATION_GRACE_SECONDS = 2.0
 WEBHOOK_TOLERANCE_SECONDS = 300
 WEBHOOK_EVENTS = frozenset({"payment_intent.succeeded", "payment_intent.payment_failed",
                             "payment_intent.canceled", "payment_intent.requires_action",
@@ -462,12 +460,7 @@ async def _owned(user_id: str, order_id: str) -> OrderReplica:
     """
     if not is_valid_id(order_id):
         raise NotFound()
-    replica = await _replica(order_id)
-    if replica is None and 0 <= age_seconds(order_id) < REPLICATION_GRACE_SECONDS:
-        deadline = asyncio.get_running_loop().time() + REPLICATION_GRACE_SECONDS
-        while replica is None and asyncio.get_running_loop().time() < deadline:
-            await asyncio.sleep(0.05)
-            replica = await _replica(order_id)
+    replica = await replicated(order_id, lambda: _replica(order_id))
     if replica is None:
         raise NotFound()
     if replica.user_id != user_id:
