@@ -82,10 +82,16 @@ def create_app(settings: Settings) -> Quart:
     @app.before_serving
     async def open_resources() -> None:
         await db.open_databases(settings)
-        await bus.start()
-        for parts in module_parts:
-            if parts.on_start is not None:
-                await parts.on_start()
+        try:
+            await bus.start()
+            for parts in module_parts:
+                if parts.on_start is not None:
+                    await parts.on_start()
+        except BaseException:
+            # A half-started process must not keep the databases (and Tortoise's global
+            # context) open: the next start in this process would fail on them.
+            await close_resources()
+            raise
         log.info("serving modules=%s bus=%s", ",".join(settings.modules), settings.bus)
 
     @app.after_serving

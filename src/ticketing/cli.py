@@ -11,6 +11,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
+from tortoise.exceptions import DBConnectionError
+
 from ticketing import db
 from ticketing.settings import Settings, SettingsError
 
@@ -36,7 +38,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=settings.log_level,
                         format="%(asctime)s %(levelname)s %(name)s %(message)s")
     if args.command == "migrate":
-        asyncio.run(db.apply_migrations(settings))
+        try:
+            asyncio.run(db.apply_migrations(settings))
+        except (OSError, DBConnectionError) as error:
+            print(f"ticketing: cannot reach the database to migrate: {error}", file=sys.stderr)
+            return 1
         print(f"migrated: {', '.join(settings.modules)}")
         return 0
     if args.command == "serve":
@@ -56,7 +62,11 @@ def serve(settings: Settings, host: str, port: int, *, reload: bool, workers: in
     import uvicorn
 
     if settings.uses_embedded_database:
-        asyncio.run(db.apply_migrations(settings))
+        try:
+            asyncio.run(db.apply_migrations(settings))
+        except (OSError, DBConnectionError) as error:
+            print(f"ticketing: cannot open the embedded databases: {error}", file=sys.stderr)
+            return 1
     uvicorn.run(
         "ticketing.app:create_app_from_env",
         factory=True,

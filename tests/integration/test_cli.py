@@ -57,6 +57,15 @@ def test_a_data_dir_that_is_a_file_exits_naming_the_data_dir(tmp_path: Path) -> 
     assert "TICKETING_DATA_DIR" in result.stderr
 
 
+def test_migrate_against_an_unreachable_database_fails_with_one_line(tmp_path: Path) -> None:
+    result = run_ticketing("migrate", tmp_path=tmp_path,
+                           TICKETING_DATABASE_URL="postgres://postgres@127.0.0.1:1/nowhere")
+
+    assert result.returncode == 1
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert result.stderr.startswith("ticketing: cannot reach the database to migrate")
+
+
 def test_migrate_creates_one_sqlite_database_per_enabled_module(tmp_path: Path) -> None:
     result = run_ticketing("migrate", tmp_path=tmp_path, TICKETING_MODULES="auth,orders")
 
