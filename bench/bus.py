@@ -60,15 +60,15 @@ TRANSPORTS = ("inproc", "nats")
 
 
 NOTES = """\
-Reading the numbers: every event costs two commits on one Python thread, the producer's
-(its outbox row) and the consumer's (effect and processed row), plus the relays' claim
-and mark of each batch; the bare loop costs one. With the producer in the same process
-the ratio therefore stays near 0.5 at best; group commit (a consumer applies a relayed or
-fetched batch in one transaction) is what keeps the consumer side from adding a commit
-per event under load. The lag figures need CPU headroom: the machine is shared with
-other test runs, and with load averages of 4-6 earlier runs of the same code measured an
-in-process p99 of 50-160 ms and could not always sustain 500 events/s over NATS, which
-also spends CPU in nats-py and the nats-server."""
+Reading the numbers: the bare loop is one commit per row. An event is the producer's
+commit (its outbox row), its share of the consumer's commit (effect and processed row:
+group commit applies a relayed or fetched batch in one transaction, so under load many
+events share one), its share of two relays' claim and mark, and the JSON and transport
+work, all on the same Python thread as the producer; so the ratio stays well below 1.
+CPU excludes the database server and the nats-server. The lag figures need CPU headroom:
+the machine is shared with other test runs, and with load averages of 4-6 earlier runs
+of the same code measured an in-process p99 of 50-160 ms and could not always sustain
+500 events/s over NATS, which also spends CPU in nats-py and the nats-server."""
 
 
 @dataclass
