@@ -14,6 +14,7 @@ from ticketing.bus.consumer import Consumer, Subscriptions
 from ticketing.bus.contracts import Envelope, UnknownEvent
 from ticketing.bus.outbox import Outbox
 from ticketing.bus.relay import Relay
+from ticketing.bus.retention import Janitor
 from ticketing.bus.tables import BusTables
 from ticketing.bus.transport import InProcessTransport, Transport
 from ticketing.settings import Settings
@@ -56,6 +57,7 @@ class Bus:
     poll_interval: float = 1.0
     batch_size: int = 100
     watchers: list[Watcher] = field(default_factory=list)
+    _janitor: Janitor | None = field(default=None, init=False, repr=False)
     # None until the first watch(); then whether the transport hears every process.
     _broadcast: bool | None = field(default=None, init=False, repr=False)
     _heard_ids: OrderedDict[str, None] = field(default_factory=OrderedDict, init=False,
@@ -133,8 +135,13 @@ class Bus:
         ]
         for relay in self.relays:
             relay.start()
+        self._janitor = Janitor({name: m.tables for name, m in self.modules.items()})
+        self._janitor.start()
 
     async def stop(self) -> None:
+        if self._janitor is not None:
+            await self._janitor.stop()
+            self._janitor = None
         for relay in self.relays:
             await relay.stop()
         self.relays = []
