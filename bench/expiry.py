@@ -21,6 +21,8 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
+from tortoise.backends.base.executor import EXECUTOR_CACHE
+
 from bench.common import JWT_KEY, ROOT, machine, postgres_database, server
 from bench.report import write_section
 from ticketing import db
@@ -47,6 +49,7 @@ async def seed(settings: Settings, count: int, first_deadline: datetime,
     from ticketing.modules.orders.models import Order, OrderStatus, TicketReplica
     from ticketing.modules.tickets.models import Ticket
 
+    EXECUTOR_CACHE.clear()  # Tortoise caches INSERTs per connection name, not dialect
     await db.open_databases(settings)
     try:
         deadlines = {new_id(): first_deadline + spread * (n / count) for n in range(count)}
@@ -76,6 +79,7 @@ async def watch(settings: Settings, deadlines: dict[str, datetime],
     """Poll the orders table every 20 ms; lateness in seconds per cancelled order."""
     from ticketing.modules.orders.models import Order, OrderStatus
 
+    EXECUTOR_CACHE.clear()  # Tortoise caches INSERTs per connection name, not dialect
     await db.open_databases(settings)
     lateness: dict[str, float] = {}
     try:

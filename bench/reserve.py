@@ -22,6 +22,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import httpx
+from tortoise.backends.base.executor import EXECUTOR_CACHE
 
 from bench.common import (
     JWT_KEY,
@@ -51,6 +52,9 @@ SERVERS = {
     "hypercorn": [PYTHON, "-m", "hypercorn", "--bind", "127.0.0.1:{port}",
                   "--worker-class", "uvloop", f"{APP}()"],
 }
+# Two uvicorn worker processes (one per core); PostgreSQL only, where relays claim rows
+# with SKIP LOCKED (SQLite workers would each relay every row).
+SERVERS["uvicorn-2-workers"] = [*SERVERS["uvicorn"], "--workers", "2"]
 CEILING = "bench.ceiling:create_app"
 
 
@@ -86,6 +90,7 @@ async def seed_tickets(settings: Settings, count: int) -> list[str]:
     from ticketing.modules.orders.models import TicketReplica
     from ticketing.modules.tickets.models import Ticket
 
+    EXECUTOR_CACHE.clear()  # Tortoise caches INSERTs per connection name, not dialect
     await db.open_databases(settings)
     try:
         ids = [new_id() for _ in range(count)]
@@ -105,6 +110,7 @@ async def double_holds(settings: Settings) -> int:
     """Tickets with more than one active order (must be zero)."""
     from ticketing.modules.orders.models import Order, OrderStatus
 
+    EXECUTOR_CACHE.clear()  # Tortoise caches INSERTs per connection name, not dialect
     await db.open_databases(settings)
     try:
         active = await Order.filter(status__not=OrderStatus.CANCELLED).values_list(
@@ -156,6 +162,8 @@ def run(databases: list[str], servers: list[str], seconds: int, workdir: Path) -
     for kind in databases:
         with database(kind) as url:
             for server_name in servers:
+                if server_name == "uvicorn-2-workers" and kind != "postgres":
+                    continue
                 data_dir = workdir / f"{kind}-{server_name}"
                 settings = Settings(env="test", data_dir=data_dir, database_url=url,
                                     jwt_key=JWT_KEY)
@@ -208,7 +216,7 @@ def run(databases: list[str], servers: list[str], seconds: int, workdir: Path) -
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--databases", default="sqlite,postgres")
-    parser.add_argument("--servers", default="uvicorn,granian,hypercorn")
+    parser.add_argument("--servers", default="uvicorn,granian,hypercorn,uvicorn-2-workers")
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--no-write", action="store_true", help="print only")
     args = parser.parse_args()
