@@ -61,6 +61,10 @@ def serve(settings: Settings, host: str, port: int, *, reload: bool, workers: in
     """
     import uvicorn
 
+    if workers > 1 and settings.uses_embedded_database:
+        print("ticketing: --workers above 1 needs PostgreSQL (TICKETING_DATABASE_URL): "
+              "SQLite relays cannot share an outbox", file=sys.stderr)
+        return 2
     if settings.uses_embedded_database:
         try:
             asyncio.run(db.apply_migrations(settings))

@@ -9,18 +9,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import BrowserContext, Page, Request, sync_playwright
+
+from tests.servers import ServerProcess, free_port, server_environment
 
 CI = os.environ.get("CI", "").lower() == "true"
 TEST_JWT_KEY = "browser-test-signing-key-0123456789abcd"  # 40 characters
@@ -33,7 +28,6 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-STARTUP_TIMEOUT_SECONDS = 20.0
 
 
 @dataclass
@@ -44,58 +38,19 @@ class Server:
     requests: list[str] = field(default_factory=list)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _wait_until_ready(process: subprocess.Popen[bytes], url: str, log: Path) -> None:
-    deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"server exited with {process.returncode}:\n{log.read_text()[-3000:]}")
-        try:
-            with urllib.request.urlopen(url, timeout=1) as response:
-                if response.status == 200:
-                    return
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            pass
-        time.sleep(0.05)
-    pytest.fail(f"{url} not ready after {STARTUP_TIMEOUT_SECONDS}s:\n{log.read_text()[-3000:]}")
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """``python -m ticketing serve`` on a free port with its own data dir, stopped afterwards."""
     workdir = tmp_path_factory.mktemp("server")
-    port = _free_port()
-    env = {
-        **os.environ,
-        "TICKETING_ENV": "test",
-        "TICKETING_DATA_DIR": str(workdir / "data"),
-        "TICKETING_JWT_KEY": TEST_JWT_KEY,
-    }
-    for name in ("TICKETING_DATABASE_URL", "TICKETING_MODULES"):
-        env.pop(name, None)
-    log = workdir / "server.log"
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "ticketing", "serve", "--host", "127.0.0.1",
-             "--port", str(port)],
-            env=env, stdout=output, stderr=subprocess.STDOUT,
-        )
-    base_url = f"http://127.0.0.1:{port}"
+    process = ServerProcess(
+        name="server", port=free_port(), data_dir=workdir / "data", log=workdir / "server.log",
+        env=server_environment(workdir / "data", TICKETING_JWT_KEY=TEST_JWT_KEY),
+    )
     try:
-        _wait_until_ready(process, f"{base_url}/readyz", log)
-        yield Server(base_url)
+        process.start_and_wait()
+        yield Server(process.url)
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        process.stop()
 
 
 @pytest.fixture(scope="session")

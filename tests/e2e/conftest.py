@@ -9,14 +9,8 @@ report.
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
 import subprocess
-import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,77 +18,16 @@ from pathlib import Path
 import pytest
 
 from tests.nats_server import NatsServer
+from tests.servers import (
+    LOG_TAIL_CHARACTERS,
+    STARTUP_TIMEOUT_SECONDS,
+    ServerProcess,
+    free_port,
+    server_environment,
+)
 from ticketing.settings import MODULE_NAMES
 
 SPLIT_JWT_KEY = "split-mode-e2e-signing-key-0123456789abcdef"
-STARTUP_TIMEOUT_SECONDS = 30.0
-LOG_TAIL_CHARACTERS = 6000
-
-
-def free_port() -> int:
-    """A TCP port nobody listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@dataclass
-class ModuleProcess:
-    """One ``ticketing serve`` process running a single module."""
-
-    module: str
-    port: int
-    data_dir: Path
-    log: Path
-    env: dict[str, str]
-    process: subprocess.Popen[bytes] | None = None
-    starts: int = 0
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> None:
-        """Start (or restart, on the same port and data dir) the server."""
-        assert self.process is None or self.process.poll() is not None, "already running"
-        self.starts += 1
-        with self.log.open("ab") as output:
-            output.write(f"\n===== start #{self.starts} =====\n".encode())
-            output.flush()
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "ticketing", "serve", "--host", "127.0.0.1",
-                 "--port", str(self.port)],
-                env=self.env, stdout=output, stderr=subprocess.STDOUT,
-            )
-
-    def kill(self) -> None:
-        """SIGKILL, as a crashed pod or an OOM kill would end it."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGKILL)
-            self.process.wait()
-
-    def wait_ready(self, deadline: float) -> None:
-        """Poll ``/readyz`` until it answers 200; fail with the log if the process dies."""
-        assert self.process is not None
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                pytest.fail(f"{self.module} exited with {self.process.returncode}:\n"
-                            f"{self.log_tail()}")
-            try:
-                with urllib.request.urlopen(f"{self.url}/readyz", timeout=1) as response:
-                    if response.status == 200:
-                        return
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                pass
-            time.sleep(0.05)
-        pytest.fail(f"{self.module} not ready after {STARTUP_TIMEOUT_SECONDS}s:\n"
-                    f"{self.log_tail()}")
-
-    def log_tail(self) -> str:
-        try:
-            return self.log.read_text(errors="replace")[-LOG_TAIL_CHARACTERS:]
-        except FileNotFoundError:
-            return "(no log)"
 
 
 @dataclass
@@ -102,7 +35,7 @@ class SplitCluster:
     """NATS plus one process per module; ``url(module)`` is where that module serves."""
 
     nats: NatsServer
-    processes: dict[str, ModuleProcess] = field(default_factory=dict)
+    processes: dict[str, ServerProcess] = field(default_factory=dict)
 
     def url(self, module: str) -> str:
         return self.processes[module].url
@@ -139,19 +72,10 @@ class SplitCluster:
 def module_environment(module: str, data_dir: Path, nats_url: str,
                        **overrides: str) -> dict[str, str]:
     """The environment of one module's process, as a split deployment's pod gets it."""
-    env = {name: value for name, value in os.environ.items()
-           if not name.startswith("TICKETING_")}
-    env.update({
-        "TICKETING_MODULES": module,
-        "TICKETING_BUS": "nats",
-        "TICKETING_NATS_URL": nats_url,
-        "TICKETING_JWT_KEY": SPLIT_JWT_KEY,
-        "TICKETING_ENV": "test",
-        "TICKETING_DATA_DIR": str(data_dir),
-        "PYTHONUNBUFFERED": "1",
-        **overrides,
+    return server_environment(data_dir, **{
+        "TICKETING_MODULES": module, "TICKETING_BUS": "nats", "TICKETING_NATS_URL": nats_url,
+        "TICKETING_JWT_KEY": SPLIT_JWT_KEY, **overrides,
     })
-    return env
 
 
 @pytest.fixture
@@ -164,8 +88,8 @@ def split_cluster(tmp_path: Path) -> Iterator[SplitCluster]:
     try:
         for module in MODULE_NAMES:
             data_dir = tmp_path / module
-            cluster.processes[module] = ModuleProcess(
-                module=module, port=free_port(), data_dir=data_dir,
+            cluster.processes[module] = ServerProcess(
+                name=module, port=free_port(), data_dir=data_dir,
                 log=tmp_path / f"{module}.log",
                 env=module_environment(module, data_dir, nats.url,
                                        TICKETING_EXPIRATION_SECONDS="3"),

@@ -8,10 +8,6 @@ test fails.
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -21,38 +17,26 @@ from pathlib import Path
 import httpx
 import pytest
 
-STARTUP_TIMEOUT_SECONDS = 30.0
+from tests.servers import ServerProcess, free_port, server_environment
 
 
 @dataclass(frozen=True)
 class Server:
-    base_url: str
+    """The running server and the modules it was started with."""
+
+    process: ServerProcess
     modules: str
-    data_dir: Path
-    log: Path
+
+    @property
+    def base_url(self) -> str:
+        return self.process.url
+
+    @property
+    def data_dir(self) -> Path:
+        return self.process.data_dir
 
     def log_text(self) -> str:
-        return self.log.read_text(errors="replace")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_until_ready(process: subprocess.Popen[bytes], server: Server) -> None:
-    deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"server exited with {process.returncode}:\n{server.log_text()[-3000:]}")
-        try:
-            if httpx.get(f"{server.base_url}/readyz", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.05)
-    pytest.fail(f"not ready after {STARTUP_TIMEOUT_SECONDS}s:\n{server.log_text()[-3000:]}")
+        return self.process.log.read_text(errors="replace")
 
 
 @pytest.fixture(scope="module", params=["all", "auth"])
@@ -60,28 +44,16 @@ def server(request: pytest.FixtureRequest,
            tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """``ticketing serve`` with ``TICKETING_MODULES`` = the param, stopped afterwards."""
     workdir = tmp_path_factory.mktemp(f"e2e-{request.param}")
-    running = Server(f"http://127.0.0.1:{free_port()}", request.param, workdir / "data",
-                     workdir / "server.log")
-    env = {name: value for name, value in os.environ.items()
-           if not name.startswith("TICKETING_")}
-    env.update(TICKETING_ENV="test", TICKETING_DATA_DIR=str(running.data_dir),
-               TICKETING_MODULES=request.param, PYTHONUNBUFFERED="1")
-    with running.log.open("wb") as output:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "ticketing", "serve", "--host", "127.0.0.1",
-             "--port", running.base_url.rsplit(":", 1)[1]],
-            env=env, stdout=output, stderr=subprocess.STDOUT, cwd=workdir,
-        )
+    process = ServerProcess(
+        name=f"modules={request.param}", port=free_port(), data_dir=workdir / "data",
+        log=workdir / "server.log",
+        env=server_environment(workdir / "data", TICKETING_MODULES=request.param),
+    )
     try:
-        wait_until_ready(process, running)
-        yield running
+        process.start_and_wait()
+        yield Server(process, request.param)
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        process.stop()
 
 
 @pytest.fixture

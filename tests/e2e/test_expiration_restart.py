@@ -10,13 +10,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.e2e.conftest import (
-    SPLIT_JWT_KEY,
-    STARTUP_TIMEOUT_SECONDS,
-    ModuleProcess,
-    free_port,
-    module_environment,
-)
+from tests.e2e.conftest import SPLIT_JWT_KEY, module_environment
+from tests.servers import STARTUP_TIMEOUT_SECONDS, ServerProcess, free_port
 from ticketing.ids import new_id
 from ticketing.modules.auth.tokens import TokenCodec
 
@@ -26,10 +21,10 @@ LEASE_SECONDS = 5
 
 
 @pytest.fixture
-def one_process(tmp_path: Path) -> Iterator[ModuleProcess]:
+def one_process(tmp_path: Path) -> Iterator[ServerProcess]:
     data_dir = tmp_path / "data"
-    process = ModuleProcess(
-        module="all", port=free_port(), data_dir=data_dir, log=tmp_path / "server.log",
+    process = ServerProcess(
+        name="all", port=free_port(), data_dir=data_dir, log=tmp_path / "server.log",
         env=module_environment("all", data_dir, "nats://127.0.0.1:1", TICKETING_BUS="inproc",
                                TICKETING_EXPIRATION_SECONDS=str(WINDOW_SECONDS)),
     )
@@ -48,7 +43,7 @@ def until(check: Callable[[], bool], seconds: float, what: str) -> None:
     raise AssertionError(f"{what} not seen within {seconds}s")
 
 
-def test_overdue_reservations_expire_after_a_kill_and_restart(one_process: ModuleProcess) -> None:
+def test_overdue_reservations_expire_after_a_kill_and_restart(one_process: ServerProcess) -> None:
     user_id = new_id()
     cookie = TokenCodec(SPLIT_JWT_KEY, 3600).issue_cookie(user_id, f"{user_id}@test.com")
     client = httpx.Client(base_url=one_process.url, cookies={"session": cookie}, timeout=5)
@@ -76,7 +71,7 @@ def test_overdue_reservations_expire_after_a_kill_and_restart(one_process: Modul
           5, "the ticket back in the listing")
 
 
-def _pending(process: ModuleProcess) -> bool:
+def _pending(process: ServerProcess) -> bool:
     with sqlite3.connect(process.data_dir / "expiration.sqlite3") as connection:
         (count,) = connection.execute("SELECT COUNT(*) FROM expiration_pending").fetchone()
     return bool(count)

@@ -21,14 +21,8 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from tests.e2e.conftest import (
-    SPLIT_JWT_KEY,
-    STARTUP_TIMEOUT_SECONDS,
-    ModuleProcess,
-    SplitCluster,
-    free_port,
-    module_environment,
-)
+from tests.e2e.conftest import SPLIT_JWT_KEY, SplitCluster, module_environment
+from tests.servers import STARTUP_TIMEOUT_SECONDS, ServerProcess, free_port
 from ticketing.cli import GRACEFUL_SHUTDOWN_SECONDS
 from ticketing.ids import new_id
 from ticketing.modules.auth.tokens import TokenCodec
@@ -139,10 +133,10 @@ def test_in_the_split_each_page_hears_what_the_other_processes_did(
 
 
 @pytest.fixture
-def one_process(tmp_path: Path) -> Iterator[ModuleProcess]:
+def one_process(tmp_path: Path) -> Iterator[ServerProcess]:
     data_dir = tmp_path / "data"
-    process = ModuleProcess(
-        module="all", port=free_port(), data_dir=data_dir, log=tmp_path / "server.log",
+    process = ServerProcess(
+        name="all", port=free_port(), data_dir=data_dir, log=tmp_path / "server.log",
         env=module_environment("all", data_dir, "nats://127.0.0.1:1", TICKETING_BUS="inproc"),
     )
     process.start()
@@ -152,7 +146,7 @@ def one_process(tmp_path: Path) -> Iterator[ModuleProcess]:
 
 
 def test_a_server_with_a_stream_open_still_stops_gracefully_and_soon(
-    one_process: ModuleProcess,
+    one_process: ServerProcess,
 ) -> None:
     # uvicorn waits for open connections before the app's shutdown; a stream never closes
     # by itself, so without a graceful-shutdown timeout SIGTERM would wait forever.

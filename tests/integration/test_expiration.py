@@ -22,6 +22,7 @@ from tests.integration.market import (
     settled,
     with_transport,
 )
+from tests.nats_server import NatsServer
 from ticketing.app import create_app
 from ticketing.bus.contracts import PaymentCreated
 from ticketing.modules.expiration.api import ExpirationService
@@ -145,3 +146,25 @@ async def _is(client: TestClientProtocol, buyer: Person, order_id: str, status: 
 
 async def _absent(order_id: str) -> bool:
     return not await PendingExpiration.exists(order_id=order_id)
+
+
+async def test_expiration_starts_working_once_nats_comes_up_after_the_process(
+    settings: Settings, make_settings: Callable[..., Settings], nats_server: NatsServer,
+) -> None:
+    url = nats_server.url
+    nats_server.stop()
+    app = create_app(make_settings(bus="nats", nats_url=url, expiration_seconds=WINDOW_SECONDS))
+    async with app.test_app():
+        client = app.test_client()
+        assert (await client.get("/readyz")).status_code == 503
+
+        nats_server.start()
+
+        async def ready() -> bool:
+            return (await client.get("/readyz")).status_code == 200
+
+        await eventually(ready, what="ready once NATS is up")
+        buyer, order = await reserved_order(app, client)
+        await eventually(lambda: _is(client, buyer, order["id"], "cancelled"),
+                         timeout=WINDOW_SECONDS + 10, what="expiry after a late NATS")
+        await settled(app)

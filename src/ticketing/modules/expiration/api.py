@@ -103,14 +103,29 @@ class ExpirationService:
         return await PendingExpiration.all().count()
 
     async def start(self) -> None:
-        await self._broker.startup()
+        """Start the broker, scheduler and workers; a broker that is down is retried.
+
+        Split, the broker is NATS: the process still starts (and says not-ready through
+        the bus) while NATS is away, and expiration begins once it connects; the
+        deadlines wait durably in the table meanwhile.
+        """
+        self._tasks.append(asyncio.create_task(self._run(), name="expiration"))
+
+    async def _run(self) -> None:
+        failures = 0
+        while True:
+            try:
+                await self._broker.startup()
+                break
+            except Exception as error:  # NATS not reachable yet
+                failures += 1
+                log.warning("expiration broker not started (attempt %d): %r", failures, error)
+                await asyncio.sleep(min(5.0, 0.25 * 2 ** failures))
         scheduler = TaskiqScheduler(self._broker, [self._source])
-        self._tasks.append(asyncio.create_task(
-            run_scheduler_task(scheduler, interval=timedelta(seconds=1)),
-            name="expiration-scheduler"))
+        work = [run_scheduler_task(scheduler, interval=timedelta(seconds=1))]
         if not isinstance(self._broker, InMemoryBroker):
-            self._tasks.append(asyncio.create_task(
-                run_receiver_task(self._broker), name="expiration-workers"))
+            work.append(run_receiver_task(self._broker))
+        await asyncio.gather(*work)
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -119,6 +134,7 @@ class ExpirationService:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         self._tasks.clear()
-        with contextlib.suppress(Exception):
+        with contextlib.suppress(Exception):  # the database or NATS may be gone already
             await self._source.release()
-        await self._broker.shutdown()
+        with contextlib.suppress(Exception):
+            await self._broker.shutdown()
