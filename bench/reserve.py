@@ -169,6 +169,7 @@ def run(databases: list[str], servers: list[str], seconds: int, workdir: Path) -
                                     jwt_key=JWT_KEY)
                 asyncio.run(db.apply_migrations(settings))
                 tickets = asyncio.run(seed_tickets(settings, 60_000))
+                data_dir.mkdir(parents=True, exist_ok=True)  # PostgreSQL makes no files
                 ids_file = data_dir / "tickets.txt"
                 ids_file.write_text("\n".join(tickets))
                 first = 0
