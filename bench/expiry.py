@@ -85,9 +85,10 @@ async def watch(settings: Settings, deadlines: dict[str, datetime],
     try:
         give_up = time.monotonic() + give_up_after
         while len(lateness) < len(deadlines) and time.monotonic() < give_up:
-            now = datetime.now(UTC)
             cancelled = await Order.filter(status=OrderStatus.CANCELLED).values_list(
                 "id", flat=True)
+            # After the query: a cancellation it saw happened before this instant.
+            now = datetime.now(UTC)
             for order_id in cancelled:
                 if order_id not in lateness:
                     lateness[str(order_id)] = (now - deadlines[str(order_id)]).total_seconds()
