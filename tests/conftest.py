@@ -20,6 +20,7 @@ from typing import Any
 import asyncpg
 import pytest
 from quart import Quart
+from quart.testing.app import TestApp
 from quart.typing import TestClientProtocol
 from tortoise.backends.base.executor import EXECUTOR_CACHE
 
@@ -30,6 +31,20 @@ from ticketing.settings import MODULE_NAMES, Settings
 # The real NATS JetStream server fixture (``nats_server``), for every test that wants it,
 # and the bus harness (``bus_harness``: written once, run on every transport).
 pytest_plugins = ["tests.nats_server", "tests.bus_fixtures"]
+
+class PatientTestApp(TestApp):
+    """Quart's test app with room for a graceful stop.
+
+    Stopping lets relays and consumers finish the batch in hand (a cancelled query can
+    wedge a connection), which on a loaded machine can take longer than Quart's default
+    six seconds; a stop cut short would leave the databases open for the next test.
+    """
+
+    def __init__(self, app: Quart, startup_timeout: int = 60, shutdown_timeout: int = 60) -> None:
+        super().__init__(app, startup_timeout, shutdown_timeout)
+
+
+Quart.test_app_class = PatientTestApp
 
 TEST_JWT_KEY = "test-signing-key-that-is-long-enough-0123456789"
 POSTGRES_ADMIN_URL = os.environ.get(

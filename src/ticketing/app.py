@@ -96,11 +96,13 @@ def create_app(settings: Settings) -> Quart:
 
     @app.after_serving
     async def close_resources() -> None:
-        for parts in reversed(module_parts):
-            if parts.on_stop is not None:
-                await parts.on_stop()
-        await bus.stop()
-        await db.close_databases()
+        try:
+            for parts in reversed(module_parts):
+                if parts.on_stop is not None:
+                    await parts.on_stop()
+            await bus.stop()
+        finally:
+            await db.close_databases()
 
     return app
 
