@@ -11,6 +11,7 @@ import asyncio
 import time
 from collections.abc import Iterator
 from dataclasses import replace
+from typing import Any
 
 import pytest
 from quart import Quart
@@ -60,6 +61,18 @@ async def webhook(app: Quart, payload: bytes, signature: str) -> tuple[int, obje
                                           "Content-Type": "application/json"})
     return response.status_code, await response.get_json()
 
+
+
+async def authenticated_in_3d_secure(app: Quart,
+                                     fake_stripe: FakeStripe,
+                                     ) -> tuple[Client, dict[str, Any], PaymentAttempt]:
+    """A buyer whose payment asked for 3-D Secure (202) and who has now passed it at Stripe."""
+    buyer = await signed_up(app, "buyer@test.com")
+    order = await open_order(app, buyer)
+    assert (await pay(buyer, order["id"], "pm_card_authenticationRequired")).status_code == 202
+    [attempt] = await PaymentAttempt.filter(order_id=order["id"])
+    fake_stripe.complete_action(str(attempt.intent_id))
+    return buyer, order, attempt
 
 async def test_a_payment_method_is_charged_in_exact_cents_with_an_idempotency_key(
     app: Quart, fake_stripe: FakeStripe,
@@ -171,11 +184,7 @@ async def test_a_signed_succeeded_event_completes_a_3d_secure_payment_once(
 async def test_the_browser_back_from_3d_secure_gets_201_without_a_webhook(
     app: Quart, fake_stripe: FakeStripe,
 ) -> None:
-    buyer = await signed_up(app, "buyer@test.com")
-    order = await open_order(app, buyer)
-    assert (await pay(buyer, order["id"], "pm_card_authenticationRequired")).status_code == 202
-    [attempt] = await PaymentAttempt.filter(order_id=order["id"])
-    fake_stripe.complete_action(str(attempt.intent_id))
+    buyer, order, _attempt = await authenticated_in_3d_secure(app, fake_stripe)
 
     response = await pay(buyer, order["id"], "pm_card_authenticationRequired")
 
@@ -186,11 +195,7 @@ async def test_the_browser_back_from_3d_secure_gets_201_without_a_webhook(
 async def test_two_tabs_back_from_3d_secure_report_the_payment_once(
     app: Quart, fake_stripe: FakeStripe,
 ) -> None:
-    buyer = await signed_up(app, "buyer@test.com")
-    order = await open_order(app, buyer)
-    assert (await pay(buyer, order["id"], "pm_card_authenticationRequired")).status_code == 202
-    [attempt] = await PaymentAttempt.filter(order_id=order["id"])
-    fake_stripe.complete_action(str(attempt.intent_id))
+    buyer, order, _attempt = await authenticated_in_3d_secure(app, fake_stripe)
     fake_stripe.latency = 0.2
 
     answers = await asyncio.gather(
@@ -239,11 +244,7 @@ async def test_a_failed_3d_secure_frees_the_order_for_another_try(
 async def test_a_webhook_without_a_good_fresh_signature_is_refused(
     app: Quart, fake_stripe: FakeStripe, tamper: str,
 ) -> None:
-    buyer = await signed_up(app, "buyer@test.com")
-    order = await open_order(app, buyer)
-    assert (await pay(buyer, order["id"], "pm_card_authenticationRequired")).status_code == 202
-    [attempt] = await PaymentAttempt.filter(order_id=order["id"])
-    fake_stripe.complete_action(str(attempt.intent_id))
+    _buyer, order, attempt = await authenticated_in_3d_secure(app, fake_stripe)
     payload, signature = fake_stripe.signed_event("payment_intent.succeeded",
                                                   str(attempt.intent_id), WEBHOOK_SECRET)
     if tamper == "bad-secret":
