@@ -33,6 +33,7 @@ log = logging.getLogger("ticketing.expiration")
 
 # Schedules fire on the whole second before a deadline; the task waits out the rest.
 MAX_EARLY_SECONDS = 2.0
+STOP_GRACE_SECONDS = 3.0
 
 
 def build_broker(settings: Settings) -> AsyncBroker:
@@ -130,9 +131,12 @@ class ExpirationService:
     async def stop(self) -> None:
         for task in self._tasks:
             task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        if self._tasks:
+            # Taskiq's receiver may hold on to a cancelled fetch; never let it hang a stop.
+            _, stuck = await asyncio.wait(self._tasks, timeout=STOP_GRACE_SECONDS)
+            if stuck:
+                log.warning("expiration workers still stopping after %.0fs; leaving them",
+                            STOP_GRACE_SECONDS)
         self._tasks.clear()
         with contextlib.suppress(Exception):  # the database or NATS may be gone already
             await self._source.release()
