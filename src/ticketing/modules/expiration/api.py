@@ -15,10 +15,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 from taskiq import AsyncBroker, InMemoryBroker, TaskiqScheduler
-from taskiq.api import run_receiver_task, run_scheduler_task
+from taskiq.api import run_scheduler_task
+from taskiq.receiver import Receiver
 
 from ticketing.bus.consumer import Subscriptions
 from ticketing.bus.contracts import ExpirationComplete, OrderCancelled, OrderCompleted, OrderCreated
@@ -67,6 +69,7 @@ class ExpirationService:
         self._broker.register_task(expire_order, task_name=EXPIRE_TASK)
         self._source = PendingExpirationSource()
         self._tasks: list[asyncio.Task[None]] = []
+        self._finish = asyncio.Event()  # tells the Taskiq receiver to stop
 
     @property
     def subscriptions(self) -> Subscriptions:
@@ -110,6 +113,7 @@ class ExpirationService:
         the bus) while NATS is away, and expiration begins once it connects; the
         deadlines wait durably in the table meanwhile.
         """
+        self._finish.clear()
         self._tasks.append(asyncio.create_task(self._run(), name="expiration"))
 
     async def _run(self) -> None:
@@ -123,22 +127,36 @@ class ExpirationService:
                 log.warning("expiration broker not started (attempt %d): %r", failures, error)
                 await asyncio.sleep(min(5.0, 0.25 * 2 ** failures))
         scheduler = TaskiqScheduler(self._broker, [self._source])
-        work = [run_scheduler_task(scheduler, interval=timedelta(seconds=1))]
-        if not isinstance(self._broker, InMemoryBroker):
-            work.append(run_receiver_task(self._broker))
-        await asyncio.gather(*work)
+        self._tasks.append(asyncio.create_task(
+            run_scheduler_task(scheduler, interval=timedelta(seconds=1)),
+            name="expiration-scheduler"))
+        if isinstance(self._broker, InMemoryBroker):
+            return
+        # The workers run a Taskiq Receiver directly, so that stop() can end it through
+        # its finish event: cancelling it mid-fetch can leave it spinning on a closed
+        # connection (taskiq's run_receiver_task restarts a receiver that fails).
+        self._broker.is_worker_process = True
+        with ThreadPoolExecutor(max_workers=1) as executor:
+            receiver = Receiver(broker=self._broker, executor=executor, run_startup=False)
+            await receiver.listen(self._finish)
 
     async def stop(self) -> None:
-        for task in self._tasks:
+        """End the workers through their finish event, the scheduler by cancelling it."""
+        self._finish.set()
+        for task in self._tasks[1:]:  # the scheduler: plain asyncio, safe to cancel
             task.cancel()
+        stuck: set[asyncio.Task[None]] = set()
         if self._tasks:
-            # Taskiq's receiver may hold on to a cancelled fetch; never let it hang a stop.
             _, stuck = await asyncio.wait(self._tasks, timeout=STOP_GRACE_SECONDS)
+            for task in stuck:
+                task.cancel()
             if stuck:
-                log.warning("expiration workers still stopping after %.0fs; leaving them",
-                            STOP_GRACE_SECONDS)
+                _, stuck = await asyncio.wait(stuck, timeout=STOP_GRACE_SECONDS)
         self._tasks.clear()
         with contextlib.suppress(Exception):  # the database or NATS may be gone already
             await self._source.release()
+        if stuck:  # closing the broker under a live receiver would make it spin
+            log.warning("expiration workers did not stop; leaving the broker open")
+            return
         with contextlib.suppress(Exception):
             await self._broker.shutdown()
