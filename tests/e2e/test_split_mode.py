@@ -17,11 +17,13 @@ import httpx
 import pytest
 
 from tests.e2e.conftest import SplitCluster
+from ticketing.bus.nats import JetStreamLayout
 
 T = TypeVar("T")
 
 EXPIRATION_SECONDS = 3
 REPLICATION_TIMEOUT = 10.0
+ACK_WAIT_SECONDS = JetStreamLayout().ack_wait_seconds
 PASSWORD = "split-secret"
 
 
@@ -107,8 +109,11 @@ def test_the_story_runs_across_five_processes_and_survives_a_killed_orders_proce
 
     assert order_status(http, cluster, first["id"]) in ("created", "cancelled"), \
         "the order survived the kill"
+    # An event handed to the killed process's last pull comes back only after JetStream's
+    # ack wait (30 s), so this may take that long on a busy machine.
     eventually(lambda: True if order_status(http, cluster, first["id"]) == "cancelled" else None,
-               "the expiry that fired while orders was down cancels the order")
+               "the expiry that fired while orders was down cancels the order",
+               timeout=ACK_WAIT_SECONDS + REPLICATION_TIMEOUT)
     eventually(lambda: True if ticket_id in listed_ids(http, cluster) else None,
                "the expired order's ticket is listed again")
 
