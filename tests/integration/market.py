@@ -147,3 +147,19 @@ def error(message: str, field: str | None = None) -> dict[str, Any]:
     """The contract's error body with one entry."""
     entry = {"message": message} | ({"field": field} if field else {})
     return {"errors": [entry]}
+
+
+async def reserve_when_known(client: TestClientProtocol, buyer: Person, ticket_id: str,
+                             within: float = SETTLE_TIMEOUT) -> dict[str, Any]:
+    """Reserve as soon as orders has heard of the ticket (404 until then)."""
+
+    async def attempt() -> dict[str, Any] | None:
+        response = await client.post("/api/orders", json={"ticketId": ticket_id},
+                                     headers=buyer.headers)
+        if response.status_code == 404:
+            return None
+        assert response.status_code == 201, await response.get_json()
+        order: dict[str, Any] = await response.get_json()
+        return order
+
+    return await eventually(attempt, within, "orders knowing the ticket")

@@ -23,9 +23,9 @@ from tests.integration.market import (
     TRANSPORTS,
     Person,
     error,
-    eventually,
     list_ticket,
     person,
+    reserve_when_known,
     with_transport,
 )
 from ticketing.settings import Settings
@@ -99,20 +99,6 @@ def ticket_event(ticket_id: str, **expected: Any) -> Callable[[str, dict[str, An
         return name == "ticket" and data["id"] == ticket_id and expected.items() <= data.items()
 
     return holds
-
-
-async def reserve_when_known(client: TestClientProtocol, buyer: Person,
-                             ticket_id: str) -> dict[str, Any]:
-    async def attempt() -> dict[str, Any] | None:
-        response = await client.post("/api/orders", json={"ticketId": ticket_id},
-                                     headers=buyer.headers)
-        if response.status_code == 404:
-            return None
-        assert response.status_code == 201, await response.get_json()
-        order: dict[str, Any] = await response.get_json()
-        return order
-
-    return await eventually(attempt, EVENT_SECONDS, "orders knowing the ticket")
 
 
 async def test_the_listing_stream_is_an_uncached_event_stream_for_anyone(

@@ -14,11 +14,11 @@ from quart.typing import TestClientProtocol
 
 from tests.integration.market import (
     TRANSPORTS,
-    Person,
     error,
     eventually,
     list_ticket,
     person,
+    reserve_when_known,
     with_transport,
 )
 from ticketing.settings import Settings
@@ -39,22 +39,6 @@ async def listed_ids(client: TestClientProtocol) -> list[str]:
 async def shown(client: TestClientProtocol, ticket_id: str) -> dict[str, Any]:
     ticket: dict[str, Any] = await (await client.get(f"/api/tickets/{ticket_id}")).get_json()
     return ticket
-
-
-async def reserve_when_known(client: TestClientProtocol, buyer: Person,
-                             ticket_id: str) -> dict[str, Any]:
-    """Reserve as soon as orders has heard of the ticket (404 until then)."""
-
-    async def attempt() -> dict[str, Any] | None:
-        response = await client.post("/api/orders", json={"ticketId": ticket_id},
-                                     headers=buyer.headers)
-        if response.status_code == 404:
-            return None
-        assert response.status_code == 201, await response.get_json()
-        order: dict[str, Any] = await response.get_json()
-        return order
-
-    return await eventually(attempt, POLL_SECONDS, "orders knowing the ticket")
 
 
 async def test_list_reserve_hidden_cancel_listed_again(
