@@ -1,21 +1,30 @@
 # The two commands of the README: `make run` and `make test`.
+# Both install exactly the locked set (uv.lock, ADR 0009) into .venv. uv itself and pip are
+# the newest releases, installed into .venv-tools, the only thing made with the system Python.
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
+TOOLS := .venv-tools
+UV := $(TOOLS)/bin/uv
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-stamp
-# xstatic-bootstrap builds from an sdist that still imports pkg_resources.
-export PIP_CONSTRAINT := $(CURDIR)/build-constraints.txt
+STAMP := $(VENV)/.synced-stamp
+# Never download an interpreter: the project runs on the machine's Python 3.11.
+export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: run test lint bench-bus bench-reserve bench-expiry bench-footprint bench-deps browser-deps split
+.PHONY: run test lint lock bench-bus bench-reserve bench-expiry bench-footprint bench-deps browser-deps split
 
-$(STAMP): pyproject.toml build-constraints.txt
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+$(UV):
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/python -m pip install --quiet --upgrade pip uv
+
+$(STAMP): pyproject.toml uv.lock | $(UV)
+	$(UV) sync --locked --extra test --python $(PYTHON)
 	touch $(STAMP)
 
 run: $(STAMP)  ## set up, migrate and serve on http://127.0.0.1:8000, reloading on change
 	$(BIN)/ticketing serve --reload
+
+lock: | $(UV)  ## refresh uv.lock on purpose: newest releases the pyproject ranges allow
+	$(UV) lock --upgrade
 
 browser-deps:  ## Debian's chromium for the browser tests (never a downloaded browser)
 	@command -v chromium >/dev/null 2>&1 || { \

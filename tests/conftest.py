@@ -69,31 +69,54 @@ def base_settings(data_dir: Path, **overrides: Any) -> Settings:
     return replace(Settings(env="test", data_dir=data_dir, jwt_key=TEST_JWT_KEY), **overrides)
 
 
-@pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str]:
-    """A PostgreSQL database made for this run, migrated once, dropped afterwards."""
+async def _admin(statement: str) -> None:
+    connection = await asyncpg.connect(POSTGRES_ADMIN_URL, timeout=5)
+    try:
+        await connection.execute(statement)
+    finally:
+        await connection.close()
+
+
+def _create_postgres_database() -> str:
+    """A new, empty database on the test server; its URL. Fails in CI if unreachable."""
     if not POSTGRES_ENABLED:
         pytest.skip("PostgreSQL leg not enabled")
     name = f"ticketing_test_{os.getpid()}_{secrets.token_hex(3)}"
-
-    async def admin(statement: str) -> None:
-        connection = await asyncpg.connect(POSTGRES_ADMIN_URL, timeout=5)
-        try:
-            await connection.execute(statement)
-        finally:
-            await connection.close()
-
     try:
-        asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+        asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
     except (OSError, asyncpg.PostgresError) as error:
         message = f"PostgreSQL at {POSTGRES_ADMIN_URL} unreachable: {error}"
         if POSTGRES_REQUIRED:
             pytest.fail(message)
         pytest.skip(message)
-    url = POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    return POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+
+
+def _drop_postgres_database(url: str) -> None:
+    asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)'))
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A PostgreSQL database made for this run, migrated once, dropped afterwards."""
+    url = _create_postgres_database()
     asyncio.run(db.apply_migrations(Settings(env="test", database_url=url, jwt_key=TEST_JWT_KEY)))
     yield url
-    asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    _drop_postgres_database(url)
+
+
+@pytest.fixture
+def fresh_postgres_url() -> Iterator[Callable[[], str]]:
+    """Make new, empty (unmigrated) PostgreSQL databases on demand; dropped after the test."""
+    made: list[str] = []
+
+    def make() -> str:
+        made.append(_create_postgres_database())
+        return made[-1]
+
+    yield make
+    for url in made:
+        _drop_postgres_database(url)
 
 
 async def empty_postgres(url: str) -> None:

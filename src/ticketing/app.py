@@ -12,7 +12,7 @@ from typing import Any
 from quart import Blueprint, Quart, Response, jsonify
 from quart_schema import Info, QuartSchema
 
-from ticketing import db
+from ticketing import __version__, db
 from ticketing.bootstrap import build_bus
 from ticketing.bus.runtime import Bus
 from ticketing.modules.auth.api import SessionReader
@@ -51,7 +51,7 @@ def create_app(settings: Settings) -> Quart:
     app.config["QUART_SCHEMA_SWAGGER_CSS_URL"] = home.SWAGGER_UI_CSS
     QuartSchema(
         app,
-        info=Info(title="Ticketing", version="0.1.0",
+        info=Info(title="Ticketing", version=__version__,
                   description="Buy and sell tickets; see docs/ for the event contracts."),
         openapi_path="/openapi.json",
         swagger_ui_path="/docs",

@@ -1,4 +1,4 @@
-"""The ``ticketing`` command: ``serve``, ``migrate``, ``bus status``, ``bus replay``."""
+"""The ``ticketing`` command: ``serve``, ``migrate``, ``backup``, ``restore``, ``bus``."""
 
 from __future__ import annotations
 
@@ -11,9 +11,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
+import asyncpg
 from tortoise.exceptions import DBConnectionError
 
-from ticketing import db
+from ticketing import __version__, db
 from ticketing.settings import Settings, SettingsError
 
 if TYPE_CHECKING:
@@ -45,6 +46,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 1
         print(f"migrated: {', '.join(settings.modules)}")
         return 0
+    if args.command in ("backup", "restore"):
+        return run_backup_command(settings, args.command, Path(args.path))
     if args.command == "serve":
         return serve(settings, args.host, args.port, reload=args.reload, workers=args.workers)
     if args.command == "bus":
@@ -90,6 +93,7 @@ def serve(settings: Settings, host: str, port: int, *, reload: bool, workers: in
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ticketing", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"ticketing {__version__}")
     commands = parser.add_subparsers(dest="command")
     serve_cmd = commands.add_parser("serve", help="run the web app")
     serve_cmd.add_argument("--host", default="127.0.0.1")
@@ -98,7 +102,15 @@ def _parser() -> argparse.ArgumentParser:
                            help="restart when the code changes (development)")
     serve_cmd.add_argument("--workers", type=int, default=1,
                            help="worker processes (PostgreSQL: use one per core)")
-    commands.add_parser("migrate", help="apply every enabled module's migrations")
+    commands.add_parser("migrate", help="apply every enabled module's migrations (one "
+                        "migrator at a time per database)")
+    backup_cmd = commands.add_parser(
+        "backup", help="copy every enabled module's data into a new folder (safe while serving)")
+    backup_cmd.add_argument("path", metavar="PATH", help="the folder to create")
+    restore_cmd = commands.add_parser(
+        "restore", help="replace every enabled module's data with a backup, then migrate "
+                        "(stop the servers first)")
+    restore_cmd.add_argument("path", metavar="PATH", help="a folder made by ticketing backup")
     bus_cmd = commands.add_parser("bus", help="inspect and repair the event bus")
     bus_commands = bus_cmd.add_subparsers(dest="bus_command", required=True)
     status_cmd = bus_commands.add_parser(
@@ -108,6 +120,23 @@ def _parser() -> argparse.ArgumentParser:
         "replay", help="deliver a dead-lettered event again (exit 1 if there is none)")
     replay_cmd.add_argument("event_id", metavar="EVENT_ID")
     return parser
+
+
+def run_backup_command(settings: Settings, command: str, path: Path) -> int:
+    """``backup PATH`` or ``restore PATH``: one line per module, or one line saying why not."""
+    from ticketing import backup
+
+    action = backup.backup if command == "backup" else backup.restore
+    try:
+        lines = asyncio.run(action(settings, path))
+    except backup.BackupError as error:
+        print(f"ticketing: {command}: {error}", file=sys.stderr)
+        return 1
+    except (OSError, DBConnectionError, asyncpg.PostgresError) as error:
+        print(f"ticketing: {command}: cannot reach the database: {error}", file=sys.stderr)
+        return 1
+    print("\n".join(lines))
+    return 0
 
 
 async def run_bus_command(settings: Settings, args: argparse.Namespace) -> int:

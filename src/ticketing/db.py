@@ -7,9 +7,16 @@ embedded default is one SQLite file per module under ``TICKETING_DATA_DIR``.
 
 from __future__ import annotations
 
+import asyncio
+import fcntl
+import zlib
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+import asyncpg
 from tortoise import Tortoise, connections
 from tortoise.backends.base.config_generator import expand_db_url
 from tortoise.context import TortoiseContext
@@ -18,6 +25,9 @@ from tortoise.migrations.api import migrate as tortoise_migrate
 from ticketing.settings import Settings
 
 POSTGRES_POOL_MAX = 20
+# pg_advisory_lock's key for `migrate`: any constant; derived from a name so it says whose.
+MIGRATION_LOCK_KEY = zlib.crc32(b"ticketing.migrate")
+MIGRATION_LOCK_FILE = ".migrate.lock"
 
 
 def connection_config(settings: Settings, module: str) -> dict[str, Any]:
@@ -87,8 +97,51 @@ async def close_databases() -> None:
     await Tortoise.close_connections()
 
 
+def postgres_dsn(url: str) -> str | None:
+    """The libpq form of a module's database URL, or None when it is not PostgreSQL.
+
+    Tortoise's pool options in the query (``?maxsize=``) mean nothing to libpq, asyncpg
+    and pg_dump; only ``sslmode`` is kept.
+    """
+    parts = urlsplit(url)
+    if parts.scheme not in ("postgres", "postgresql"):
+        return None
+    query = urlencode([(k, v) for k, v in parse_qsl(parts.query) if k == "sslmode"])
+    return urlunsplit(("postgresql", parts.netloc, parts.path, query, ""))
+
+
+@asynccontextmanager
+async def migration_lock(settings: Settings) -> AsyncIterator[None]:
+    """Hold every database's migration lock: two replicas starting at once take turns.
+
+    PostgreSQL: a session advisory lock on each distinct server database (taken in a
+    fixed order, so two migrators never deadlock), released when its connection closes,
+    even if the process dies. SQLite: an exclusive ``flock`` on a file in the data dir.
+    """
+    urls = [settings.database_url_for(m) for m in settings.modules]
+    dsns = sorted({dsn for url in urls if (dsn := postgres_dsn(url))})
+    async with AsyncExitStack() as held:
+        for dsn in dsns:
+            connection = await asyncpg.connect(dsn)
+            held.push_async_callback(connection.close)
+            await connection.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK_KEY)
+        if len(dsns) < len(urls):  # some module is on SQLite
+            settings.data_dir.mkdir(parents=True, exist_ok=True)
+            lock_file = held.enter_context((settings.data_dir / MIGRATION_LOCK_FILE).open("a"))
+            await asyncio.to_thread(fcntl.flock, lock_file, fcntl.LOCK_EX)
+        yield
+
+
 async def apply_migrations(settings: Settings) -> None:
-    """Create each module's PostgreSQL schema if needed, then apply its migrations."""
+    """Create each module's PostgreSQL schema if needed, then apply its migrations.
+
+    Under :func:`migration_lock`, so concurrent migrators never race on one database.
+    """
+    async with migration_lock(settings):
+        await _apply_migrations(settings)
+
+
+async def _apply_migrations(settings: Settings) -> None:
     config = _config_with_directories(settings)
     async with TortoiseContext():
         await Tortoise.init(config=config)

@@ -24,6 +24,8 @@ import pytest
 import yaml
 from quart import Quart
 
+import ticketing
+from tests.architecture.settings_names import settings_variables
 from ticketing.app import create_app
 from ticketing.settings import MODULE_NAMES, Settings, SettingsError
 
@@ -89,15 +91,6 @@ def example_secrets() -> dict[str, dict[str, str]]:
     """Secret name → its keys and placeholder values, from secrets.example.yaml."""
     return {doc["metadata"]["name"]: dict(doc["stringData"])
             for doc in load_documents(SECRETS_EXAMPLE)}
-
-
-def settings_variables() -> set[str]:
-    """Every ``TICKETING_*`` variable that settings.py reads, per-module ones expanded."""
-    source = (REPO / "src" / "ticketing" / "settings.py").read_text()
-    names = set(re.findall(r'"(TICKETING_[A-Z0-9_]+)"', source))
-    for suffix in re.findall(r'f"TICKETING_\{module\.upper\(\)\}_([A-Z0-9_]+)"', source):
-        names |= {f"TICKETING_{module.upper()}_{suffix}" for module in MODULE_NAMES}
-    return names
 
 
 # --- checks ---------------------------------------------------------------------------
@@ -335,9 +328,12 @@ def dockerfile_problems(dockerfile: str, dockerignore: str, context: Path) -> li
         problems.append(f"ENTRYPOINT must be [\"ticketing\"] (is {values.get('ENTRYPOINT')})")
     if "/healthz" not in values.get("HEALTHCHECK", ""):
         problems.append("no HEALTHCHECK on /healthz")
-    if not any(keyword == "RUN" and "PIP_CONSTRAINT=build-constraints.txt pip install ." in args
-               for keyword, args in instructions):
-        problems.append("the package is not installed with the build constraints")
+    installs = [args for keyword, args in instructions
+                if keyword == "RUN" and ("pip install" in args or "uv " in args)]
+    if not any("uv sync --locked" in args for args in installs):
+        problems.append("the package is not installed from the lock (uv sync --locked)")
+    if any("pip install ." in args or "uv pip install" in args for args in installs):
+        problems.append("something is installed around the lock")
     return problems
 
 
@@ -525,7 +521,7 @@ def test_kubectl_kustomize_builds_the_layout(layout: str) -> None:
         assert doc["metadata"]["labels"]["app.kubernetes.io/part-of"] == "ticketing"
     images = {c["image"] for d in docs if d["kind"] in ("Deployment", "Job")
               for c in ticketing_containers(d)}
-    assert images == {"ticketing:0.1.0"}
+    assert images == {f"ticketing:{ticketing.__version__}"}
 
 
 def test_the_dockerfile_copies_what_exists_and_runs_ticketing_as_non_root() -> None:
@@ -652,6 +648,25 @@ def test_the_dockerfile_check_catches_a_missing_source_an_ignored_one_and_root()
     assert problems[0].startswith("COPY src/: .dockerignore leaves out src/ticketing/")
     assert problems[1:] == ["COPY alembic/: not in the repository",
                             "the final stage must switch to a non-root USER"]
+
+
+def test_the_dockerfile_check_catches_an_install_around_the_lock() -> None:
+    unlocked = DOCKERFILE.read_text().replace("uv sync --locked --no-editable",
+                                              "pip install .")
+
+    assert dockerfile_problems(unlocked, DOCKERIGNORE.read_text(), REPO) == [
+        "something is installed around the lock"]
+    assert dockerfile_problems(unlocked.replace("--locked", ""), DOCKERIGNORE.read_text(),
+                               REPO) == [
+        "the package is not installed from the lock (uv sync --locked)",
+        "something is installed around the lock"]
+
+
+def test_the_image_installs_the_uv_that_the_lock_pins() -> None:
+    locked = {p["name"]: p["version"]
+              for p in tomllib.loads((REPO / "uv.lock").read_text())["package"]}
+
+    assert f"ARG UV_VERSION={locked['uv']}\n" in DOCKERFILE.read_text()
 
 
 def test_dockerignore_matching_follows_the_last_pattern_and_parent_folders() -> None:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from importlib.resources import files
 from pathlib import Path
 
 import swagger_ui_bundle
-import xstatic.pkg.bootstrap as xstatic_bootstrap
 from quart import Blueprint, Response, render_template, request, send_from_directory
 
 from ticketing.modules.tickets.api import TicketPage, TicketsApi
@@ -14,10 +14,11 @@ from ticketing.web.runtime import runtime
 from ticketing.web.validation import parse_form
 
 blueprint = Blueprint("home", __name__)
-# Bootstrap (xstatic-bootstrap) and Swagger UI (swagger-ui-bundle-v2) arrive as packages;
+# Bootstrap (django-bootstrap-static: a plain wheel of Bootstrap's dist files, importable as
+# `bootstrap`, no Django needed) and Swagger UI (swagger-ui-bundle-v2) arrive as packages;
 # the app serves their files itself, so no page depends on a CDN.
 vendor = Blueprint("vendor", __name__, url_prefix="/static/vendor")
-BOOTSTRAP_DIR = Path(xstatic_bootstrap.BASE_DIR)
+BOOTSTRAP_DIR = Path(str(files("bootstrap") / "static" / "bootstrap"))
 SWAGGER_UI_DIR = Path(swagger_ui_bundle.swagger_ui_path)
 SWAGGER_UI_JS = "/static/vendor/swagger-ui/swagger-ui-bundle.js"
 SWAGGER_UI_CSS = "/static/vendor/swagger-ui/swagger-ui.css"
