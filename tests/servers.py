@@ -42,13 +42,18 @@ def server_environment(data_dir: Path, **variables: str) -> dict[str, str]:
 
 @dataclass
 class ServerProcess:
-    """One ``ticketing serve`` process; ``name`` labels it in failures."""
+    """One ``ticketing serve`` process; ``name`` labels it in failures.
+
+    ``python`` is the interpreter it runs under: this test run's, or another installation's
+    (a wheel installed into a clean venv, the previous release).
+    """
 
     name: str
     port: int
     data_dir: Path
     log: Path
     env: dict[str, str]
+    python: str = sys.executable
     process: subprocess.Popen[bytes] | None = None
     starts: int = 0
 
@@ -64,7 +69,7 @@ class ServerProcess:
             output.write(f"\n===== start #{self.starts} =====\n".encode())
             output.flush()
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "ticketing", "serve", "--host", "127.0.0.1",
+                [self.python, "-m", "ticketing", "serve", "--host", "127.0.0.1",
                  "--port", str(self.port)],
                 env=self.env, stdout=output, stderr=subprocess.STDOUT, cwd=self.data_dir.parent,
             )
