@@ -7,10 +7,11 @@ UV := $(TOOLS)/bin/uv
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.synced-stamp
+PORT ?= 8000
 # Never download an interpreter: the project runs on the machine's Python 3.11.
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: run test lint lock bench-bus bench-reserve bench-expiry bench-footprint bench-deps browser-deps split
+.PHONY: run test lint lock bench-setup bench-bus bench-reserve bench-expiry bench-footprint bench-deps browser-deps split
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -20,8 +21,8 @@ $(STAMP): pyproject.toml uv.lock | $(UV)
 	$(UV) sync --locked --extra test --python $(PYTHON)
 	touch $(STAMP)
 
-run: $(STAMP)  ## set up, migrate and serve on http://127.0.0.1:8000, reloading on change
-	$(BIN)/ticketing serve --reload
+run: $(STAMP)  ## set up, migrate and serve on http://127.0.0.1:$(PORT), reloading on change
+	$(BIN)/ticketing serve --reload --port $(PORT)
 
 lock: | $(UV)  ## refresh uv.lock on purpose: newest releases the pyproject ranges allow
 	$(UV) lock --upgrade
@@ -57,3 +58,6 @@ split: $(STAMP)  ## NATS + one process per module (8001-8005) behind an Ingress-
 
 bench-footprint: $(STAMP)  ## start-up time and idle memory of one process vs a bare Quart app
 	$(BIN)/python -m bench.footprint
+
+bench-setup:  ## the README's two commands on a fresh clone: until serving, until tests start
+	$(PYTHON) -m bench.setup
