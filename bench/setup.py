@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import signal
 import subprocess
 import tempfile
@@ -90,6 +91,7 @@ def measure(command: Callable[[Path, dict[str, str]], float], cold: bool) -> flo
 
 
 def main() -> None:
+    had_chromium = shutil.which("chromium") is not None
     rows = []
     for label, command in (("`make run` until the page and its stylesheet load", time_make_run),
                            ("`make test` until the tests start (set-up, ruff, mypy, collection)",
@@ -107,6 +109,11 @@ def main() -> None:
         "| README command, on a fresh clone | cold caches | warm caches |",
         "|---|---|---|",
         *rows,
+        "",
+        "The cold `make test` cell " + ("ran where Debian's chromium was already installed."
+                                        if had_chromium else
+                                        "includes installing Debian's chromium with apt-get "
+                                        "(the browser tests' one-time set-up on a new machine)."),
     ])
     write_section("Set-up on a fresh clone", body)
 

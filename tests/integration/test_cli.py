@@ -6,6 +6,7 @@ import os
 import sqlite3
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -83,3 +84,13 @@ def test_no_command_prints_usage_and_fails(tmp_path: Path) -> None:
 
     assert result.returncode != 0
     assert "serve" in result.stdout
+
+
+def test_version_is_the_one_in_pyproject(tmp_path: Path) -> None:
+    declared = tomllib.loads((Path(__file__).resolve().parents[2] / "pyproject.toml")
+                             .read_text())["project"]["version"]
+
+    result = run_ticketing("--version", tmp_path=tmp_path)
+
+    assert result.returncode == 0
+    assert result.stdout == f"ticketing {declared}\n"
