@@ -115,20 +115,43 @@ def _add_probes(app: Quart, settings: Settings, bus: Bus) -> None:
 
     @app.get("/readyz")
     async def readyz() -> Response:
-        """Ready: every enabled module's database answers, and so does the bus."""
-        probes = {module: db.ping(module) for module in settings.modules}
-        probes["bus"] = bus.transport.ping()
+        """Ready: every enabled module's database answers (ADR 10).
+
+        The bus being away makes the process *degraded*, not unready: it still serves and
+        its outbox holds the events. A background task that keeps failing while the bus
+        is fine makes it unready, by name.
+        """
         checks: dict[str, str] = {}
-        for name, probe in probes.items():
+        for module in settings.modules:
             try:
-                await probe
-                checks[name] = "ok"
+                await db.ping(module)
+                checks[module] = "ok"
             except Exception as error:  # any failure means "not ready", never a 500
-                checks[name] = f"unreachable: {type(error).__name__}"
-        ready = all(value == "ok" for value in checks.values())
-        response = jsonify({"status": "ready" if ready else "unavailable", "checks": checks})
-        response.status_code = 200 if ready else 503
+                checks[module] = f"unreachable: {type(error).__name__}"
+        try:
+            await bus.transport.ping()
+            checks["bus"] = "ok"
+        except Exception as error:
+            checks["bus"] = f"degraded: {type(error).__name__}"
+        failing = bus.supervisor.failing()
+        checks["tasks"] = f"failing: {', '.join(failing)}" if failing else "ok"
+        status, code = readiness(all(checks[m] == "ok" for m in settings.modules),
+                                 checks["bus"] == "ok", bool(failing))
+        response = jsonify({"status": status, "checks": checks})
+        response.status_code = code
         return response
+
+
+def readiness(databases_ok: bool, bus_ok: bool, tasks_failing: bool) -> tuple[str, int]:
+    """The verdict of ``/readyz`` (ADR 10): unavailable (503), degraded or ready (200).
+
+    Tasks that fail while the bus is away are the bus's doing: degraded, not unready.
+    """
+    if not databases_ok or (tasks_failing and bus_ok):
+        return "unavailable", 503
+    if bus_ok and not tasks_failing:
+        return "ready", 200
+    return "degraded", 200
 
 
 def create_app_from_env() -> Quart:

@@ -8,17 +8,20 @@ No database or network is touched here.
 from __future__ import annotations
 
 from ticketing.bus.runtime import Bus, build_transport
+from ticketing.bus.supervisor import Supervisor
 from ticketing.modules import ModuleContext, ModuleParts, load_module
 from ticketing.settings import Settings
 
 
 def build_bus(settings: Settings) -> tuple[Bus, dict[str, ModuleParts]]:
     """The bus of the modules named in ``settings.modules`` and what each module built."""
-    bus = Bus(build_transport(settings))
+    supervisor = Supervisor()
+    bus = Bus(build_transport(settings, supervisor), supervisor=supervisor)
     parts: dict[str, ModuleParts] = {}
     for name in settings.modules:
         spec = load_module(name)
-        built = spec.build(ModuleContext(settings, bus.add_module(name, spec.tables)))
+        built = spec.build(ModuleContext(settings, bus.add_module(name, spec.tables),
+                                         supervisor))
         if built.subscriptions:
             bus.subscribe(name, built.subscriptions)
         parts[name] = built

@@ -9,7 +9,7 @@ import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any, Protocol, TextIO
 
 import asyncpg
 from tortoise.exceptions import DBConnectionError
@@ -143,7 +143,7 @@ async def run_bus_command(settings: Settings, args: argparse.Namespace) -> int:
     """Open the enabled modules' databases and run one ``bus`` subcommand on their bus."""
     from ticketing.bootstrap import build_bus  # imports every module: only when needed
 
-    bus, _ = build_bus(settings)
+    bus, parts = build_bus(settings)
     await db.open_databases(settings)
     try:
         if args.bus_command == "status":
@@ -151,17 +151,28 @@ async def run_bus_command(settings: Settings, args: argparse.Namespace) -> int:
                 await bus.transport.connect()
             except Exception as error:  # the outbox report is still worth printing
                 print(f"ticketing: bus transport unreachable: {error}", file=sys.stderr)
-            return await bus_status(bus, as_json=args.json)
+            expiration = parts["expiration"].facade if "expiration" in parts else None
+            return await bus_status(bus, as_json=args.json, expiration=expiration)
         return await bus_replay(bus, args.event_id)
     finally:
         await bus.transport.stop()
         await db.close_databases()
 
 
-async def bus_status(bus: Bus, *, as_json: bool = False, out: TextIO | None = None) -> int:
-    """Print the bus status as a table (or JSON); always exit code 0."""
+class ReportsStatus(Protocol):
+    async def status(self) -> dict[str, Any]: ...
+
+
+async def bus_status(bus: Bus, *, as_json: bool = False, out: TextIO | None = None,
+                     expiration: ReportsStatus | None = None) -> int:
+    """Print the bus status as a table (or JSON); always exit code 0.
+
+    With the expiration module: its deadlines, task queue and workers too.
+    """
     out = out or sys.stdout
     report = await bus.status()
+    if expiration is not None:
+        report["expiration"] = await expiration.status()
     if as_json:
         print(json.dumps(report, indent=2), file=out)
     else:
@@ -213,7 +224,27 @@ def format_status(report: dict[str, Any]) -> str:
         lines.append(f"  {letter['eventId']}  {letter['type']}  consumer={letter['consumer']}"
                      f"  attempts={letter['attempts']}  at={letter['at']}")
         lines.append(f"    {letter['error'][:200]}")
+    if "expiration" in report:
+        lines += ["", *_format_expiration(report["expiration"])]
     return "\n".join(lines)
+
+
+def _format_expiration(status: dict[str, Any]) -> list[str]:
+    overdue = status["overdueSeconds"]
+    backlog = status.get("taskBacklogError") or status["taskBacklog"]
+    lines = ["Expiration",
+             f"  pending deadlines {status['pending']}, oldest {status['oldestDeadline'] or '-'}"
+             + (f" ({overdue:.1f}s overdue)" if overdue else ""),
+             f"  task queue backlog {'in-process' if backlog is None else backlog}",
+             f"  workers: {len(status['workers']) or 'none'}"]
+    for worker in status["workers"]:
+        lines.append(f"    {worker['holder']}  seen {worker['seenSecondsAgo']}s ago")
+        for name, task in sorted(worker["tasks"].items()):
+            lines.append(f"      {name:<22} {task['state']:<10} restarts={task['restarts']}"
+                         + ("  FAILING" if task["failing"] else "")
+                         + (f"  last error: {task['lastError'][:120]}"
+                            if task["lastError"] else ""))
+    return lines
 
 
 if __name__ == "__main__":

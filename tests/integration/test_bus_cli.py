@@ -4,11 +4,14 @@ as the real command on the real wiring (``build_bus``), on every database and tr
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import os
 import subprocess
 import sys
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -16,9 +19,11 @@ import pytest
 from tests.bus_fixtures import BusHarness, eventually, ticket_created
 from tests.conftest import TEST_JWT_KEY
 from tests.nats_server import NatsServer
+from ticketing.app import create_app
 from ticketing.bus.contracts import Envelope
 from ticketing.cli import bus_status
 from ticketing.modules import load_module
+from ticketing.modules.expiration.models import PendingExpiration, WorkerHeartbeat
 from ticketing.settings import Settings
 
 
@@ -153,3 +158,42 @@ async def _run_async(settings: Settings, *args: str) -> subprocess.CompletedProc
     import asyncio
 
     return await asyncio.to_thread(run_ticketing, settings, *args)
+
+
+@pytest.mark.parametrize("transport", ["inproc", "nats"])
+async def test_the_status_command_shows_the_expiration_queue_and_each_workers_state(
+    settings: Settings, transport: str, request: pytest.FixtureRequest,
+) -> None:
+    variables = {}
+    if transport == "nats":
+        server: NatsServer = request.getfixturevalue("nats_server")
+        variables = {"TICKETING_BUS": "nats", "TICKETING_NATS_URL": server.url}
+    app = create_app(replace(settings, **{"bus": transport, **(
+        {"nats_url": variables["TICKETING_NATS_URL"]} if variables else {})}))
+    async with app.test_app():
+        later = datetime.now(UTC).replace(microsecond=0) + timedelta(hours=1)
+        await PendingExpiration.create(order_id="01later", expires_at=later)
+
+        async def beat_with_scheduler() -> bool:
+            beat = await WorkerHeartbeat.first()
+            return beat is not None and "expiration-scheduler" in json.loads(beat.tasks)
+
+        await eventually(beat_with_scheduler, what="a heartbeat naming the scheduler")
+        result = await asyncio.to_thread(run_ticketing, settings, "status", "--json",
+                                         **variables)
+        table = await asyncio.to_thread(run_ticketing, settings, "status", **variables)
+
+    assert result.returncode == 0, result.stderr
+    expiration = json.loads(result.stdout)["expiration"]
+    assert (expiration["pending"], expiration["oldestDeadline"]) == (1, later.isoformat())
+    assert expiration["overdueSeconds"] == 0
+    [worker] = expiration["workers"]
+    assert worker["tasks"]["expiration-scheduler"]["state"] == "running"
+    assert worker["seenSecondsAgo"] < 30
+    if transport == "nats":
+        assert set(worker["tasks"]) >= {"expiration-worker", "expiration-broker"}
+        assert isinstance(expiration["taskBacklog"], int)
+    else:
+        assert expiration["taskBacklog"] is None
+    assert "Expiration" in table.stdout
+    assert "expiration-scheduler" in table.stdout

@@ -24,6 +24,8 @@ import contextlib
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
+from typing import Any
 
 import nats
 from nats.aio.client import Client
@@ -49,6 +51,7 @@ from ticketing.bus.consumer import (
     retry_delay,
 )
 from ticketing.bus.contracts import subject_of
+from ticketing.bus.supervisor import Supervised, Supervisor
 from ticketing.bus.transport import Outgoing, TransportUnavailable
 
 log = logging.getLogger("ticketing.bus.nats")
@@ -82,15 +85,17 @@ class NatsTransport:
     """Carries events through JetStream; see the module docstring."""
 
     def __init__(self, servers: str, layout: JetStreamLayout | None = None,
-                 first_retry_delay: float = 0.2, *, reconnect_wait: float = 0.25) -> None:
+                 first_retry_delay: float = 0.2, *, reconnect_wait: float = 0.25,
+                 supervisor: Supervisor | None = None) -> None:
         self._servers = [s.strip() for s in servers.split(",")]
+        self._supervisor = supervisor or Supervisor()
         self.layout = layout or JetStreamLayout()
         self._first_retry_delay = first_retry_delay
         self._reconnect_wait = reconnect_wait
         self._client: Client | None = None
         self._js: JetStreamContext | None = None
-        self._tasks: list[asyncio.Task[None]] = []
-        self._busy: set[asyncio.Task[None]] = set()
+        self._tasks: list[Supervised] = []
+        self._busy: set[asyncio.Task[Any]] = set()
         self._stopping = False
         self._listeners: list[Callable[[str | bytes], None]] = []
         self._watching = False
@@ -119,7 +124,7 @@ class NatsTransport:
                 await client.close()
             raise TransportUnavailable(f"cannot declare the stream: {error!r}") from error
         self._client, self._js = client, js
-        await self._watch_events()
+        self._start_watching()
 
     async def start(self, consumers: Sequence[Consumer]) -> None:
         """Connect and consume; if NATS is down, keep trying in the background.
@@ -135,8 +140,8 @@ class NatsTransport:
                 await self._ensure_consumer(consumer)
         except (TransportUnavailable, NatsError, OSError) as error:
             log.warning("NATS unreachable at start-up, retrying in the background: %r", error)
-            self._tasks.append(asyncio.create_task(self._start_later(wanted),
-                                                   name="nats-connect"))
+            self._tasks.append(self._supervisor.start(
+                "nats-connect", lambda: self._start_later(wanted), until_done=True))
             return
         self._consume(wanted, declared=True)
 
@@ -155,8 +160,8 @@ class NatsTransport:
 
     def _consume(self, consumers: Sequence[Consumer], *, declared: bool) -> None:
         for consumer in consumers:
-            self._tasks.append(asyncio.create_task(self._pull(consumer, declared),
-                                                   name=f"nats-pull-{consumer.name}"))
+            self._tasks.append(self._supervisor.start(
+                f"nats-pull-{consumer.name}", partial(self._pull, consumer, declared)))
 
     async def stop(self, grace: float = 5.0) -> None:
         """Let each consumer finish the messages in hand, then close the connection.
@@ -165,15 +170,13 @@ class NatsTransport:
         given ``grace`` seconds (a cancelled query can wedge a SQLite connection).
         """
         self._stopping = True
-        tasks, self._tasks = self._tasks, []
-        for task in tasks:
-            if task not in self._busy:
-                task.cancel()
-        if tasks:
-            _, late = await asyncio.wait(tasks, timeout=grace)
-            for task in late:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+        handles, self._tasks = self._tasks, []
+        # A busy consumer ends by itself after its batch (it sees _stopping); the rest
+        # are cancelled at once.
+        await asyncio.gather(*(
+            handle.stop(ask=_finishes_by_itself if handle.task in self._busy else None,
+                        grace=grace)
+            for handle in handles))
         self._busy.clear()
         self._watching = False  # closing the client ends the subscription
         client, self._client, self._js = self._client, None, None
@@ -253,21 +256,29 @@ class NatsTransport:
         Subscribes once connected (at once if already). A listener that raises is logged.
         """
         self._listeners.append(listener)
-        if self._client is not None and not self._watching:
-            self._tasks.append(asyncio.create_task(self._watch_events(), name="nats-watch"))
+        self._start_watching()
         return True
 
+    def _start_watching(self) -> None:
+        if self._client is not None and self._listeners and not self._watching:
+            self._watching = True
+            self._tasks.append(self._supervisor.start("nats-watch", self._watch_events))
+
     async def _watch_events(self) -> None:
+        """Hold the subscription while the transport runs; a failed subscribe is retried.
+
+        nats-py subscribes again by itself after a reconnect.
+        """
         client = self._client
-        if client is None or self._watching or not self._listeners:
-            return
-        self._watching = True  # before the await: connect() and watch() may both get here
+        if client is None:
+            raise TransportUnavailable("not connected to NATS")
+        subscription = await client.subscribe(f"{self.layout.subject_prefix}.>",
+                                              cb=self._heard)
         try:
-            # nats-py subscribes again by itself after a reconnect.
-            await client.subscribe(f"{self.layout.subject_prefix}.>", cb=self._heard)
-        except (NatsError, OSError) as error:
-            self._watching = False
-            log.warning("cannot watch events (live views stay still): %r", error)
+            await asyncio.Event().wait()  # until stop() cancels it
+        finally:
+            with contextlib.suppress(NatsError, OSError):
+                await subscription.unsubscribe()
 
     async def _heard(self, message: Msg) -> None:
         for listener in tuple(self._listeners):
@@ -346,6 +357,12 @@ class NatsTransport:
                 if not await self._process_together(consumer, messages):
                     for message in messages:
                         await self._process(consumer, message)
+            except Exception:
+                # The supervisor restarts this consumer; what it held comes back now
+                # instead of after the ack wait (a nak of an acked message is ignored).
+                for message in messages:
+                    await _quietly(message.nak())
+                raise
             finally:
                 self._busy.discard(task)
 
@@ -403,6 +420,10 @@ class NatsTransport:
 
     async def _on_reconnect(self) -> None:
         log.info("reconnected to NATS")
+
+
+def _finishes_by_itself() -> None:
+    """A busy consumer needs no nudge to stop: it checks ``_stopping`` after its batch."""
 
 
 async def _quietly(acknowledgement: object) -> None:

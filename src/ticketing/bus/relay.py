@@ -26,6 +26,7 @@ from tortoise.transactions import in_transaction
 from ticketing.bus import sql
 from ticketing.bus.consumer import retry_delay
 from ticketing.bus.outbox import Outbox
+from ticketing.bus.supervisor import Supervised, Supervisor
 from ticketing.bus.transport import Outgoing, Transport, TransportUnavailable
 
 log = logging.getLogger("ticketing.bus.relay")
@@ -45,15 +46,15 @@ class Relay:
         self._batch_size = batch_size
         self._poll_interval = poll_interval
         self._wakeup = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._handle: Supervised | None = None
         self._stopping = False
         self._stopped = asyncio.Event()
         outbox.on_commit(lambda _published: self._wakeup.set())
 
-    def start(self) -> None:
+    def start(self, supervisor: Supervisor) -> None:
         self._stopping = False
         self._stopped.clear()
-        self._task = asyncio.create_task(self._run(), name=f"relay-{self.outbox.module}")
+        self._handle = supervisor.start(f"relay-{self.outbox.module}", self._run)
 
     async def stop(self, grace: float = STOP_GRACE) -> None:
         """Finish the batch in hand, then stop; cancel only if that takes over ``grace``.
@@ -61,18 +62,14 @@ class Relay:
         Cancelling a query can wedge a connection: Tortoise 1.1 keeps a SQLite
         connection's lock if cancelled while it opens the connection.
         """
-        task, self._task = self._task, None
-        if task is None:
-            return
+        handle, self._handle = self._handle, None
+        if handle is not None:
+            await handle.stop(ask=self._ask_to_stop, grace=grace)
+
+    def _ask_to_stop(self) -> None:
         self._stopping = True
         self._stopped.set()
         self._wakeup.set()
-        try:
-            await asyncio.wait_for(asyncio.shield(task), grace)
-        except TimeoutError:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
 
     async def _run(self) -> None:
         failures = 0

@@ -8,11 +8,11 @@ longer than sent outbox rows. Unreplayed dead letters are kept until someone act
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from ticketing.bus.supervisor import Supervised, Supervisor
 from ticketing.bus.tables import BusTables
 
 log = logging.getLogger("ticketing.bus.retention")
@@ -49,17 +49,15 @@ class Janitor:
                  every_seconds: float = PRUNE_EVERY_SECONDS) -> None:
         self._tables = tables
         self._every = every_seconds
-        self._task: asyncio.Task[None] | None = None
+        self._handle: Supervised | None = None
 
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="bus-retention")
+    def start(self, supervisor: Supervisor) -> None:
+        self._handle = supervisor.start("bus-retention", self._run)
 
     async def stop(self) -> None:
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        handle, self._handle = self._handle, None
+        if handle is not None:
+            await handle.stop()
 
     async def _run(self) -> None:
         while True:

@@ -15,6 +15,7 @@ from ticketing.bus.contracts import Envelope, UnknownEvent
 from ticketing.bus.outbox import Outbox
 from ticketing.bus.relay import Relay
 from ticketing.bus.retention import Janitor
+from ticketing.bus.supervisor import Supervisor
 from ticketing.bus.tables import BusTables
 from ticketing.bus.transport import InProcessTransport, Transport
 from ticketing.settings import Settings
@@ -28,12 +29,12 @@ Watcher = Callable[[Envelope], None]
 WATCH_DEDUP_EVENTS = 4096
 
 
-def build_transport(settings: Settings) -> Transport:
+def build_transport(settings: Settings, supervisor: Supervisor) -> Transport:
     """``TICKETING_BUS`` chooses: in-process delivery or NATS JetStream."""
     if settings.bus == "nats":
         from ticketing.bus.nats import NatsTransport
 
-        return NatsTransport(settings.nats_url)
+        return NatsTransport(settings.nats_url, supervisor=supervisor)
     return InProcessTransport()
 
 
@@ -52,6 +53,7 @@ class Bus:
     """Every enabled module's outbox and subscriptions over one transport."""
 
     transport: Transport
+    supervisor: Supervisor = field(default_factory=Supervisor)
     modules: dict[str, ModuleBus] = field(default_factory=dict)
     relays: list[Relay] = field(default_factory=list)
     poll_interval: float = 1.0
@@ -134,9 +136,9 @@ class Bus:
             for m in self.modules.values()
         ]
         for relay in self.relays:
-            relay.start()
+            relay.start(self.supervisor)
         self._janitor = Janitor({name: m.tables for name, m in self.modules.items()})
-        self._janitor.start()
+        self._janitor.start(self.supervisor)
 
     async def stop(self) -> None:
         if self._janitor is not None:

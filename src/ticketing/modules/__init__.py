@@ -14,16 +14,19 @@ from typing import Any
 
 from ticketing.bus.consumer import Subscriptions
 from ticketing.bus.outbox import Outbox
+from ticketing.bus.supervisor import Supervisor
 from ticketing.bus.tables import BusTables
 from ticketing.settings import Settings
 
 
 @dataclass(frozen=True)
 class ModuleContext:
-    """What the composition root gives a module: settings and its own outbox."""
+    """What the composition root gives a module: settings, its own outbox, and the
+    process's supervisor, under which its background work must run."""
 
     settings: Settings
     outbox: Outbox
+    supervisor: Supervisor
 
 
 @dataclass(frozen=True)

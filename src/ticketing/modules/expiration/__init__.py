@@ -7,7 +7,7 @@ from ticketing.modules.expiration.models import DeadLetter, Outbox, Processed
 
 
 def _build(context: ModuleContext) -> ModuleParts:
-    service = ExpirationService(context.outbox, context.settings)
+    service = ExpirationService(context.outbox, context.settings, context.supervisor)
     return ModuleParts(facade=service, subscriptions=service.subscriptions,
                        on_start=service.start, on_stop=service.stop)
 

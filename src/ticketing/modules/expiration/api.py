@@ -14,18 +14,22 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from taskiq import AsyncBroker, InMemoryBroker, TaskiqScheduler
+from taskiq import InMemoryBroker, TaskiqScheduler
 from taskiq.api import run_scheduler_task
 from taskiq.receiver import Receiver
 
 from ticketing.bus.consumer import Subscriptions
 from ticketing.bus.contracts import ExpirationComplete, OrderCancelled, OrderCompleted, OrderCreated
 from ticketing.bus.outbox import Outbox, UnitOfWork
-from ticketing.modules.expiration.models import PendingExpiration
+from ticketing.bus.supervisor import Supervised, Supervisor
+from ticketing.modules.expiration.broker import ExpirationTaskBroker, build_broker
+from ticketing.modules.expiration.models import PendingExpiration, WorkerHeartbeat
 from ticketing.modules.expiration.schedule import EXPIRE_TASK, PendingExpirationSource
 from ticketing.settings import Settings
 
@@ -36,31 +40,14 @@ log = logging.getLogger("ticketing.expiration")
 # Schedules fire on the whole second before a deadline; the task waits out the rest.
 MAX_EARLY_SECONDS = 2.0
 STOP_GRACE_SECONDS = 3.0
-
-
-def build_broker(settings: Settings) -> AsyncBroker:
-    if settings.bus == "nats":
-        from nats.js.api import ConsumerConfig, StorageType, StreamConfig
-        from taskiq_nats import PullBasedJetStreamBroker
-
-        return PullBasedJetStreamBroker(
-            servers=[s.strip() for s in settings.nats_url.split(",")],
-            subject="ticketing.tasks.expiration",
-            stream_name="TICKETING_EXPIRATION_TASKS",
-            durable="expiration-workers",
-            stream_config=StreamConfig(storage=StorageType.FILE),
-            consumer_config=ConsumerConfig(durable_name="expiration-workers", ack_wait=30,
-                                           max_deliver=5),
-            pull_consume_batch=64,
-            pull_consume_timeout=1.0,
-            max_reconnect_attempts=-1,
-        )
-    return InMemoryBroker()
+HEARTBEAT_SECONDS = 5.0
+HEARTBEATS_KEPT = timedelta(hours=1)
 
 
 class ExpirationService:
-    def __init__(self, outbox: Outbox, settings: Settings) -> None:
+    def __init__(self, outbox: Outbox, settings: Settings, supervisor: Supervisor) -> None:
         self._outbox = outbox
+        self._supervisor = supervisor
         self._broker = build_broker(settings)
 
         async def expire_order(order_id: str, expires_at: str) -> None:
@@ -68,7 +55,10 @@ class ExpirationService:
 
         self._broker.register_task(expire_order, task_name=EXPIRE_TASK)
         self._source = PendingExpirationSource()
-        self._tasks: list[asyncio.Task[None]] = []
+        self._starting: Supervised | None = None
+        self._scheduler: Supervised | None = None
+        self._worker: Supervised | None = None
+        self._heartbeat: Supervised | None = None
         self._finish = asyncio.Event()  # tells the Taskiq receiver to stop
 
     @property
@@ -106,56 +96,85 @@ class ExpirationService:
     async def pending_count(self) -> int:
         return await PendingExpiration.all().count()
 
-    async def start(self) -> None:
-        """Start the broker, scheduler and workers; a broker that is down is retried.
+    async def _beat(self) -> None:
+        """Tell ``bus status`` (another process) what this process's tasks are doing."""
+        while True:
+            now = datetime.now(UTC)
+            tasks = {name: health for name, health in self._supervisor.report().items()
+                     if name.startswith("expiration-")}
+            await WorkerHeartbeat.update_or_create(
+                holder=self._source.holder,
+                defaults={"tasks": json.dumps(tasks), "seen_at": now})
+            await WorkerHeartbeat.filter(seen_at__lt=now - HEARTBEATS_KEPT).delete()
+            await asyncio.sleep(HEARTBEAT_SECONDS)
 
-        Split, the broker is NATS: the process still starts (and says not-ready through
-        the bus) while NATS is away, and expiration begins once it connects; the
-        deadlines wait durably in the table meanwhile.
+    async def status(self) -> dict[str, Any]:
+        """Pending deadlines, the task queue's backlog and every live worker's state."""
+        now = datetime.now(UTC)
+        oldest = await PendingExpiration.all().order_by("expires_at").first()
+        report: dict[str, Any] = {
+            "pending": await PendingExpiration.all().count(),
+            "oldestDeadline": oldest.expires_at.astimezone(UTC).isoformat() if oldest else None,
+            "overdueSeconds": max(0.0, round((now - oldest.expires_at).total_seconds(), 3))
+            if oldest else None,
+            "taskBacklog": None,
+            "workers": [
+                {"holder": beat.holder, "tasks": json.loads(beat.tasks),
+                 "seenSecondsAgo": round((now - beat.seen_at).total_seconds(), 1)}
+                for beat in await WorkerHeartbeat.all().order_by("holder")],
+        }
+        if isinstance(self._broker, ExpirationTaskBroker):
+            try:
+                report["taskBacklog"] = await self._broker.task_backlog()
+            except Exception as error:  # a status report must not fail for lack of NATS
+                report["taskBacklogError"] = repr(error)
+        return report
+
+    async def start(self) -> None:
+        """Start the broker, then the scheduler and workers, each under the supervisor.
+
+        Split, the broker is NATS: the process still starts while NATS is away (the
+        start-up step is retried with backoff) and expiration begins once it connects;
+        the deadlines wait durably in the table meanwhile. A scheduler or worker that
+        fails (a fetch that times out the wrong way, a lost connection) is restarted.
         """
         self._finish.clear()
-        self._tasks.append(asyncio.create_task(self._run(), name="expiration"))
+        self._starting = self._supervisor.start("expiration-broker", self._start_broker,
+                                                until_done=True)
+        self._heartbeat = self._supervisor.start("expiration-heartbeat", self._beat)
 
-    async def _run(self) -> None:
-        failures = 0
-        while True:
-            try:
-                await self._broker.startup()
-                break
-            except Exception as error:  # NATS not reachable yet
-                failures += 1
-                log.warning("expiration broker not started (attempt %d): %r", failures, error)
-                await asyncio.sleep(min(5.0, 0.25 * 2 ** failures))
+    async def _start_broker(self) -> None:
+        await self._broker.startup()
+        self._scheduler = self._supervisor.start("expiration-scheduler", self._schedule)
+        if not isinstance(self._broker, InMemoryBroker):
+            self._worker = self._supervisor.start("expiration-worker", self._work)
+
+    async def _schedule(self) -> None:
         scheduler = TaskiqScheduler(self._broker, [self._source])
-        self._tasks.append(asyncio.create_task(
-            run_scheduler_task(scheduler, interval=timedelta(seconds=1)),
-            name="expiration-scheduler"))
-        if isinstance(self._broker, InMemoryBroker):
-            return
+        await run_scheduler_task(scheduler, interval=timedelta(seconds=1))
+
+    async def _work(self) -> None:
         # The workers run a Taskiq Receiver directly, so that stop() can end it through
         # its finish event: cancelling it mid-fetch can leave it spinning on a closed
-        # connection (taskiq's run_receiver_task restarts a receiver that fails).
+        # connection.
         self._broker.is_worker_process = True
         with ThreadPoolExecutor(max_workers=1) as executor:
             receiver = Receiver(broker=self._broker, executor=executor, run_startup=False)
             await receiver.listen(self._finish)
 
     async def stop(self) -> None:
-        """End the workers through their finish event, the scheduler by cancelling it."""
-        self._finish.set()
-        for task in self._tasks[1:]:  # the scheduler: plain asyncio, safe to cancel
-            task.cancel()
-        stuck: set[asyncio.Task[None]] = set()
-        if self._tasks:
-            _, stuck = await asyncio.wait(self._tasks, timeout=STOP_GRACE_SECONDS)
-            for task in stuck:
-                task.cancel()
-            if stuck:
-                _, stuck = await asyncio.wait(stuck, timeout=STOP_GRACE_SECONDS)
-        self._tasks.clear()
+        """End the workers through their finish event, the rest by cancelling them."""
+        stopped = True
+        if self._worker is not None:
+            stopped = await self._worker.stop(ask=self._finish.set, grace=STOP_GRACE_SECONDS)
+        for handle in (self._scheduler, self._starting, self._heartbeat):
+            if handle is not None:
+                await handle.stop(grace=STOP_GRACE_SECONDS)
+        self._worker = self._scheduler = self._starting = self._heartbeat = None
         with contextlib.suppress(Exception):  # the database or NATS may be gone already
             await self._source.release()
-        if stuck:  # closing the broker under a live receiver would make it spin
+            await WorkerHeartbeat.filter(holder=self._source.holder).delete()
+        if not stopped:  # closing the broker under a live receiver would make it spin
             log.warning("expiration workers did not stop; leaving the broker open")
             return
         with contextlib.suppress(Exception):

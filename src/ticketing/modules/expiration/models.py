@@ -30,6 +30,21 @@ class SchedulerLease(Model):
         table = "expiration_scheduler_lease"
 
 
+class WorkerHeartbeat(Model):
+    """What one expiration process's tasks were doing when it last said (every few seconds).
+
+    ``ticketing bus status`` reads these rows: it runs in another process and sees no
+    task of the servers otherwise.
+    """
+
+    holder = fields.CharField(max_length=64, primary_key=True)
+    tasks = fields.TextField()  # JSON: task name -> state, restarts, failing, last error
+    seen_at = fields.DatetimeField(db_index=True)
+
+    class Meta:
+        table = "expiration_worker_heartbeats"
+
+
 class Outbox(OutboxRecord):
     class Meta:
         table = "expiration_outbox"
