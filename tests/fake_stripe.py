@@ -64,7 +64,7 @@ class FakeStripe:
             assert intent["status"] == "requires_action"
             intent["next_action"] = None
             if succeed:
-                intent["status"] = "succeeded"
+                intent["status"] = _confirmed(intent)
             else:
                 intent["status"] = "requires_payment_method"
                 intent["last_payment_error"] = {
@@ -114,10 +114,16 @@ class FakeStripe:
                 return 200, intent
             if method == "POST" and parts[3:] == ["cancel"]:
                 if intent["status"] in ("succeeded", "canceled"):
-                    return _error(400, "invalid_request_error", "payment_intent_unexpected_state",
-                                  f"This PaymentIntent's status is {intent['status']}.", None)
+                    return _unexpected_state(intent)
                 intent["status"] = "canceled"
                 intent["next_action"] = None
+                intent["amount_capturable"] = 0
+                return 200, intent
+            if method == "POST" and parts[3:] == ["capture"]:
+                if intent["status"] != "requires_capture":
+                    return _unexpected_state(intent)
+                intent["status"] = "succeeded"
+                intent["amount_received"] = intent.pop("amount_capturable")
                 return 200, intent
         if method == "POST" and parts == ["v1", "refunds"]:
             intent = self.intents.get(params.get("payment_intent", ""))
@@ -151,8 +157,10 @@ class FakeStripe:
             "metadata": {k[len("metadata["):-1]: v for k, v in params.items()
                          if k.startswith("metadata[")},
             "payment_method": f"pm_fake_{number:06d}", "last_payment_error": None,
-            "next_action": None, "status": "succeeded",
+            "next_action": None, "capture_method": params.get("capture_method", "automatic"),
+            "amount_capturable": 0, "amount_received": 0,
         }
+        intent["status"] = _confirmed(intent)
         self.intents[intent["id"]] = intent
         if method in NEEDING_ACTION:
             intent["status"] = "requires_action"
@@ -167,6 +175,20 @@ class FakeStripe:
             body["error"].update(decline_code="generic_decline", payment_intent=intent)
             return status, body
         return 200, intent
+
+
+def _confirmed(intent: dict[str, Any]) -> str:
+    """A confirmed card payment: held (manual capture) or taken at once (automatic)."""
+    if intent["capture_method"] == "manual":
+        intent["amount_capturable"] = intent["amount"]
+        return "requires_capture"
+    intent["amount_received"] = intent["amount"]
+    return "succeeded"
+
+
+def _unexpected_state(intent: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    return _error(400, "invalid_request_error", "payment_intent_unexpected_state",
+                  f"This PaymentIntent's status is {intent['status']}.", None)
 
 
 def sign(payload: bytes, secret: str, timestamp: int | None = None) -> str:

@@ -29,6 +29,7 @@ from ticketing.web.pages import orders as pages_orders
 from ticketing.web.pages import payments as pages_payments
 from ticketing.web.pages import tickets as pages_tickets
 from ticketing.web.runtime import Runtime
+from ticketing.web.security import install_security_headers
 from ticketing.web.session import current_user, install_session
 
 log = logging.getLogger("ticketing")
@@ -47,14 +48,12 @@ def create_app(settings: Settings) -> Quart:
     app = Quart("ticketing", template_folder=str(TEMPLATES), static_folder=None)
     app.request_class = ApiRequest
     app.config["MAX_CONTENT_LENGTH"] = 64 * 1024
-    app.config["QUART_SCHEMA_SWAGGER_JS_URL"] = home.SWAGGER_UI_JS
-    app.config["QUART_SCHEMA_SWAGGER_CSS_URL"] = home.SWAGGER_UI_CSS
     QuartSchema(
         app,
         info=Info(title="Ticketing", version=__version__,
                   description="Buy and sell tickets; see docs/ for the event contracts."),
         openapi_path="/openapi.json",
-        swagger_ui_path="/docs",
+        swagger_ui_path=None,  # pages/home.py serves /docs without inline script
         redoc_ui_path=None,
         scalar_ui_path=None,
     )
@@ -70,6 +69,8 @@ def create_app(settings: Settings) -> Quart:
     install_session(app, runtime.sessions)
     app.register_blueprint(home.blueprint)
     app.register_blueprint(home.vendor)
+    app.register_blueprint(home.assets)
+    install_security_headers(app, settings)
     for name in settings.modules:
         for blueprint in MODULE_BLUEPRINTS.get(name, ()):
             app.register_blueprint(blueprint)

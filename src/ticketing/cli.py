@@ -15,6 +15,7 @@ import asyncpg
 from tortoise.exceptions import DBConnectionError
 
 from ticketing import __version__, db
+from ticketing.serving import uvicorn_limits
 from ticketing.settings import Settings, SettingsError
 
 if TYPE_CHECKING:
@@ -46,6 +47,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 1
         print(f"migrated: {', '.join(settings.modules)}")
         return 0
+    if args.command == "check":
+        return asyncio.run(run_check(settings, grace=args.grace, wait=args.wait))
     if args.command in ("backup", "restore"):
         return run_backup_command(settings, args.command, Path(args.path))
     if args.command == "serve":
@@ -84,6 +87,9 @@ def serve(settings: Settings, host: str, port: int, *, reload: bool, workers: in
         reload_dirs=[str(SOURCE_DIR)] if reload else None,
         reload_includes=["*.py", "*.html"] if reload else None,
         access_log=False,
+        **uvicorn_limits(),
+        proxy_headers=True,
+        forwarded_allow_ips=settings.trusted_proxies,
         log_level=settings.log_level.lower(),
         lifespan="on",
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
@@ -104,6 +110,13 @@ def _parser() -> argparse.ArgumentParser:
                            help="worker processes (PostgreSQL: use one per core)")
     commands.add_parser("migrate", help="apply every enabled module's migrations (one "
                         "migrator at a time per database)")
+    check_cmd = commands.add_parser(
+        "check", help="audit the modules' promises to each other, read-only (exit 1 with "
+                      "one line per violation)")
+    check_cmd.add_argument("--grace", type=float, default=30.0, metavar="SECONDS",
+                           help="how old a difference must be to count (events in flight)")
+    check_cmd.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
+                           help="re-check for up to this long while violations remain")
     backup_cmd = commands.add_parser(
         "backup", help="copy every enabled module's data into a new folder (safe while serving)")
     backup_cmd.add_argument("path", metavar="PATH", help="the folder to create")
@@ -120,6 +133,30 @@ def _parser() -> argparse.ArgumentParser:
         "replay", help="deliver a dead-lettered event again (exit 1 if there is none)")
     replay_cmd.add_argument("event_id", metavar="EVENT_ID")
     return parser
+
+
+async def run_check(settings: Settings, *, grace: float, wait: float,
+                    out: TextIO | None = None) -> int:
+    """``ticketing check``: 0 and one "ok" line, or 1 and one line per violation."""
+    from datetime import timedelta
+
+    from ticketing.audit import audit
+
+    out = out or sys.stdout
+    try:
+        await db.open_databases(settings)
+        try:
+            found = await audit(settings, grace=timedelta(seconds=grace), wait=wait)
+        finally:
+            await db.close_databases()
+    except (OSError, DBConnectionError, asyncpg.PostgresError) as error:
+        print(f"ticketing: check: cannot reach the database: {error}", file=sys.stderr)
+        return 1
+    for line in found:
+        print(line, file=out)
+    if not found:
+        print(f"ok: {', '.join(settings.modules)}", file=out)
+    return 1 if found else 0
 
 
 def run_backup_command(settings: Settings, command: str, path: Path) -> int:

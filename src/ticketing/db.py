@@ -24,7 +24,6 @@ from tortoise.migrations.api import migrate as tortoise_migrate
 
 from ticketing.settings import Settings
 
-POSTGRES_POOL_MAX = 20
 # pg_advisory_lock's key for `migrate`: any constant; derived from a name so it says whose.
 MIGRATION_LOCK_KEY = zlib.crc32(b"ticketing.migrate")
 MIGRATION_LOCK_FILE = ".migrate.lock"
@@ -40,7 +39,7 @@ def connection_config(settings: Settings, module: str) -> dict[str, Any]:
     if config["engine"] == "tortoise.backends.asyncpg":
         credentials["schema"] = module
         credentials.setdefault("minsize", 1)
-        credentials.setdefault("maxsize", POSTGRES_POOL_MAX)
+        credentials.setdefault("maxsize", settings.db_pool_size)
         credentials["reset"] = keep_session_state
     else:
         # Tortoise already turns on WAL; a busy timeout makes a second process (a CLI

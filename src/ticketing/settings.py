@@ -6,6 +6,7 @@ naming the variable, and the CLI turns that into a one-line message and exit cod
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 import tempfile
@@ -52,6 +53,15 @@ class Settings:
     stripe_api_base: str | None = None
     throttle: bool = True
     log_level: str = "INFO"
+    # Peers whose X-Forwarded-For is believed (a reverse proxy or ingress controller);
+    # uvicorn then takes the client address from the header, right to left.
+    trusted_proxies: str = "127.0.0.1,::1"
+    # PostgreSQL connections per module per process: PostgreSQL's default 100 must hold
+    # every module of every replica (docs/deploy.md, "Connection budget").
+    db_pool_size: int = 4
+    # A request head (line and headers) must arrive within this long, or the connection
+    # is closed (serving.py).
+    request_head_timeout_seconds: int = 10
 
     @property
     def secure_cookies(self) -> bool:
@@ -103,6 +113,10 @@ class Settings:
             throttle=reader.choice("TICKETING_THROTTLE", ("on", "off"), "on") == "on",
             log_level=reader.choice("TICKETING_LOG_LEVEL",
                                     ("DEBUG", "INFO", "WARNING", "ERROR"), "INFO"),
+            trusted_proxies=reader.networks("TICKETING_TRUSTED_PROXIES", "127.0.0.1,::1"),
+            db_pool_size=reader.integer("TICKETING_DB_POOL_SIZE", 4, minimum=1),
+            request_head_timeout_seconds=reader.integer(
+                "TICKETING_REQUEST_HEAD_TIMEOUT_SECONDS", 10, minimum=1),
         )
         return settings.with_checked_secrets()
 
@@ -196,6 +210,17 @@ class _Reader:
             if parsed.scheme not in schemes or not parsed.hostname:
                 raise SettingsError(name, f"must be a {'/'.join(schemes)}:// URL (got {value!r})")
         return value
+
+    def networks(self, name: str, default: str) -> str:
+        """A comma list of IP addresses and CIDR networks; empty trusts no one."""
+        value = self.text(name, default)
+        for part in filter(None, (p.strip() for p in value.split(","))):
+            try:
+                ipaddress.ip_network(part, strict=False)
+            except ValueError:
+                raise SettingsError(name, f"must be IP addresses or networks like 10.0.0.0/8 "
+                                          f"(got {part!r})") from None
+        return ",".join(p.strip() for p in value.split(",") if p.strip())
 
     def database_url(self, name: str) -> str | None:
         value = self.text(name, "")

@@ -86,17 +86,25 @@ def browser_context(chromium_path: str,
 
 @pytest.fixture
 def page(browser_context: BrowserContext, server: Server) -> Iterator[Page]:
-    """A new tab with no cookies; requests it sends are recorded on ``server.requests``."""
+    """A new tab with no cookies; requests it sends are recorded on ``server.requests``.
+
+    Every test also proves the pages work under the Content-Security-Policy: a script,
+    style or frame the policy refused would show in the console and fail the test.
+    """
     browser_context.clear_cookies()
     server.requests.clear()
+    refused: list[str] = []
 
     def record(request: Request) -> None:
         server.requests.append(request.url)
 
     browser_context.on("request", record)
     tab = browser_context.new_page()
+    tab.on("console", lambda message: refused.append(message.text)
+           if "Content Security Policy" in message.text else None)
     try:
         yield tab
     finally:
         tab.close()
         browser_context.remove_listener("request", record)
+    assert refused == [], "the Content-Security-Policy refused something the page needs"

@@ -23,7 +23,7 @@ from tests.integration.market import (
     trading,
 )
 from ticketing.app import create_app
-from ticketing.bus.contracts import PaymentCreated
+from ticketing.bus.contracts import PaymentAuthorized
 from ticketing.ids import new_id
 from ticketing.modules.auth.tokens import TokenCodec
 from ticketing.modules.orders.models import Outbox as OrdersOutbox
@@ -66,10 +66,12 @@ async def published(event_type: str) -> list[dict[str, Any]]:
     return [json.loads(row.body)["data"] for row in rows]
 
 
-async def pay(app: Quart, order_id: str) -> None:
-    """Complete an order the way payments does: a ``payment:created`` event to orders."""
-    assert await deliver(app, "orders", PaymentCreated(id=new_id(), order_id=order_id,
-                                                       stripe_id="ch_test"), source="payments")
+async def pay(app: Quart, order_id: str) -> str:
+    """Complete an order the way payments does: a held payment announced to orders."""
+    payment_id = new_id()
+    assert await deliver(app, "orders", PaymentAuthorized(
+        id=payment_id, order_id=order_id, authorized_at=datetime.now(UTC)), source="payments")
+    return payment_id
 
 
 # --- authentication ----------------------------------------------------------------------
@@ -345,12 +347,14 @@ async def test_completion_is_announced_with_the_orders_new_version(
 ) -> None:
     order = await reserve(client, buyer, ticket["id"])
 
-    await pay(app, order["id"])
-    await pay(app, order["id"])  # a second payment event changes nothing
+    payment_id = await pay(app, order["id"])
+    second = await pay(app, order["id"])  # a second payment is refused, the order unchanged
 
     assert await published("order:completed") == [
-        {"id": order["id"], "version": 1, "ticket": {"id": ticket["id"]}},
+        {"id": order["id"], "version": 1, "ticket": {"id": ticket["id"]}, "paymentId": payment_id},
     ]
+    assert await published("order:payment-refused") == [
+        {"id": order["id"], "paymentId": second, "reason": "order_paid"}]
 
 
 async def test_a_paid_ticket_is_sold_for_good(

@@ -161,15 +161,18 @@ async def test_a_signed_succeeded_event_completes_a_3d_secure_payment_once(
     assert (await pay(buyer, order["id"], "pm_card_authenticationRequired")).status_code == 202
     [attempt] = await PaymentAttempt.filter(order_id=order["id"])
     intent_id = str(attempt.intent_id)
-    fake_stripe.complete_action(intent_id)
-    payload, signature = fake_stripe.signed_event("payment_intent.succeeded", intent_id,
-                                                  WEBHOOK_SECRET)
+    fake_stripe.complete_action(intent_id)  # held now: Stripe says amount_capturable_updated
+    payload, signature = fake_stripe.signed_event("payment_intent.amount_capturable_updated",
+                                                  intent_id, WEBHOOK_SECRET)
 
     assert await webhook(app, payload, signature) == (200, {"received": True,
                                                            "duplicate": False})
 
-    [payment] = await Payment.filter(order_id=order["id"])
+    payment = await eventually(lambda: Payment.get_or_none(order_id=order["id"]),
+                               what="the capture")
     assert payment.stripe_id == intent_id
+    [capture] = fake_stripe.calls("POST", f"/v1/payment_intents/{intent_id}/capture")
+    assert capture.headers["idempotency-key"] == f"ticketing-capture-{attempt.id}"
     await eventually(lambda: _status_is(buyer, order["id"], "complete"), what="completion")
     # Stripe delivers at least once: the same event again changes nothing.
     assert await webhook(app, payload, sign(payload, WEBHOOK_SECRET)) == (
@@ -264,7 +267,7 @@ async def test_a_webhook_without_a_good_fresh_signature_is_refused(
     assert not await WebhookEvent.exists()
 
 
-async def test_a_success_after_the_order_was_cancelled_is_refunded_and_recorded(
+async def test_3d_secure_finished_after_the_order_was_cancelled_releases_the_hold(
     app: Quart, fake_stripe: FakeStripe,
 ) -> None:
     buyer = await signed_up(app, "buyer@test.com")
@@ -277,18 +280,19 @@ async def test_a_success_after_the_order_was_cancelled_is_refunded_and_recorded(
                                                  status=ReplicaStatus.CANCELLED),
                      what="the cancellation to reach payments")
     fake_stripe.complete_action(intent_id)  # the customer finished 3-D Secure too late
-    payload, signature = fake_stripe.signed_event("payment_intent.succeeded", intent_id,
-                                                  WEBHOOK_SECRET)
+    payload, signature = fake_stripe.signed_event("payment_intent.amount_capturable_updated",
+                                                  intent_id, WEBHOOK_SECRET)
 
     assert (await webhook(app, payload, signature))[0] == 200
 
-    [refund_call] = fake_stripe.calls("POST", "/v1/refunds")
-    assert refund_call.params["payment_intent"] == intent_id
-    assert refund_call.headers["idempotency-key"] == f"ticketing-refund-{attempt.id}"
+    await eventually(lambda: PaymentAttempt.exists(id=attempt.id, status=AttemptStatus.VOIDED),
+                     what="the hold released")
     await attempt.refresh_from_db()
-    assert attempt.status == AttemptStatus.REFUNDED
-    assert attempt.refund_id == fake_stripe.refunds[0]["id"]
     assert attempt.failure_message == "Cannot pay for a cancelled order"
+    assert len(fake_stripe.calls("POST", f"/v1/payment_intents/{intent_id}/cancel")) == 1
+    assert fake_stripe.calls("POST", "/v1/refunds") == []
+    assert fake_stripe.calls("POST", f"/v1/payment_intents/{intent_id}/capture") == []
+    assert fake_stripe.intents[intent_id]["status"] == "canceled"
     assert not await Payment.exists(order_id=order["id"])
     assert await order_status(buyer, order["id"]) == "cancelled"
 

@@ -37,9 +37,11 @@ class Artifacts:
 
 
 def runtime_files() -> set[str]:
-    """What an installation must hold: every template and every migration, by wheel path."""
+    """What an installation must hold: every template, script and migration, by wheel path."""
+    web = REPO / "src" / "ticketing" / "web"
     templates = {f"ticketing/{p.relative_to(REPO / 'src' / 'ticketing').as_posix()}"
-                 for p in (REPO / "src" / "ticketing" / "web" / "templates").rglob("*.html")}
+                 for folder in ("templates", "static") for p in (web / folder).rglob("*")
+                 if p.is_file()}
     migrations = {f"ticketing_migrations/{p.relative_to(REPO / 'migrations').as_posix()}"
                   for p in (REPO / "migrations").rglob("*.py")}
     return templates | migrations

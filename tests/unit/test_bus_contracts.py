@@ -25,6 +25,8 @@ from ticketing.bus.contracts import (
     OrderCancelled,
     OrderCompleted,
     OrderCreated,
+    OrderPaymentRefused,
+    PaymentAuthorized,
     PaymentCreated,
     TicketCreated,
     TicketRef,
@@ -37,6 +39,7 @@ FIXTURES = Path(__file__).parent.parent / "fixtures" / "events"
 TICKET = "01jdq3x7m0k5v8w2c4e6g8j0n1"
 ORDER = "01jdq3z2a4c6e8g0j2m4p6r8t0"
 USER = "01jdq3w1b3d5f7h9k1m3q5s7v9"
+PAYMENT = "01jdq41c3e5g7j9m1p3r5t7w9y"
 
 # One instance of every event, with every optional field set: the fixtures' content.
 SAMPLES: dict[str, Event] = {
@@ -48,8 +51,13 @@ SAMPLES: dict[str, Event] = {
                                   expires_at=datetime(2026, 11, 25, 2, 15, tzinfo=UTC),
                                   ticket=TicketRef(id=TICKET, price=Decimal("19.99"))),
     "order:cancelled": OrderCancelled(id=ORDER, version=1, ticket=TicketRef(id=TICKET)),
-    "order:completed": OrderCompleted(id=ORDER, version=1, ticket=TicketRef(id=TICKET)),
+    "order:completed": OrderCompleted(id=ORDER, version=1, ticket=TicketRef(id=TICKET),
+                                      payment_id=PAYMENT),
+    "order:payment-refused": OrderPaymentRefused(id=ORDER, payment_id=PAYMENT,
+                                                 reason="order_cancelled"),
     "expiration:complete": ExpirationComplete(order_id=ORDER),
+    "payment:authorized": PaymentAuthorized(id=PAYMENT, order_id=ORDER, authorized_at=datetime(
+        2026, 11, 25, 2, 10, 30, 250000, tzinfo=UTC)),
     "payment:created": PaymentCreated(id="01jdq41c3e5g7j9m1p3r5t7w9y", order_id=ORDER,
                                       stripe_id="pi_3QXyZ2eZvKYlo2C01a2b3c4d"),
 }
@@ -78,7 +86,9 @@ def test_wire_names_are_stable() -> None:
         "order:created": "OrderCreated",
         "order:cancelled": "OrderCancelled",
         "order:completed": "OrderCompleted",
+        "order:payment-refused": "OrderPaymentRefused",
         "expiration:complete": "ExpirationComplete",
+        "payment:authorized": "PaymentAuthorized",
         "payment:created": "PaymentCreated",
     }
     assert subject_of("order:created") == "ticketing.events.order.created"

@@ -39,22 +39,51 @@ def request(method: str, key: str = "key-1", amount: int = 1999) -> ChargeReques
 
 
 @pytest.mark.parametrize("method", ["tok_visa", "pm_card_visa"])
-async def test_the_offline_provider_charges_the_test_cards(method: str) -> None:
+async def test_the_offline_provider_holds_the_test_cards_and_charges_only_at_capture(
+    method: str,
+) -> None:
     gateway = FakeGateway()
-    intent = await gateway.charge(request(method))
-    assert intent.status == IntentStatus.SUCCEEDED
-    [charge] = gateway.charges
-    assert (charge.amount_cents, charge.currency, charge.payment_method) == (1999, "usd", method)
-    assert charge.metadata == {"order_id": "o1"}
-    assert await gateway.retrieve(intent.id) == intent
+    intent = await gateway.authorize(request(method))
+    assert intent.status == IntentStatus.AUTHORIZED
+    [hold] = gateway.holds
+    assert (hold.amount_cents, hold.currency, hold.payment_method) == (1999, "usd", method)
+    assert hold.metadata == {"order_id": "o1"}
+    assert gateway.charges == []
+
+    captured = await gateway.capture(intent.id, "capture-1")
+    assert captured.status == IntentStatus.SUCCEEDED
+    assert await gateway.capture(intent.id, "capture-1") == captured
+    assert gateway.charges == [hold]
+    assert await gateway.retrieve(intent.id) == captured
+
+
+async def test_a_released_hold_charges_nothing_and_cannot_be_captured_after() -> None:
+    gateway = FakeGateway()
+    intent = await gateway.authorize(request("tok_visa"))
+
+    released = await gateway.cancel(intent.id)
+    late = await gateway.capture(intent.id, "capture-1")
+
+    assert released.status == late.status == IntentStatus.FAILED
+    assert gateway.releases == [intent.id]
+    assert gateway.charges == []
+
+
+async def test_a_captured_intent_is_not_released_by_a_late_cancel() -> None:
+    gateway = FakeGateway()
+    intent = await gateway.authorize(request("tok_visa"))
+    await gateway.capture(intent.id, "capture-1")
+
+    assert (await gateway.cancel(intent.id)).status == IntentStatus.SUCCEEDED
+    assert gateway.releases == []
 
 
 @pytest.mark.parametrize("method", ["tok_chargeDeclined", "pm_card_chargeDeclined"])
 async def test_the_offline_provider_declines_like_stripe(method: str) -> None:
     gateway = FakeGateway()
     with pytest.raises(PaymentDeclined, match=r"^Your card was declined\.$"):
-        await gateway.charge(request(method))
-    assert gateway.charges == []
+        await gateway.authorize(request(method))
+    assert gateway.holds == gateway.charges == []
 
 
 @pytest.mark.parametrize(("method", "message"), [
@@ -64,25 +93,32 @@ async def test_the_offline_provider_declines_like_stripe(method: str) -> None:
 ])
 async def test_anything_else_is_an_invalid_payment_method(method: str, message: str) -> None:
     with pytest.raises(PaymentRefused) as refused:
-        await FakeGateway().charge(request(method))
+        await FakeGateway().authorize(request(method))
     assert refused.value.message == message
     assert not isinstance(refused.value, PaymentDeclined)
 
 
-async def test_a_repeated_idempotency_key_replays_instead_of_charging_again() -> None:
+async def test_a_repeated_idempotency_key_replays_instead_of_holding_again() -> None:
     gateway = FakeGateway()
-    first = await gateway.charge(request("tok_visa", key="same"))
-    again = await gateway.charge(request("tok_visa", key="same"))
+    first = await gateway.authorize(request("tok_visa", key="same"))
+    again = await gateway.authorize(request("tok_visa", key="same"))
     assert again == first
-    assert len(gateway.charges) == 1
-    other = await gateway.charge(request("tok_visa", key="other"))
+    assert len(gateway.holds) == 1
+    other = await gateway.authorize(request("tok_visa", key="other"))
     assert other.id != first.id
-    assert len(gateway.charges) == 2
+    assert len(gateway.holds) == 2
+
+
+async def test_intent_ids_are_unique_across_restarts_of_the_offline_provider() -> None:
+    ids = {(await FakeGateway().authorize(request("tok_visa"))).id for _ in range(50)}
+
+    assert len(ids) == 50
 
 
 async def test_a_refund_is_recorded_once_per_key() -> None:
     gateway = FakeGateway()
-    intent = await gateway.charge(request("pm_card_visa"))
+    intent = await gateway.authorize(request("pm_card_visa"))
+    await gateway.capture(intent.id, "capture-1")
     first = await gateway.refund(intent.id, "refund-1")
     assert await gateway.refund(intent.id, "refund-1") == first
     [refund] = gateway.refunds
@@ -113,3 +149,4 @@ def test_a_result_is_the_contract_json() -> None:
     assert PaymentResult(payment_id="p1").json() == {"id": "p1"}
     assert PaymentResult(client_secret="pi_secret").json() == {
         "status": "requires_action", "clientSecret": "pi_secret"}
+    assert PaymentResult(processing_id="p1").json() == {"status": "processing", "id": "p1"}

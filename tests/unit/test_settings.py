@@ -51,6 +51,9 @@ def test_defaults_are_the_embedded_development_setup(tmp_path: Path) -> None:
     ("TICKETING_PAYMENTS", "paypal"),
     ("TICKETING_THROTTLE", "maybe"),
     ("TICKETING_LOG_LEVEL", "LOUD"),
+    ("TICKETING_TRUSTED_PROXIES", "ingress-nginx"),
+    ("TICKETING_TRUSTED_PROXIES", "10.0.0.0/8,10.0.0.300"),
+    ("TICKETING_REQUEST_HEAD_TIMEOUT_SECONDS", "0"),
 ])
 def test_a_bad_value_raises_an_error_naming_its_variable(
     tmp_path: Path, variable: str, value: str,
@@ -205,3 +208,10 @@ def test_environment_values_are_trimmed(tmp_path: Path) -> None:
 
     assert settings.env == "test"
     assert settings.expiration_seconds == 60
+
+
+def test_trusted_proxies_are_addresses_and_networks_and_may_be_none(tmp_path: Path) -> None:
+    assert from_env(tmp_path).trusted_proxies == "127.0.0.1,::1"
+    assert from_env(tmp_path, TICKETING_TRUSTED_PROXIES=" 10.0.0.0/8 , fd00::/8 ").\
+        trusted_proxies == "10.0.0.0/8,fd00::/8"
+    assert from_env(tmp_path, TICKETING_TRUSTED_PROXIES="").trusted_proxies == ""

@@ -89,12 +89,36 @@ class OrderCancelled(Event):
 
 @dataclasses.dataclass(frozen=True)
 class OrderCompleted(Event):
-    """An order was paid: its ticket is sold for good (not in the original system)."""
+    """An order was paid: its ticket is sold for good (not in the original system).
+
+    Sent by orders when it accepts a ``payment:authorized`` inside the order's window
+    (``payment_id`` names it: payments captures exactly that authorisation), or, for a
+    payment of the 0.1 flow, on ``payment:created`` (v1 had no ``payment_id``).
+    Consumed by tickets (sold), expiration (timer dropped), payments (capture).
+    """
 
     WIRE_TYPE: ClassVar[str] = "order:completed"
+    SCHEMA_VERSION: ClassVar[int] = 2
     id: str
     version: int
     ticket: TicketRef
+    payment_id: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class OrderPaymentRefused(Event):
+    """Orders did not accept an authorised payment (orders -> payments, which releases it).
+
+    Sent instead of ``order:completed`` when the authorisation reached orders after the
+    order was cancelled, after its window closed, or after another payment completed it.
+    ``reason`` is a stable code: ``order_cancelled``, ``order_expired`` or ``order_paid``.
+    The order itself does not change, so it carries no order version.
+    """
+
+    WIRE_TYPE: ClassVar[str] = "order:payment-refused"
+    id: str
+    payment_id: str
+    reason: str
 
 
 @dataclasses.dataclass(frozen=True)
@@ -106,8 +130,27 @@ class ExpirationComplete(Event):
 
 
 @dataclasses.dataclass(frozen=True)
+class PaymentAuthorized(Event):
+    """The provider holds the order's price (nothing captured yet) (payments -> orders).
+
+    Orders decides: ``order:completed`` with this ``id`` as ``payment_id`` if the order
+    was still open and ``authorized_at`` fell inside its window, else
+    ``order:payment-refused``. Sent once per payment; ``id`` becomes the payment's id.
+    """
+
+    WIRE_TYPE: ClassVar[str] = "payment:authorized"
+    id: str
+    order_id: str
+    authorized_at: datetime
+
+
+@dataclasses.dataclass(frozen=True)
 class PaymentCreated(Event):
-    """An order was charged (payments -> orders)."""
+    """An order was charged: its authorisation was captured (payments -> orders).
+
+    Sent after ``order:completed`` accepted the payment; orders completes an order on it
+    only if it is still open (a payment of the 0.1 flow, captured at once).
+    """
 
     WIRE_TYPE: ClassVar[str] = "payment:created"
     id: str
@@ -118,11 +161,14 @@ class PaymentCreated(Event):
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.WIRE_TYPE: cls
     for cls in (TicketCreated, TicketUpdated, OrderCreated, OrderCancelled, OrderCompleted,
-                ExpirationComplete, PaymentCreated)
+                OrderPaymentRefused, ExpirationComplete, PaymentAuthorized, PaymentCreated)
 }
 
 # (wire type, from version) -> function lifting that version's data to the next one.
-UPGRADES: dict[tuple[str, int], Callable[[dict[str, Any]], dict[str, Any]]] = {}
+UPGRADES: dict[tuple[str, int], Callable[[dict[str, Any]], dict[str, Any]]] = {
+    # v2 names the accepted payment; a v1 completion came from a captured payment:created.
+    ("order:completed", 1): lambda data: {**data, "paymentId": None},
+}
 
 
 class UnknownEvent(ValueError):

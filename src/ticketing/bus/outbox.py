@@ -26,6 +26,15 @@ class UnitOfWork:
         self._outbox = outbox
         self.connection = connection
         self.published: list[Envelope] = []
+        self.committed: list[Callable[[], None]] = []
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` once this transaction has committed (never if it rolls back).
+
+        For work that must see the transaction's effects, such as waking a background
+        task; it must be quick and must not raise.
+        """
+        self.committed.append(callback)
 
     async def publish(self, event: Event) -> Envelope:
         """Add the event's outbox row to this transaction; it leaves only if it commits."""
@@ -57,6 +66,8 @@ class Outbox:
         async with in_transaction(self.module) as connection:
             unit = UnitOfWork(self, connection)
             yield unit
+        for callback in unit.committed:
+            callback()
         if unit.published:
             for listener in self._listeners:
                 listener(unit.published)

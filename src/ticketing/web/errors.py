@@ -7,7 +7,9 @@ Unexpected exceptions are logged with the request id and never leak a traceback.
 
 from __future__ import annotations
 
+import errno
 import logging
+import socket
 import sqlite3
 from typing import Any
 
@@ -27,8 +29,8 @@ DATABASE_RETRY_AFTER_SECONDS = 5
 class MalformedJson(DomainError):
     code = "malformed_json"
 
-    def __init__(self) -> None:
-        super().__init__("Request body must be valid JSON")
+    def __init__(self, message: str = "Request body must be valid JSON") -> None:
+        super().__init__(message)
 
 
 class DatabaseUnavailable(Exception):
@@ -67,13 +69,16 @@ def field_errors_from_pydantic(error: ValidationError | Exception) -> list[Field
     return found
 
 
+_NO_SUCH_FILE = (errno.ENAMETOOLONG, errno.ENOENT, errno.ENOTDIR, errno.EISDIR)
 _UNREACHABLE_HINTS = ("unable to open database", "connection", "could not connect")
 
 
 def _is_database_failure(error: BaseException | None) -> bool:
     """True when ``error`` (or what caused it) says a database could not be reached."""
     while error is not None:
-        if isinstance(error, DBConnectionError | OSError | DatabaseUnavailable):
+        # Not every OSError: a file name too long for the disk is no database failure.
+        if isinstance(error, DBConnectionError | ConnectionError | TimeoutError
+                      | socket.gaierror | DatabaseUnavailable):
             return True
         if isinstance(error, OperationalError | sqlite3.OperationalError) and any(
             hint in str(error).lower() for hint in _UNREACHABLE_HINTS
@@ -82,6 +87,14 @@ def _is_database_failure(error: BaseException | None) -> bool:
         if type(error).__module__.startswith("asyncpg") and (
             "Connection" in type(error).__name__ or "Interface" in type(error).__name__
         ):
+            return True
+        error = error.__cause__ or error.__context__
+    return False
+
+
+def _refused_for_lack_of_connections(error: BaseException | None) -> bool:
+    while error is not None:
+        if type(error).__name__ == "TooManyConnectionsError":
             return True
         error = error.__cause__ or error.__context__
     return False
@@ -118,10 +131,23 @@ def register_error_handlers(app: Quart) -> None:
             response.headers["Allow"] = allow
         return response
 
+    @app.errorhandler(OSError)
+    async def on_os_error(error: OSError) -> Response:
+        """A file the request named cannot be opened (its name is too long, say): 404."""
+        if error.errno not in _NO_SUCH_FILE or _is_database_failure(error):
+            return await on_unexpected(error)
+        log.info("request_id=%s file error answered 404: %s", getattr(g, "request_id", "-"),
+                 error)
+        return await error_response(404, [FieldError("Not Found")])
+
     @app.errorhandler(Exception)
     async def on_unexpected(error: Exception) -> Response:
         request_id = getattr(g, "request_id", "-")
         if _is_database_failure(error):
+            if _refused_for_lack_of_connections(error):
+                log.error("PostgreSQL refused a connection: too many clients (its "
+                          "max_connections); lower TICKETING_DB_POOL_SIZE or the replicas, or "
+                          "raise max_connections (docs/deploy.md) request_id=%s", request_id)
             log.error("database unreachable request_id=%s: %s", request_id, error)
             return await error_response(
                 503, [FieldError("Error connecting to database")],
@@ -144,6 +170,10 @@ class ApiRequest(Request):
             if silent:
                 return None
             raise MalformedJson() from None
+        except RecursionError:  # nested deeper than the parser's stack: no body of ours is
+            if silent:
+                return None
+            raise MalformedJson("Request body is nested too deeply") from None
 
     def on_json_loading_failed(self, error: Exception) -> None:
         raise MalformedJson()

@@ -6,11 +6,12 @@ and HTML forms (through :func:`parse_form`), so a rule is written once.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
 from email_validator import EmailNotValidError, validate_email
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
 from ticketing.errors import ValidationFailed
@@ -19,10 +20,25 @@ from ticketing.web.errors import field_errors_from_pydantic
 BodyT = TypeVar("BodyT", bound="Body")
 
 
+# What no field of ours may hold: NUL and the other C0 controls but tab and newlines, DEL,
+# and lone UTF-16 surrogates (JSON can spell them, UTF-8 and PostgreSQL cannot store them).
+UNSAFE_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+
+
 class Body(BaseModel):
-    """Base of every request body: unknown fields are ignored, rules run on missing ones."""
+    """Base of every request body: unknown fields are ignored, rules run on missing ones,
+    and no string field may carry characters that cannot be stored or shown."""
 
     model_config = ConfigDict(extra="ignore", validate_default=True, frozen=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _storable_text_only(cls, value: Any, info: ValidationInfo) -> Any:
+        if isinstance(value, str) and UNSAFE_CHARACTERS.search(value):
+            name = info.field_name or "field"
+            raise rule_failed(f"{name[:1].upper()}{name[1:]} contains characters that are "
+                              "not allowed")
+        return value
 
 
 def rule_failed(message: str) -> PydanticCustomError:

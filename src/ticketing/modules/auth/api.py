@@ -6,14 +6,16 @@ from dataclasses import dataclass
 
 from tortoise.exceptions import IntegrityError
 
-from ticketing.errors import DomainError
+from ticketing.errors import DomainError, Throttled
 from ticketing.ids import new_id
 from ticketing.modules.auth.models import User
 from ticketing.modules.auth.passwords import hash_password, verify_password
 from ticketing.modules.auth.throttle import (
     SIGNIN_PER_ACCOUNT,
+    SIGNIN_PER_ACCOUNT_AND_ADDRESS,
     SIGNIN_PER_ADDRESS,
     SIGNUP_PER_ADDRESS,
+    Limit,
     Throttle,
 )
 from ticketing.modules.auth.tokens import SessionUser, TokenCodec
@@ -81,17 +83,28 @@ class AuthApi:
         return SignedIn(user.id, user.email, self._codec.issue_cookie(user.id, user.email))
 
     async def sign_in(self, email: str, password: str, client_address: str) -> SignedIn:
-        """Check the password; repeated failures per account and per address are throttled."""
+        """Check the password, once a slot of each sign-in window is taken (throttle.py);
+        a success gives them back and forgets the account's failures."""
         email = canonical_email(email)
-        await self._throttle.check(SIGNIN_PER_ADDRESS, client_address)
-        await self._throttle.check(SIGNIN_PER_ACCOUNT, email)
+        windows = ((SIGNIN_PER_ADDRESS, client_address),
+                   (SIGNIN_PER_ACCOUNT_AND_ADDRESS, f"{email}|{client_address}"),
+                   (SIGNIN_PER_ACCOUNT, email))
+        taken: list[tuple[Limit, str]] = []
+        try:
+            for limit, subject in windows:
+                await self._throttle.take(limit, subject)
+                taken.append((limit, subject))
+        except Throttled:
+            for limit, subject in taken:  # a refused attempt costs no other window
+                await self._throttle.give_back(limit, subject)
+            raise
         user = await User.get_or_none(email=email)
         if not await verify_password(user.password_hash if user else None, password):
-            await self._throttle.count(SIGNIN_PER_ACCOUNT, email)
-            await self._throttle.count(SIGNIN_PER_ADDRESS, client_address)
             raise InvalidCredentials()
         assert user is not None
-        await self._throttle.clear(SIGNIN_PER_ACCOUNT, email)
+        await self._throttle.give_back(SIGNIN_PER_ADDRESS, client_address)
+        for limit, subject in windows[1:]:
+            await self._throttle.clear(limit, subject)
         return SignedIn(user.id, user.email, self._codec.issue_cookie(user.id, user.email))
 
 

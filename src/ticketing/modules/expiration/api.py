@@ -97,16 +97,21 @@ class ExpirationService:
         return await PendingExpiration.all().count()
 
     async def _beat(self) -> None:
-        """Tell ``bus status`` (another process) what this process's tasks are doing."""
-        while True:
+        """Tell ``bus status`` (another process) what this process's tasks are doing.
+
+        It stops between beats, never inside one: a query cancelled on SQLite can keep
+        the connection's lock (Tortoise 1.1).
+        """
+        while not self._finish.is_set():
             now = datetime.now(UTC)
-            tasks = {name: health for name, health in self._supervisor.report().items()
-                     if name.startswith("expiration-")}
-            await WorkerHeartbeat.update_or_create(
-                holder=self._source.holder,
-                defaults={"tasks": json.dumps(tasks), "seen_at": now})
+            tasks = json.dumps({name: health for name, health in self._supervisor.report()
+                                .items() if name.startswith("expiration-")})
+            holder = self._source.holder
+            if not await WorkerHeartbeat.filter(holder=holder).update(tasks=tasks, seen_at=now):
+                await WorkerHeartbeat.create(holder=holder, tasks=tasks, seen_at=now)
             await WorkerHeartbeat.filter(seen_at__lt=now - HEARTBEATS_KEPT).delete()
-            await asyncio.sleep(HEARTBEAT_SECONDS)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._finish.wait(), HEARTBEAT_SECONDS)
 
     async def status(self) -> dict[str, Any]:
         """Pending deadlines, the task queue's backlog and every live worker's state."""
@@ -167,7 +172,9 @@ class ExpirationService:
         stopped = True
         if self._worker is not None:
             stopped = await self._worker.stop(ask=self._finish.set, grace=STOP_GRACE_SECONDS)
-        for handle in (self._scheduler, self._starting, self._heartbeat):
+        if self._heartbeat is not None:
+            await self._heartbeat.stop(ask=self._finish.set, grace=STOP_GRACE_SECONDS)
+        for handle in (self._scheduler, self._starting):
             if handle is not None:
                 await handle.stop(grace=STOP_GRACE_SECONDS)
         self._worker = self._scheduler = self._starting = self._heartbeat = None

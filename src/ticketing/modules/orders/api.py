@@ -14,6 +14,8 @@ from ticketing.bus.contracts import (
     OrderCancelled,
     OrderCompleted,
     OrderCreated,
+    OrderPaymentRefused,
+    PaymentAuthorized,
     PaymentCreated,
     TicketCreated,
     TicketRef,
@@ -71,6 +73,7 @@ class OrdersApi:
             TicketCreated: self.on_ticket_created,
             TicketUpdated: self.on_ticket_updated,
             ExpirationComplete: self.on_expiration_complete,
+            PaymentAuthorized: self.on_payment_authorized,
             PaymentCreated: self.on_payment_created,
         }
 
@@ -144,11 +147,29 @@ class OrdersApi:
         """The window closed: cancel unless the order was paid or cancelled meanwhile."""
         await self._transition(unit, event.order_id, OrderStatus.CANCELLED)
 
-    async def on_payment_created(self, event: PaymentCreated, unit: UnitOfWork) -> None:
-        if not await self._transition(unit, event.order_id, OrderStatus.COMPLETE):
-            log.warning("payment %s for order %s that cannot complete", event.id, event.order_id)
+    async def on_payment_authorized(self, event: PaymentAuthorized, unit: UnitOfWork) -> None:
+        """Orders is where a payment and a cancel or an expiry meet: the first one here
+        wins. An open order whose window was still open when the money was held is
+        completed (payments then captures); otherwise the payment is refused (payments
+        releases the hold, and no money moves)."""
+        order = await Order.filter(id=event.order_id).using_db(unit.connection) \
+            .select_for_update().first()
+        if order is None:
+            raise RetryLater(f"payment {event.id} for order {event.order_id} not known yet")
+        refusal = _refusal_of(order, event.authorized_at)
+        if refusal is None:
+            await self._transition(unit, order.id, OrderStatus.COMPLETE, payment_id=event.id)
+            return
+        log.info("order=%s refuses payment=%s: %s", order.id, event.id, refusal)
+        await unit.publish(OrderPaymentRefused(id=order.id, payment_id=event.id, reason=refusal))
 
-    async def _transition(self, unit: UnitOfWork, order_id: str, status: OrderStatus) -> bool:
+    async def on_payment_created(self, event: PaymentCreated, unit: UnitOfWork) -> None:
+        """The money moved. Normally the order was completed already (it accepted the
+        authorisation); a payment of the 0.1 flow completes an order still open."""
+        await self._transition(unit, event.order_id, OrderStatus.COMPLETE, payment_id=event.id)
+
+    async def _transition(self, unit: UnitOfWork, order_id: str, status: OrderStatus,
+                          payment_id: str | None = None) -> bool:
         """Move an open order to ``status`` (version + 1) and publish it; False if closed."""
         order = await Order.filter(id=order_id).using_db(unit.connection) \
             .select_for_update().first()
@@ -161,8 +182,20 @@ class OrdersApi:
         if status == OrderStatus.CANCELLED:
             await unit.publish(OrderCancelled(id=order.id, version=order.version, ticket=ticket))
         else:
-            await unit.publish(OrderCompleted(id=order.id, version=order.version, ticket=ticket))
+            await unit.publish(OrderCompleted(id=order.id, version=order.version, ticket=ticket,
+                                              payment_id=payment_id))
         return True
+
+
+def _refusal_of(order: Order, authorized_at: datetime) -> str | None:
+    """Why an order cannot take a payment held at ``authorized_at``: a reason code."""
+    if order.status == OrderStatus.CANCELLED:
+        return "order_cancelled"
+    if order.status == OrderStatus.COMPLETE:
+        return "order_paid"
+    if authorized_at >= order.expires_at:
+        return "order_expired"
+    return None
 
 
 async def _owned(user_id: str, order_id: str) -> Order:

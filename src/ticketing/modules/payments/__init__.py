@@ -19,9 +19,10 @@ def build_gateway(settings: Settings) -> PaymentGateway:
 
 def _build(context: ModuleContext) -> ModuleParts:
     payments = PaymentsApi(context.outbox, build_gateway(context.settings),
-                           context.settings.stripe_webhook_secret)
+                           context.settings.stripe_webhook_secret,
+                           supervisor=context.supervisor)
     return ModuleParts(facade=payments, subscriptions=payments.subscriptions,
-                       on_stop=payments.close)
+                       on_start=payments.start, on_stop=payments.close)
 
 
 MODULE = ModuleSpec(name="payments", tables=BusTables(Outbox, Processed, DeadLetter),

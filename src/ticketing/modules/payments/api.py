@@ -1,15 +1,19 @@
 """The payments module's public facade: pay for an order, take the provider's webhooks;
 and its reactions to order events.
 
-One order is charged at most once. Every try is an attempt row written (with its own
-idempotency key) before the provider is called; a unique partial index lets only one
-attempt per order be in flight, waiting for the customer, or paid. The payment row and
-its ``payment:created`` event commit together. Money that arrives for an order that
-can no longer be paid (cancelled, expired, paid already) is refunded and recorded.
+Money moves once, and only for an order that orders has accepted it for. A payment is an
+attempt row written (with its own idempotency key) before the provider is called; a
+unique partial index lets only one attempt per order be in flight, waiting for the
+customer, held, or paid. The provider first only *authorises* (holds the amount); the
+attempt turns ``authorized`` together with ``payment:authorized``; orders answers with
+``order:completed`` naming it (the settler captures it: the payment row and
+``payment:created`` commit together) or refuses (the settler releases the hold and
+nothing is charged). The request waits a few seconds for that verdict.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import Callable
@@ -22,9 +26,16 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.exceptions import IntegrityError
 
 from ticketing.bus.consumer import Subscriptions
-from ticketing.bus.contracts import OrderCancelled, OrderCompleted, OrderCreated, PaymentCreated
+from ticketing.bus.contracts import (
+    OrderCancelled,
+    OrderCompleted,
+    OrderCreated,
+    OrderPaymentRefused,
+    PaymentAuthorized,
+)
 from ticketing.bus.outbox import Outbox, UnitOfWork
 from ticketing.bus.replicas import replicated
+from ticketing.bus.supervisor import Supervised, Supervisor
 from ticketing.errors import DomainError, NotAuthorized, NotFound
 from ticketing.ids import is_valid_id, new_id
 from ticketing.modules.payments.gateway import (
@@ -42,6 +53,7 @@ from ticketing.modules.payments.gateway import (
 )
 from ticketing.modules.payments.models import (
     BLOCKING_STATUSES,
+    DECIDED_STATUSES,
     AttemptStatus,
     OrderReplica,
     Payment,
@@ -49,6 +61,7 @@ from ticketing.modules.payments.models import (
     ReplicaStatus,
     WebhookEvent,
 )
+from ticketing.modules.payments.settler import Settler, record_payment, refund
 
 __all__ = [
     "AlreadyPaid",
@@ -72,7 +85,14 @@ STALE_ATTEMPT = timedelta(seconds=120)
 WEBHOOK_TOLERANCE_SECONDS = 300
 WEBHOOK_EVENTS = frozenset({"payment_intent.succeeded", "payment_intent.payment_failed",
                             "payment_intent.canceled", "payment_intent.requires_action",
-                            "payment_intent.processing"})
+                            "payment_intent.processing",
+                            "payment_intent.amount_capturable_updated"})
+# How long a payment request waits for orders' verdict on its authorisation; past it the
+# answer is 202 "processing" and the order page shows how it ended.
+DECISION_WAIT_SECONDS = 10.0
+DECISION_POLL_SECONDS = 0.02
+# The attempt is held and orders has not answered, or the settler has yet to act on it.
+_UNDECIDED = (AttemptStatus.AUTHORIZED, *DECIDED_STATUSES)
 
 
 class CannotPayCancelled(DomainError):
@@ -103,32 +123,43 @@ class InvalidWebhook(DomainError):
         super().__init__(message)
 
 
-# Why a charge that succeeded was given back, as stored on the attempt.
-_REFUND_REASONS: dict[str, Callable[[], DomainError]] = {
-    error().message: error for error in (CannotPayCancelled, OrderExpired, AlreadyPaid)
+# Why orders refused a payment: its reason codes, and the messages stored on attempts.
+_REFUSALS: dict[str, Callable[[], DomainError]] = {
+    error.code: error for error in (CannotPayCancelled, OrderExpired, AlreadyPaid)
+}
+_REFUSALS_BY_MESSAGE: dict[str, Callable[[], DomainError]] = {
+    error().message: error for error in _REFUSALS.values()
 }
 
 
 @dataclass(frozen=True)
 class PaymentResult:
-    """A payment request's end: paid (``payment_id``), or the customer must act first."""
+    """A payment request's end: paid (``payment_id``), the customer must act first
+    (``client_secret``), or orders has not decided yet (``processing_id``)."""
 
     payment_id: str | None = None
     client_secret: str | None = None
+    processing_id: str | None = None
 
     def json(self) -> dict[str, Any]:
         if self.payment_id is not None:
             return {"id": self.payment_id}
-        return {"status": "requires_action", "clientSecret": self.client_secret}
+        if self.client_secret is not None:
+            return {"status": "requires_action", "clientSecret": self.client_secret}
+        return {"status": "processing", "id": self.processing_id}
 
 
 class PaymentsApi:
     def __init__(self, outbox: Outbox, gateway: PaymentGateway, webhook_secret: str = "",
-                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+                 supervisor: Supervisor | None = None) -> None:
         self._outbox = outbox
         self._gateway = gateway
         self._webhook_secret = webhook_secret
         self._clock = clock
+        self._supervisor = supervisor or Supervisor()
+        self._settler = Settler(outbox, gateway, clock)
+        self._settling: Supervised | None = None
 
     @property
     def gateway(self) -> PaymentGateway:
@@ -136,15 +167,24 @@ class PaymentsApi:
 
     @property
     def subscriptions(self) -> Subscriptions:
-        """What payments reacts to: the life of every order, to know what may be paid."""
+        """What payments reacts to: the life of every order, to know what may be paid,
+        and orders' verdict on each authorised payment."""
         return {
             OrderCreated: self.on_order_created,
             OrderCancelled: self.on_order_cancelled,
             OrderCompleted: self.on_order_completed,
+            OrderPaymentRefused: self.on_order_payment_refused,
         }
 
+    async def start(self) -> None:
+        """Start the settler (captures and releases) under the supervisor."""
+        self._settling = self._supervisor.start("payments-settler", self._settler.run)
+
     async def close(self) -> None:
-        """Close the gateway's connections (the process stops serving)."""
+        """Stop the settler and close the gateway's connections (the process stops)."""
+        if self._settling is not None:
+            await self._settling.stop(ask=self._settler.finish)
+            self._settling = None
         await self._gateway.close()
 
     async def order(self, user_id: str, order_id: str) -> dict[str, Any]:
@@ -163,7 +203,7 @@ class PaymentsApi:
         for _ in range(2):
             attempt = await self._open_attempt(order, payment_method)
             if attempt is not None:
-                return await self._charge(attempt)
+                return await self._authorize(attempt)
             result = await self._resume(order.id, payment_method)
             if result is not None:
                 return result
@@ -200,20 +240,52 @@ class PaymentsApi:
         })
 
     async def on_order_cancelled(self, event: OrderCancelled, unit: UnitOfWork) -> None:
-        """The order ended unpaid; if its payment landed anyway (it raced the expiry),
-        the money goes back."""
+        """The order ended unpaid: a hold for it is released. Money captured by the 0.1
+        flow (it raced the expiry) goes back."""
         if not await self._apply_order(unit, event.id, event.version, ReplicaStatus.CANCELLED):
             return
+        await self._decide(unit, event.id, None, CannotPayCancelled())
         payment = await Payment.filter(order_id=event.id).using_db(unit.connection).first()
         if payment is None:
             return
         attempt = await _locked(PaymentAttempt, payment.attempt_id, unit.connection)
         if attempt.status == AttemptStatus.SUCCEEDED:
-            await self._refund(attempt, CannotPayCancelled(), unit.connection)
+            await refund(self._gateway, attempt, CannotPayCancelled(), self._clock())
             await attempt.save(using_db=unit.connection)
 
     async def on_order_completed(self, event: OrderCompleted, unit: UnitOfWork) -> None:
+        """Orders accepted ``payment_id``: capture it; any other hold is released."""
         await self._apply_order(unit, event.id, event.version, ReplicaStatus.COMPLETE)
+        await self._decide(unit, event.id, event.payment_id, AlreadyPaid())
+
+    async def on_order_payment_refused(self, event: OrderPaymentRefused,
+                                       unit: UnitOfWork) -> None:
+        """Orders refused the authorised payment: release the hold, charge nothing."""
+        reason = _REFUSALS.get(event.reason, CannotPayCancelled)()
+        attempt = await PaymentAttempt.filter(id=event.payment_id, order_id=event.id) \
+            .using_db(unit.connection).select_for_update().first()
+        if attempt is not None and attempt.status == AttemptStatus.AUTHORIZED:
+            self._mark_decided(unit, attempt, AttemptStatus.VOIDING, reason)
+            await attempt.save(using_db=unit.connection)
+
+    async def _decide(self, unit: UnitOfWork, order_id: str, accepted: str | None,
+                      others: DomainError) -> None:
+        """The order's verdict on its held attempts: capture ``accepted``, release the rest."""
+        held = await PaymentAttempt.filter(order_id=order_id, status=AttemptStatus.AUTHORIZED) \
+            .using_db(unit.connection).select_for_update()
+        for attempt in held:
+            if attempt.id == accepted:
+                self._mark_decided(unit, attempt, AttemptStatus.CAPTURING, None)
+            else:
+                self._mark_decided(unit, attempt, AttemptStatus.VOIDING, others)
+            await attempt.save(using_db=unit.connection)
+
+    def _mark_decided(self, unit: UnitOfWork, attempt: PaymentAttempt, status: AttemptStatus,
+                      reason: DomainError | None) -> None:
+        attempt.status = status
+        if reason is not None:
+            attempt.failure_message = reason.message
+        unit.after_commit(self._settler.wake)
 
     async def _apply_order(self, unit: UnitOfWork, order_id: str, version: int,
                            status: ReplicaStatus, details: dict[str, Any] | None = None) -> bool:
@@ -274,14 +346,14 @@ class PaymentsApi:
             return None
         return attempt
 
-    async def _charge(self, attempt: PaymentAttempt) -> PaymentResult:
+    async def _authorize(self, attempt: PaymentAttempt) -> PaymentResult:
         request = ChargeRequest(
             amount_cents=attempt.amount_cents, currency=attempt.currency,
             payment_method=attempt.payment_method, idempotency_key=attempt.idempotency_key,
             metadata={"order_id": attempt.order_id, "attempt_id": attempt.id},
         )
         try:
-            intent = await self._gateway.charge(request)
+            intent = await self._gateway.authorize(request)
         except (PaymentRefused, ProviderUnavailable) as error:
             if not isinstance(error, OutcomeUnknown):
                 # Nothing was charged: the order is free for the next attempt.
@@ -298,13 +370,18 @@ class PaymentsApi:
             return None
         if existing.status == AttemptStatus.SUCCEEDED:
             raise AlreadyPaid()
+        if existing.status in _UNDECIDED:
+            # Another request saw it authorised: its verdict is that request's to report.
+            await self._decision(existing.id)
+            raise AlreadyPaid() if await Payment.exists(attempt_id=existing.id) \
+                else PaymentInProgress()
         try:
             if existing.status == AttemptStatus.PENDING or existing.intent_id is None:
                 if self._clock() - existing.created_at < STALE_ATTEMPT:
                     raise PaymentInProgress()
                 # Its request died without an answer: ask again with the same key,
                 # which the provider answers with the first call's outcome.
-                return await self._charge(existing)
+                return await self._authorize(existing)
             intent = await self._gateway.retrieve(existing.intent_id)
             if intent.status == IntentStatus.PENDING and payment_method != existing.payment_method:
                 # The customer gave up on confirming that card and chose another.
@@ -322,24 +399,48 @@ class PaymentsApi:
         requests never both report the same payment as theirs.
         """
         attempt, payment, changed = await self._settle(attempt_id, intent)
-        if attempt.status == AttemptStatus.SUCCEEDED and payment is not None:
-            if not own and not changed:
+        if not own and not changed and attempt.status in (AttemptStatus.SUCCEEDED, *_UNDECIDED):
+            # Another request (a second tab, a webhook) saw this attempt through: its
+            # outcome is that request's to report as its own.
+            attempt = await self._decision(attempt.id)
+            if await Payment.exists(attempt_id=attempt.id):
                 raise AlreadyPaid()
+            if attempt.status in _UNDECIDED:
+                raise PaymentInProgress()
+        if attempt.status in _UNDECIDED:
+            attempt = await self._decision(attempt.id)
+            if attempt.status in _UNDECIDED:
+                return PaymentResult(processing_id=attempt.id)
+            payment = await Payment.get_or_none(attempt_id=attempt.id)
+        if attempt.status == AttemptStatus.SUCCEEDED and payment is not None:
             return PaymentResult(payment_id=payment.id)
         if attempt.status == AttemptStatus.REQUIRES_ACTION:
             return PaymentResult(client_secret=intent.client_secret)
-        if attempt.status == AttemptStatus.REFUNDED:
-            raise _REFUND_REASONS.get(attempt.failure_message or "", AlreadyPaid)()
+        if attempt.status in (AttemptStatus.REFUNDED, AttemptStatus.VOIDED):
+            raise _REFUSALS_BY_MESSAGE.get(attempt.failure_message or "", AlreadyPaid)()
         raise PaymentRefused(attempt.failure_message or DECLINED_MESSAGE)
+
+    async def _decision(self, attempt_id: str) -> PaymentAttempt:
+        """The attempt once orders' verdict on it has been carried out, or as it is after
+        ``DECISION_WAIT_SECONDS`` (in one process that takes milliseconds)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + DECISION_WAIT_SECONDS
+        while True:
+            attempt = await PaymentAttempt.get(id=attempt_id)
+            if attempt.status not in _UNDECIDED or loop.time() >= deadline:
+                return attempt
+            await asyncio.sleep(DECISION_POLL_SECONDS)
 
     async def _settle(self, attempt_id: str, intent: Intent,
                       webhook: tuple[str, str] | None = None,
                       ) -> tuple[PaymentAttempt, Payment | None, bool]:
         """Bring the attempt to the PaymentIntent's state, once, whoever reports it first.
 
-        A success becomes the order's payment and ``payment:created`` in one
-        transaction, unless the order can no longer be paid: then it is refunded.
-        Returns the attempt, its payment if any, and whether this call changed it.
+        A hold becomes ``authorized`` with ``payment:authorized`` in one transaction, for
+        orders to decide; one for an order that visibly cannot be paid any more is
+        released at once. Money the provider captured by itself (the 0.1 flow) becomes
+        the payment, or is refunded. Returns the attempt, its payment if any, and
+        whether this call changed it.
         """
         order_id = (await PaymentAttempt.get(id=attempt_id)).order_id
         async with self._outbox.transaction() as unit:
@@ -351,14 +452,22 @@ class PaymentsApi:
             attempt = await _locked(PaymentAttempt, attempt_id, connection)
             before = attempt.status
             attempt.intent_id = attempt.intent_id or intent.id
-            if attempt.status in (AttemptStatus.SUCCEEDED, AttemptStatus.REFUNDED):
+            if attempt.status not in (AttemptStatus.PENDING, AttemptStatus.REQUIRES_ACTION):
                 pass  # settled before, by the request or by a webhook
+            elif intent.status == IntentStatus.AUTHORIZED:
+                refusal = await self._refusal(replica, attempt, connection)
+                if refusal is not None:
+                    self._mark_decided(unit, attempt, AttemptStatus.VOIDING, refusal)
+                else:
+                    attempt.status = AttemptStatus.AUTHORIZED
+                    await unit.publish(PaymentAuthorized(
+                        id=attempt.id, order_id=attempt.order_id, authorized_at=self._clock()))
             elif intent.status == IntentStatus.SUCCEEDED:
                 refusal = await self._refusal(replica, attempt, connection)
                 if refusal is not None:
-                    await self._refund(attempt, refusal, connection)
+                    await refund(self._gateway, attempt, refusal, self._clock())
                 else:
-                    await self._record_payment(unit, attempt, intent)
+                    await record_payment(unit, attempt, intent)
             elif intent.status == IntentStatus.FAILED:
                 attempt.status = AttemptStatus.FAILED
                 attempt.failure_message = intent.failure_message or DECLINED_MESSAGE
@@ -382,35 +491,6 @@ class PaymentsApi:
             return OrderExpired()
         return None
 
-    async def _record_payment(self, unit: UnitOfWork, attempt: PaymentAttempt,
-                              intent: Intent) -> None:
-        payment = await Payment.create(
-            id=new_id(), order_id=attempt.order_id, attempt_id=attempt.id, stripe_id=intent.id,
-            amount_cents=attempt.amount_cents, currency=attempt.currency,
-            using_db=unit.connection,
-        )
-        attempt.status = AttemptStatus.SUCCEEDED
-        await unit.publish(PaymentCreated(id=payment.id, order_id=attempt.order_id,
-                                          stripe_id=intent.id))
-        log.info("order=%s paid payment=%s intent=%s amount_cents=%d", attempt.order_id,
-                 payment.id, intent.id, attempt.amount_cents)
-
-    async def _refund(self, attempt: PaymentAttempt, reason: DomainError,
-                      connection: BaseDBAsyncClient) -> None:
-        """Give the attempt's money back and record why (the caller saves the attempt).
-
-        This calls the provider while the attempt's row is locked, so a webhook and the
-        request cannot both refund; the refund's own idempotency key makes a retry safe.
-        """
-        assert attempt.intent_id is not None
-        attempt.refund_id = await self._gateway.refund(attempt.intent_id,
-                                                       f"ticketing-refund-{attempt.id}")
-        attempt.status = AttemptStatus.REFUNDED
-        attempt.refunded_at = self._clock()
-        attempt.failure_message = reason.message
-        log.warning("order=%s refunded intent=%s refund=%s: %s", attempt.order_id,
-                    attempt.intent_id, attempt.refund_id, reason.message)
-
     def _verified(self, payload: str | bytes, signature: str | None) -> dict[str, Any]:
         """The event, if Stripe signed it with our secret within the tolerance; else 400."""
         if not self._webhook_secret:
@@ -422,15 +502,27 @@ class PaymentsApi:
             event = json.loads(payload)
         except (stripe.SignatureVerificationError, ValueError):
             raise InvalidWebhook() from None
-        if not (isinstance(event, dict) and isinstance(event.get("id"), str)
-                and isinstance(event.get("type"), str)):
+        if not (isinstance(event, dict) and _short_text(event.get("id"))
+                and _short_text(event.get("type"))):
             raise InvalidWebhook("Invalid webhook payload")
         return event
 
 
+def _short_text(value: Any) -> bool:
+    """A string that fits the webhook table's columns and holds nothing unstorable."""
+    return isinstance(value, str) and 0 < len(value) <= 100 and value.isprintable()
+
+
+def _intent_object(event: dict[str, Any]) -> dict[str, Any]:
+    """``data.object`` of a provider event, or ``{}`` when the event has another shape."""
+    data = event.get("data")
+    found = data.get("object") if isinstance(data, dict) else None
+    return found if isinstance(found, dict) else {}
+
+
 def _intent_id(event: dict[str, Any]) -> str:
-    found = event.get("data", {}).get("object", {}).get("id")
-    return found if isinstance(found, str) else ""
+    found = _intent_object(event).get("id")
+    return found if isinstance(found, str) and 0 < len(found) <= 255 else ""
 
 
 async def _attempt_of(event: dict[str, Any]) -> PaymentAttempt | None:
@@ -442,8 +534,10 @@ async def _attempt_of(event: dict[str, Any]) -> PaymentAttempt | None:
     attempt = await PaymentAttempt.get_or_none(intent_id=intent_id)
     if attempt is not None:
         return attempt
-    metadata = event["data"]["object"].get("metadata") or {}
-    attempt_id = metadata.get("attempt_id") if isinstance(metadata, dict) else None
+    metadata = _intent_object(event).get("metadata")
+    if not isinstance(metadata, dict):
+        return None
+    attempt_id = metadata.get("attempt_id")
     if not isinstance(attempt_id, str) or not is_valid_id(attempt_id):
         return None
     attempt = await PaymentAttempt.get_or_none(id=attempt_id)

@@ -1,15 +1,18 @@
 """The payment gateway: what payments needs of a provider, and the offline provider.
 
-A gateway speaks in PaymentIntents: a charge is created and confirmed in one call,
-read back by id, cancelled while it waits for the customer, and refunded. Amounts
-are integer cents; the idempotency key of each call comes from the caller, who has
-stored it before calling, so a retried call never charges twice.
+A gateway speaks in PaymentIntents with manual capture: ``authorize`` creates and
+confirms one, so the card's bank *holds* the amount; ``capture`` takes the held money
+once orders has accepted the payment; ``cancel`` releases a hold (or an intent still
+waiting for the customer) and nothing is charged. Intents are read back by id and a
+captured one can be refunded. Amounts are integer cents; the idempotency key of each
+call comes from the caller, who has stored it before calling, so a retried call never
+moves money twice.
 """
 
 from __future__ import annotations
 
 import asyncio
-import itertools
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
@@ -97,9 +100,13 @@ class ChargeRequest:
 
 
 class IntentStatus(StrEnum):
+    # The amount is held on the card (Stripe: requires_capture); nothing is charged yet.
+    AUTHORIZED = "authorized"
+    # The held amount was captured: the money moved.
     SUCCEEDED = "succeeded"
     # Waiting for the customer (3-D Secure) or the bank; a webhook will say how it ended.
     PENDING = "pending"
+    # Declined, given up, or cancelled (a hold released): no money moved.
     FAILED = "failed"
 
 
@@ -117,22 +124,30 @@ class Intent:
 
 
 class PaymentGateway(Protocol):
-    async def charge(self, request: ChargeRequest) -> Intent:
-        """Create and confirm a PaymentIntent.
+    async def authorize(self, request: ChargeRequest) -> Intent:
+        """Create and confirm a PaymentIntent with manual capture: hold the amount.
 
         Raises :class:`PaymentRefused` (declined, unknown payment method),
         :class:`PaymentInProgress` (the same key is being used right now),
-        :class:`ProviderUnavailable` (nothing charged) or :class:`OutcomeUnknown`.
+        :class:`ProviderUnavailable` (nothing held) or :class:`OutcomeUnknown`.
+        """
+
+    async def capture(self, intent_id: str, idempotency_key: str) -> Intent:
+        """Take the held amount of an authorised PaymentIntent: the money moves.
+
+        An intent that cannot be captured any more (released, expired) comes back as it
+        is; :class:`ProviderUnavailable` means "not known: ask again".
         """
 
     async def retrieve(self, intent_id: str) -> Intent:
         """Read a PaymentIntent again: the truth behind a webhook or a resumed attempt."""
 
     async def cancel(self, intent_id: str) -> Intent:
-        """Cancel a PaymentIntent that still waits for the customer."""
+        """Release a hold, or give up an intent waiting for the customer; a captured or
+        failed intent comes back as it is."""
 
     async def refund(self, intent_id: str, idempotency_key: str) -> str:
-        """Give back all of a succeeded PaymentIntent; returns the refund's id."""
+        """Give back all of a captured PaymentIntent; returns the refund's id."""
 
     async def close(self) -> None:
         """Release connections (called when the process stops serving)."""
@@ -161,10 +176,12 @@ class FakeRefund:
 class FakeGateway:
     """The offline provider (``TICKETING_PAYMENTS=fake``), faithful to Stripe's test mode.
 
-    ``tok_visa`` / ``pm_card_visa`` succeed, ``tok_chargeDeclined`` /
+    ``tok_visa`` / ``pm_card_visa`` are authorised, ``tok_chargeDeclined`` /
     ``pm_card_chargeDeclined`` are declined, anything else is an unknown payment
     method. Like Stripe, a repeated idempotency key replays the first answer instead of
-    charging again. ``charges`` and ``refunds`` record exactly what moved.
+    acting again, and intent ids are unique across restarts. ``holds`` records what was
+    authorised, ``charges`` what was captured (money that moved), ``releases`` the holds
+    given back without a charge, ``refunds`` captured money given back.
     """
 
     SUCCEEDING = frozenset({"tok_visa", "pm_card_visa"})
@@ -176,14 +193,16 @@ class FakeGateway:
         # nothing (a timeout after Stripe took the money).
         self.lose_next_answer = False
         self.calls = 0
+        self.holds: list[FakeCharge] = []
         self.charges: list[FakeCharge] = []
+        self.releases: list[str] = []
         self.refunds: list[FakeRefund] = []
         self.intents: dict[str, Intent] = {}
         self._answers: dict[str, Intent | PaymentRefused] = {}
+        self._captured: dict[str, Intent] = {}
         self._refunded: dict[str, FakeRefund] = {}
-        self._numbers = itertools.count(1)
 
-    async def charge(self, request: ChargeRequest) -> Intent:
+    async def authorize(self, request: ChargeRequest) -> Intent:
         self.calls += 1
         if self.latency:
             await asyncio.sleep(self.latency)
@@ -202,7 +221,7 @@ class FakeGateway:
         if method not in self.SUCCEEDING | self.DECLINING:
             kind = "token" if method.startswith("tok_") else "PaymentMethod"
             return PaymentRefused(f"No such {kind}: '{method}'")
-        intent = Intent(id=f"pi_fake_{next(self._numbers):06d}", status=IntentStatus.SUCCEEDED,
+        intent = Intent(id=_unique("pi_fake"), status=IntentStatus.AUTHORIZED,
                         amount_cents=request.amount_cents, currency=request.currency,
                         metadata=dict(request.metadata))
         if method in self.DECLINING:
@@ -210,8 +229,21 @@ class FakeGateway:
                                               failure_message=DECLINED_MESSAGE)
             return PaymentDeclined()
         self.intents[intent.id] = intent
-        self.charges.append(FakeCharge(intent.id, request.amount_cents, request.currency,
-                                       method, request.idempotency_key, intent.metadata))
+        self.holds.append(FakeCharge(intent.id, request.amount_cents, request.currency,
+                                     method, request.idempotency_key, intent.metadata))
+        return intent
+
+    async def capture(self, intent_id: str, idempotency_key: str) -> Intent:
+        self.calls += 1
+        if idempotency_key in self._captured:
+            return self._captured[idempotency_key]
+        intent = await self.retrieve(intent_id)
+        if intent.status != IntentStatus.AUTHORIZED:
+            return intent  # Stripe: payment_intent_unexpected_state; the caller re-reads
+        intent = self.intents[intent_id] = replace(intent, status=IntentStatus.SUCCEEDED)
+        self._captured[idempotency_key] = intent
+        hold = next(h for h in self.holds if h.intent_id == intent_id)
+        self.charges.append(hold)
         return intent
 
     async def retrieve(self, intent_id: str) -> Intent:
@@ -222,7 +254,9 @@ class FakeGateway:
 
     async def cancel(self, intent_id: str) -> Intent:
         intent = await self.retrieve(intent_id)
-        if intent.status == IntentStatus.PENDING:
+        if intent.status in (IntentStatus.PENDING, IntentStatus.AUTHORIZED):
+            if intent.status == IntentStatus.AUTHORIZED:
+                self.releases.append(intent_id)
             intent = self.intents[intent_id] = replace(
                 intent, status=IntentStatus.FAILED, failure_message="The payment was canceled.")
         return intent
@@ -231,11 +265,16 @@ class FakeGateway:
         if idempotency_key in self._refunded:
             return self._refunded[idempotency_key].refund_id
         intent = await self.retrieve(intent_id)
-        refund = FakeRefund(f"re_fake_{next(self._numbers):06d}", intent_id,
-                            intent.amount_cents, idempotency_key)
+        refund = FakeRefund(_unique("re_fake"), intent_id, intent.amount_cents,
+                            idempotency_key)
         self._refunded[idempotency_key] = refund
         self.refunds.append(refund)
         return refund.refund_id
 
     async def close(self) -> None:
         return None
+
+
+def _unique(prefix: str) -> str:
+    """An id no other process or restart of the offline provider makes again."""
+    return f"{prefix}_{uuid.uuid4().hex[:24]}"

@@ -18,20 +18,34 @@ class ReplicaStatus(StrEnum):
 
 
 class AttemptStatus(StrEnum):
+    """An attempt's life: pending -> (requires_action ->) authorized -> capturing ->
+    succeeded, or -> voiding -> voided when orders refuses; failed when declined."""
+
     # The provider call is in flight (or its outcome is not known yet).
     PENDING = "pending"
     # The provider waits for the customer (3-D Secure) or for the bank.
     REQUIRES_ACTION = "requires_action"
+    # The amount is held; ``payment:authorized`` asks orders whether it may be taken.
+    AUTHORIZED = "authorized"
+    # Orders accepted (``order:completed``): the hold is to be captured.
+    CAPTURING = "capturing"
+    # Orders refused, or the order ended: the hold is to be released.
+    VOIDING = "voiding"
     SUCCEEDED = "succeeded"
     FAILED = "failed"
-    # The money was taken for an order that could not be paid any more, and given back.
+    # The hold was released: the order was not paid and no money moved.
+    VOIDED = "voided"
+    # Money was taken for an order that could not be paid any more, and given back.
     REFUNDED = "refunded"
 
 
 # Attempts that block a new one for the same order: a unique partial index over
-# ``order_id`` (migration 0003) lets at most one of them exist per order.
+# ``order_id`` (migration 0004) lets at most one of them exist per order.
 BLOCKING_STATUSES = (AttemptStatus.PENDING, AttemptStatus.REQUIRES_ACTION,
+                     AttemptStatus.AUTHORIZED, AttemptStatus.CAPTURING,
                      AttemptStatus.SUCCEEDED)
+# Attempts the settler has to take to the provider (capture or release).
+DECIDED_STATUSES = (AttemptStatus.CAPTURING, AttemptStatus.VOIDING)
 
 
 class OrderReplica(Model):
@@ -66,7 +80,7 @@ class PaymentAttempt(Model):
     amount_cents = fields.BigIntField()
     currency = fields.CharField(max_length=3)
     idempotency_key = fields.CharField(max_length=80, unique=True)
-    status = fields.CharEnumField(AttemptStatus, max_length=20)
+    status = fields.CharEnumField(AttemptStatus, max_length=20, db_index=True)
     intent_id = fields.CharField(max_length=255, null=True, db_index=True)
     failure_message = fields.TextField(null=True)
     refund_id = fields.CharField(max_length=255, null=True)

@@ -1,4 +1,5 @@
-"""The Stripe gateway: PaymentIntents created and confirmed server-side, asynchronously.
+"""The Stripe gateway: PaymentIntents with manual capture, created and confirmed
+server-side, asynchronously.
 
 Calls go through the ``stripe`` library's :class:`~stripe.StripeClient` with its httpx
 client, pointed at ``TICKETING_STRIPE_API_BASE`` when set (tests use a local fake of
@@ -31,8 +32,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("ticketing.payments.stripe")
 
 # Statuses in which the customer or the bank still has to act.
-_WAITING = frozenset({"requires_action", "requires_confirmation", "processing",
-                      "requires_capture"})
+_WAITING = frozenset({"requires_action", "requires_confirmation", "processing"})
 # Errors about what the customer gave us: their message is for the customer.
 _CUSTOMER_ERRORS = frozenset({"resource_missing", "amount_too_small", "amount_too_large",
                               "payment_method_unactivated", "payment_method_invalid_parameter",
@@ -53,11 +53,13 @@ class StripeGateway:
             max_network_retries=max_network_retries,
         )
 
-    async def charge(self, request: ChargeRequest) -> Intent:
+    async def authorize(self, request: ChargeRequest) -> Intent:
         params: dict[str, Any] = {
             "amount": request.amount_cents,
             "currency": request.currency,
             "confirm": True,
+            # Hold only: the money moves at capture, once orders has accepted the payment.
+            "capture_method": "manual",
             # Cards only: no redirect-based method can appear, so no return_url is needed;
             # 3-D Secure comes back as requires_action for Stripe.js to handle.
             "payment_method_types": ["card"],
@@ -76,6 +78,18 @@ class StripeGateway:
         except stripe.StripeError as error:
             raise _translate(error) from error
         return _intent(intent)
+
+    async def capture(self, intent_id: str, idempotency_key: str) -> Intent:
+        try:
+            return _intent(await self._client.v1.payment_intents.capture_async(
+                intent_id, None, {"idempotency_key": idempotency_key}))
+        except stripe.InvalidRequestError as error:
+            if error.code == "payment_intent_unexpected_state":
+                # Released or expired meanwhile, or captured by an earlier try: report how.
+                return await self.retrieve(intent_id)
+            raise _translate(error, charging=False) from error
+        except stripe.StripeError as error:
+            raise _translate(error, charging=False) from error
 
     async def retrieve(self, intent_id: str) -> Intent:
         try:
@@ -109,6 +123,8 @@ class StripeGateway:
 def _intent(found: stripe.PaymentIntent) -> Intent:
     if found.status == "succeeded":
         status = IntentStatus.SUCCEEDED
+    elif found.status == "requires_capture":
+        status = IntentStatus.AUTHORIZED
     elif found.status in _WAITING:
         status = IntentStatus.PENDING
     else:  # requires_payment_method after a failure, or canceled

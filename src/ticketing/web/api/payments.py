@@ -62,7 +62,8 @@ def payments() -> PaymentsApi:
 @signed_in
 @validate_request(PaymentBody)
 async def create_payment(data: PaymentBody) -> tuple[Response, int]:
-    """Charge an order's price once: 201 ``{id}``; 202 when the bank asks the buyer to confirm."""
+    """Pay an order's price once: 201 ``{id}`` once charged; 202 when the bank asks the
+    buyer to confirm, or while the order is still being confirmed (``processing``)."""
     result = await payments().pay(require_user().id, data.orderId, data.token)
     return jsonify(result.json()), 201 if result.payment_id else 202
 

@@ -69,6 +69,10 @@ class NewTicketBody(Body):
         return price_amount(value, "Price must be greater than 0")
 
 
+# Versions are 32-bit integer columns; anything larger is no version a ticket can have.
+MAX_VERSION = 2**31 - 1
+
+
 class TicketEditBody(NewTicketBody):
     version: int | None = Field(default=None, description="Refuse the edit (409) unless the "
                                 "ticket still has this version.")
@@ -83,7 +87,7 @@ class TicketEditBody(NewTicketBody):
     def _version(cls, value: Any) -> int | None:
         if value is None:
             return None
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_VERSION:
             raise rule_failed("Version must be a whole number")
         return value
 

@@ -18,6 +18,8 @@ blueprint = Blueprint("home", __name__)
 # `bootstrap`, no Django needed) and Swagger UI (swagger-ui-bundle-v2) arrive as packages;
 # the app serves their files itself, so no page depends on a CDN.
 vendor = Blueprint("vendor", __name__, url_prefix="/static/vendor")
+# The app's own scripts (pages carry no inline script: the CSP forbids it, security.py).
+assets = Blueprint("assets", __name__, static_folder="../static", static_url_path="/static/app")
 BOOTSTRAP_DIR = Path(str(files("bootstrap") / "static" / "bootstrap"))
 SWAGGER_UI_DIR = Path(swagger_ui_bundle.swagger_ui_path)
 SWAGGER_UI_JS = "/static/vendor/swagger-ui/swagger-ui-bundle.js"
@@ -41,6 +43,12 @@ async def index() -> str:
                                           "before": request.args.get("before")})
         listing = await tickets.list_available(query.limit, query.before)
     return await render_template("index.html", listing=listing)
+
+
+@blueprint.get("/docs")
+async def docs() -> str:
+    """The HTTP API as Swagger UI renders /openapi.json."""
+    return await render_template("docs.html", swagger_js=SWAGGER_UI_JS, swagger_css=SWAGGER_UI_CSS)
 
 
 @vendor.get("/bootstrap/<path:filename>")

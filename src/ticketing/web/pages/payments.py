@@ -81,6 +81,8 @@ async def pay(order_id: str) -> Page | WerkzeugResponse:
             raise
         return await _form_again(user.id, order_id, error.message, error.status,
                                  payable=not isinstance(error, _NOT_PAYABLE), token=token)
+    if result.processing_id is not None:  # held; the order page shows how it ends
+        return redirect(f"/orders/{order_id}", 303)
     if result.payment_id is None:
         return await _form_again(
             user.id, order_id, "Your bank asks you to confirm this payment; "

@@ -80,7 +80,8 @@ def _edit_fields(form: Mapping[str, Any]) -> dict[str, Any]:
     """The form's strings as the edit body expects them: the version is a number."""
     fields = dict(form)
     version = str(fields.get("version", "")).strip()
-    fields["version"] = int(version) if version.isdigit() else (version or None)
+    fields["version"] = int(version) if version.isascii() and version.isdigit() \
+        else (version or None)
     return fields
 
 

@@ -1,0 +1,213 @@
+"""``ticketing check``: a read-only audit of what the modules promise each other.
+
+Each module owns its schema; this reads them side by side (plain SELECTs, never a
+write), in one process or against the split's databases (the same ``TICKETING_*``
+database settings the servers use), and lists every broken promise as one line:
+
+- a ticket held by two active orders, an order still open past its window, a deadline
+  pending long after it passed;
+- a replica behind its source: orders' tickets, tickets' and payments' orders;
+- a paid order that is not complete, or whose ticket is not sold to it; a completed
+  order with no payment; a payment without its succeeded attempt, or the reverse; a
+  hold left undecided or unsettled;
+- an outbox row unsent for longer than the grace, a dead letter not replayed.
+
+Events in flight make a healthy system look wrong for a moment: ``grace`` is how old a
+difference must be to count, and :func:`audit` can re-check for ``wait`` seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from tortoise import connections
+
+from ticketing.settings import Settings
+
+OPEN = ("created", "awaiting:payment")
+ACTIVE = (*OPEN, "complete")
+UNDECIDED_ATTEMPTS = ("authorized", "capturing", "voiding")
+
+Rows = list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Audit:
+    """One pass over the enabled modules' tables."""
+
+    modules: tuple[str, ...]
+    grace: timedelta
+    now: datetime
+
+    async def rows(self, module: str, sql: str) -> Rows:
+        return list(await connections.get(module).execute_query_dict(sql))
+
+    def late(self, value: Any) -> float | None:
+        """Seconds past ``value`` beyond the grace, or None if it is within it."""
+        seconds = (self.now - _when(value)).total_seconds()
+        return seconds if seconds > self.grace.total_seconds() else None
+
+    async def violations(self) -> list[str]:
+        found: list[str] = []
+        for module in self.modules:
+            found += await self.outbox_and_dead_letters(module)
+        for check in self._cross_checks():
+            found += await check()
+        return found
+
+    def _cross_checks(self) -> Iterable[Callable[[], Awaitable[list[str]]]]:
+        enabled = set(self.modules)
+        if "orders" in enabled:
+            yield self.orders_alone
+        if {"orders", "tickets"} <= enabled:
+            yield self.tickets_against_orders
+        if {"orders", "payments"} <= enabled:
+            yield self.payments_against_orders
+        if "payments" in enabled:
+            yield self.payments_alone
+        if {"orders", "expiration"} <= enabled:
+            yield self.deadlines_against_orders
+
+    async def outbox_and_dead_letters(self, module: str) -> list[str]:
+        lines = []
+        unsent = await self.rows(module, f"SELECT created_at FROM {module}_outbox "
+                                         "WHERE sent_at IS NULL ORDER BY id LIMIT 1")
+        if unsent and (age := self.late(unsent[0]["created_at"])) is not None:
+            lines.append(f"{module}: outbox row unsent for {age:.0f}s")
+        for letter in await self.rows(module, "SELECT event_id, event_type, consumer FROM "
+                                              f"{module}_dead_letters WHERE replayed_at IS NULL"):
+            lines.append(f"{module}: dead letter {letter['event_type']} {letter['event_id']} "
+                         f"(consumer {letter['consumer']}) waits for a replay")
+        return lines
+
+    async def orders_alone(self) -> list[str]:
+        lines = []
+        active = await self.rows("orders", "SELECT ticket_id, id FROM orders_orders WHERE "
+                                           f"status IN {_sql_list(ACTIVE)} ORDER BY id")
+        by_ticket: dict[str, list[str]] = {}
+        for order in active:
+            by_ticket.setdefault(order["ticket_id"], []).append(order["id"])
+        lines += [f"orders: ticket {ticket} has {len(ids)} active orders ({', '.join(ids)})"
+                  for ticket, ids in by_ticket.items() if len(ids) > 1]
+        for order in await self.rows("orders", "SELECT id, expires_at FROM orders_orders "
+                                               f"WHERE status IN {_sql_list(OPEN)}"):
+            if (late := self.late(order["expires_at"])) is not None:
+                lines.append(f"orders: order {order['id']} still open {late:.0f}s past "
+                             "its window")
+        return lines
+
+    async def tickets_against_orders(self) -> list[str]:
+        lines = []
+        tickets = {t["id"]: t for t in await self.rows(
+            "tickets", "SELECT id, version, order_id, sold FROM tickets_tickets")}
+        for copy in await self.rows("orders", "SELECT id, version FROM orders_tickets"):
+            source = tickets.get(copy["id"])
+            if source is None or source["version"] != copy["version"]:
+                lines.append(f"orders: copy of ticket {copy['id']} is at version "
+                             f"{copy['version']}, tickets has "
+                             f"{'none' if source is None else source['version']}")
+        orders = {o["id"]: o for o in await self.rows(
+            "orders", "SELECT id, ticket_id, status, version, created_at FROM orders_orders")}
+        for state in await self.rows("tickets", "SELECT order_id, version FROM "
+                                                "tickets_order_states"):
+            order = orders.get(state["order_id"])
+            if order is not None and order["version"] != state["version"]:
+                lines.append(f"tickets: order {order['id']} seen at version "
+                             f"{state['version']}, orders has {order['version']}")
+        for order in orders.values():
+            ticket = tickets.get(order["ticket_id"])
+            if order["status"] not in ACTIVE or ticket is None \
+                    or self.late(order["created_at"]) is None:
+                continue
+            if ticket["order_id"] != order["id"]:
+                lines.append(f"tickets: ticket {ticket['id']} is not held by its active "
+                             f"order {order['id']}")
+            elif order["status"] == "complete" and not ticket["sold"]:
+                lines.append(f"tickets: ticket {ticket['id']} of paid order {order['id']} "
+                             "is not sold")
+        return lines
+
+    async def payments_against_orders(self) -> list[str]:
+        lines = []
+        orders = {o["id"]: o for o in await self.rows(
+            "orders", "SELECT id, status, version, created_at FROM orders_orders")}
+        copies = {c["id"]: c for c in await self.rows(
+            "payments", "SELECT id, version FROM payments_orders")}
+        for order in orders.values():
+            copy = copies.get(order["id"])
+            if (copy is None or copy["version"] != order["version"]) \
+                    and self.late(order["created_at"]) is not None:
+                lines.append(f"payments: copy of order {order['id']} is at version "
+                             f"{'none' if copy is None else copy['version']}, orders has "
+                             f"{order['version']}")
+        paid = {p["order_id"]: p for p in await self.rows(
+            "payments", "SELECT order_id, id, created_at FROM payments_payments")}
+        for order_id, payment in paid.items():
+            status = orders.get(order_id, {}).get("status")
+            if status != "complete" and self.late(payment["created_at"]) is not None:
+                lines.append(f"payments: payment {payment['id']} paid order {order_id}, "
+                             f"which is {status or 'unknown to orders'}")
+        for order in orders.values():
+            if order["status"] == "complete" and order["id"] not in paid \
+                    and self.late(order["created_at"]) is not None:
+                lines.append(f"payments: order {order['id']} is complete but no payment "
+                             "was captured for it")
+        return lines
+
+    async def payments_alone(self) -> list[str]:
+        lines = []
+        payments = {p["attempt_id"]: p for p in await self.rows(
+            "payments", "SELECT id, attempt_id FROM payments_payments")}
+        for attempt in await self.rows("payments", "SELECT id, order_id, status, updated_at "
+                                                   "FROM payments_attempts"):
+            if attempt["status"] == "succeeded" and attempt["id"] not in payments:
+                lines.append(f"payments: attempt {attempt['id']} charged order "
+                             f"{attempt['order_id']} but has no payment record")
+            if attempt["status"] in UNDECIDED_ATTEMPTS and \
+                    (late := self.late(attempt["updated_at"])) is not None:
+                lines.append(f"payments: attempt {attempt['id']} of order "
+                             f"{attempt['order_id']} {attempt['status']} for {late:.0f}s")
+            if attempt["status"] == "succeeded":
+                payments.pop(attempt["id"], None)
+        lines += [f"payments: payment {p['id']} has no succeeded attempt"
+                  for p in payments.values()]
+        return lines
+
+    async def deadlines_against_orders(self) -> list[str]:
+        lines = []
+        orders = {o["id"]: o["status"] for o in await self.rows(
+            "orders", "SELECT id, status FROM orders_orders")}
+        for pending in await self.rows("expiration", "SELECT order_id, expires_at FROM "
+                                                     "expiration_pending"):
+            late = self.late(pending["expires_at"])
+            if late is not None and orders.get(pending["order_id"]) in OPEN:
+                lines.append(f"expiration: deadline of order {pending['order_id']} passed "
+                             f"{late:.0f}s ago and has not fired")
+        return lines
+
+
+async def audit(settings: Settings, *, grace: timedelta = timedelta(seconds=30),
+                wait: float = 0.0) -> list[str]:
+    """Every violation found (databases open); re-checked for up to ``wait`` seconds
+    while any remains, so events still in flight are not reported."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + wait
+    while True:
+        found = await Audit(settings.modules, grace, datetime.now(UTC)).violations()
+        if not found or loop.time() >= deadline:
+            return found
+        await asyncio.sleep(0.5)
+
+
+def _sql_list(values: tuple[str, ...]) -> str:
+    return "(" + ", ".join(f"'{v}'" for v in values) + ")"
+
+
+def _when(value: Any) -> datetime:
+    """A timestamp as either database returns it (SQLite: text), in UTC."""
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
