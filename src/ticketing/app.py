@@ -58,7 +58,8 @@ def create_app(settings: Settings) -> Quart:
         scalar_ui_path=None,
     )
     bus, parts_by_module = build_bus(settings)
-    runtime = Runtime(settings=settings, sessions=SessionReader(settings), bus=bus)
+    runtime = Runtime(settings=settings, sessions=SessionReader(settings, bus.revocations),
+                      bus=bus)
     module_parts = list(parts_by_module.values())
     for name, parts in parts_by_module.items():
         if parts.facade is not None:

@@ -40,12 +40,19 @@ def _encode(value: int) -> str:
     return "".join(reversed(chars))
 
 
-def age_seconds(value: str) -> float:
-    """How long ago an id was made, read from its time prefix (``value`` must be valid)."""
+def created_at_ms(value: str) -> int:
+    """When an id was made, in milliseconds since the epoch; ValueError if it is no id."""
+    if not is_valid_id(value):
+        raise ValueError(f"{value!r} is not an id")
     number = 0
     for char in value:
         number = number * 32 + _ALPHABET.index(char)
-    return time.time() - (number >> _RANDOM_BITS) / 1000
+    return number >> _RANDOM_BITS
+
+
+def age_seconds(value: str) -> float:
+    """How long ago an id was made, read from its time prefix (``value`` must be valid)."""
+    return time.time() - created_at_ms(value) / 1000
 
 
 def is_valid_id(value: str) -> bool:

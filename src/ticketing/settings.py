@@ -44,6 +44,8 @@ class Settings:
     database_url: str | None = None
     module_database_urls: Mapping[str, str] = field(default_factory=dict)
     jwt_key: str = ""
+    # Keys that signed earlier, still accepted (rotation: the newest, jwt_key, signs).
+    jwt_previous_keys: tuple[str, ...] = ()
     jwt_lifetime_seconds: int = 7 * 24 * 3600
     expiration_seconds: int = 900
     payments: PaymentsKind = "fake"
@@ -102,6 +104,8 @@ class Settings:
                 if (url := reader.database_url(f"TICKETING_{module.upper()}_DATABASE_URL"))
             },
             jwt_key=reader.text("TICKETING_JWT_KEY", ""),
+            jwt_previous_keys=tuple(k.strip() for k in reader.text(
+                "TICKETING_JWT_PREVIOUS_KEYS", "").split(",") if k.strip()),
             jwt_lifetime_seconds=reader.integer("TICKETING_JWT_LIFETIME_SECONDS", 7 * 24 * 3600,
                                                 minimum=60),
             expiration_seconds=reader.integer("TICKETING_EXPIRATION_SECONDS", 900, minimum=1),

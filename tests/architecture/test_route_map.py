@@ -18,6 +18,7 @@ MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 BODILESS = {
     # Signs out whoever the cookie names; the contract gives it no body.
     ("POST", "/api/users/signout"),
+    ("POST", "/api/users/signout-everywhere"),
     # The order's id is in the path; cancelling needs nothing else.
     ("DELETE", "/api/orders/<order_id>"),
     # Stripe's event: the raw bytes are checked against the Stripe-Signature header, and a

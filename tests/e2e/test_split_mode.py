@@ -150,3 +150,29 @@ def seconds_until_expiry(order: dict[str, Any]) -> float:
     """Seconds from now until the order's ``expiresAt``."""
     expires = datetime.fromisoformat(order["expiresAt"].replace("Z", "+00:00"))
     return (expires - datetime.now(UTC)).total_seconds()
+
+
+def test_a_sign_out_at_auth_ends_the_session_in_the_tickets_process_even_after_its_restart(
+    split_cluster: SplitCluster, http: httpx.Client,
+) -> None:
+    """Tickets never asks auth: it learns the sign-out from the bus (live, then from the
+    stream's history when it starts again)."""
+    cluster = split_cluster
+    signed_up = http.post(f"{cluster.url('auth')}/api/users/signup",
+                          json={"email": "leaving@example.com", "password": PASSWORD})
+    assert signed_up.status_code == 201, signed_up.text
+    cookie = {"session": signed_up.cookies["session"]}
+
+    def lists_a_ticket() -> int:
+        return httpx.post(f"{cluster.url('tickets')}/api/tickets", cookies=cookie,
+                          json={"title": "Show", "price": 5}, timeout=10).status_code
+
+    assert lists_a_ticket() == 201
+    assert httpx.post(f"{cluster.url('auth')}/api/users/signout", cookies=cookie,
+                      timeout=10).status_code == 200
+
+    eventually(lambda: True if lists_a_ticket() == 401 else None,
+               what="the tickets process refuses the signed-out cookie")
+    cluster.processes["tickets"].kill()
+    cluster.restart("tickets")
+    assert lists_a_ticket() == 401

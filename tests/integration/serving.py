@@ -52,7 +52,8 @@ def jwt_claims_of(cookie_value: str) -> dict[str, Any]:
     """The (unverified) claims inside a session cookie value."""
     token = json.loads(base64.b64decode(cookie_value))["jwt"]
     payload = token.split(".")[1]
-    claims: dict[str, Any] = json.loads(base64.urlsafe_b64decode(payload + "=" * -len(payload)))
+    padded = payload + "=" * (-len(payload) % 4)
+    claims: dict[str, Any] = json.loads(base64.urlsafe_b64decode(padded))
     return claims
 
 

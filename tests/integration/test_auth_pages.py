@@ -8,7 +8,7 @@ import pytest
 from quart.typing import TestClientProtocol as Client
 
 from tests.integration.serving import PASSWORD, nav_labels, session_cookie, sign_up
-from ticketing.modules.auth.throttle import SIGNIN_PER_ACCOUNT
+from ticketing.modules.auth.throttle import SIGNIN_PER_ACCOUNT_AND_ADDRESS
 
 SIGNED_OUT_NAV = ["Sign Up", "Sign In"]
 SIGNED_IN_NAV = ["Sell Tickets", "My Orders", "Sign Out"]
@@ -105,7 +105,7 @@ async def test_signin_with_an_empty_password_asks_for_one(client: Client) -> Non
 
 
 async def test_a_throttled_signin_page_is_429_with_retry_after(client: Client) -> None:
-    for _ in range(SIGNIN_PER_ACCOUNT.failures):
+    for _ in range(SIGNIN_PER_ACCOUNT_AND_ADDRESS.failures):
         await client.post("/auth/signin", form={"email": "a@test.com", "password": "wrong"})
 
     response = await client.post("/auth/signin", form={"email": "a@test.com", "password": "x"})

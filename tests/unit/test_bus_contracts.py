@@ -28,6 +28,8 @@ from ticketing.bus.contracts import (
     OrderPaymentRefused,
     PaymentAuthorized,
     PaymentCreated,
+    SessionEnded,
+    SessionsEnded,
     TicketCreated,
     TicketRef,
     TicketUpdated,
@@ -43,6 +45,10 @@ PAYMENT = "01jdq41c3e5g7j9m1p3r5t7w9y"
 
 # One instance of every event, with every optional field set: the fixtures' content.
 SAMPLES: dict[str, Event] = {
+    "auth:session-ended": SessionEnded(session_id=PAYMENT, user_id=USER, expires_at=datetime(
+        2026, 12, 2, 2, 0, tzinfo=UTC)),
+    "auth:sessions-ended": SessionsEnded(user_id=USER, ended_at=datetime(
+        2026, 11, 25, 2, 10, 30, 250000, tzinfo=UTC)),
     "ticket:created": TicketCreated(id=TICKET, version=0, title="Concert", price=Decimal("19.99"),
                                     user_id=USER),
     "ticket:updated": TicketUpdated(id=TICKET, version=3, title="Concert (front row)",
@@ -63,7 +69,7 @@ SAMPLES: dict[str, Event] = {
 }
 
 
-SOURCES = {"ticket": "tickets", "order": "orders", "expiration": "expiration",
+SOURCES = {"auth": "auth", "ticket": "tickets", "order": "orders", "expiration": "expiration",
            "payment": "payments"}
 
 
@@ -81,6 +87,8 @@ def sample_envelope(event: Event) -> Envelope:
 def test_wire_names_are_stable() -> None:
     # These strings are on the wire and in every outbox: never rename one.
     assert {name: cls.__name__ for name, cls in EVENT_TYPES.items()} == {
+        "auth:session-ended": "SessionEnded",
+        "auth:sessions-ended": "SessionsEnded",
         "ticket:created": "TicketCreated",
         "ticket:updated": "TicketUpdated",
         "order:created": "OrderCreated",

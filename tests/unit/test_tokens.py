@@ -10,7 +10,7 @@ from typing import Any
 import jwt
 import pytest
 
-from ticketing.modules.auth.tokens import SessionUser, TokenCodec
+from ticketing.modules.auth.tokens import SessionUser, TokenCodec, key_id
 
 KEY = "unit-test-signing-key-0123456789abcdef"
 LIFETIME = 3600
@@ -55,9 +55,11 @@ def test_the_cookie_is_base64_json_holding_an_hs256_jwt(codec: TokenCodec) -> No
     envelope = json.loads(base64.b64decode(codec.issue_cookie("01abc", "a@example.com")))
 
     assert set(envelope) == {"jwt"}
-    assert jwt.get_unverified_header(envelope["jwt"])["alg"] == "HS256"
+    header = jwt.get_unverified_header(envelope["jwt"])
+    assert header["alg"] == "HS256"
+    assert header["kid"] == key_id(KEY)
     decoded = jwt.decode(envelope["jwt"], KEY, algorithms=["HS256"])
-    assert set(decoded) == {"id", "email", "iat", "exp"}
+    assert set(decoded) == {"id", "email", "iat", "exp", "sid"}
 
 
 def test_a_token_signed_with_the_right_key_is_accepted(codec: TokenCodec) -> None:
@@ -114,3 +116,25 @@ def test_a_codec_with_another_key_does_not_read_our_cookies(codec: TokenCodec) -
     other = TokenCodec("a-different-signing-key-0123456789abcdef", LIFETIME)
 
     assert other.read_cookie(codec.issue_cookie("01abc", "a@example.com")) is None
+
+
+def test_a_rotated_key_still_reads_its_tokens_and_the_newest_signs() -> None:
+    old = TokenCodec(KEY, LIFETIME)
+    rotated = TokenCodec("the-next-key-of-a-decent-length-0123456789", LIFETIME,
+                         previous_keys=(KEY,))
+    dropped = TokenCodec("the-next-key-of-a-decent-length-0123456789", LIFETIME)
+    cookie = old.issue_cookie("01abc", "a@example.com")
+
+    assert rotated.read_cookie(cookie) is not None
+    assert dropped.read_cookie(cookie) is None
+    fresh = json.loads(base64.b64decode(rotated.issue_cookie("01abc", "a@example.com")))["jwt"]
+    assert jwt.get_unverified_header(fresh)["kid"] == key_id(
+        "the-next-key-of-a-decent-length-0123456789")
+    assert old.read_cookie(rotated.issue_cookie("01abc", "a@example.com")) is None
+
+
+def test_a_token_of_release_0_1_without_kid_or_sid_still_reads(codec: TokenCodec) -> None:
+    user = codec.read_cookie(cookie_for(jwt.encode(claims(), KEY, algorithm="HS256")))
+
+    assert user is not None
+    assert user.session_id == ""

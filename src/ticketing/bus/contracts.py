@@ -32,6 +32,30 @@ class Event:
 
 
 @dataclasses.dataclass(frozen=True)
+class SessionEnded(Event):
+    """A user signed out: the session ``session_id`` is over in every process (auth ->
+    every process, through ``Bus.watch`` and, on start-up, the bus's history).
+
+    Kept until ``expires_at``, when the token would have died anyway.
+    """
+
+    WIRE_TYPE: ClassVar[str] = "auth:session-ended"
+    session_id: str
+    user_id: str
+    expires_at: datetime
+
+
+@dataclasses.dataclass(frozen=True)
+class SessionsEnded(Event):
+    """A user signed out everywhere: every session of ``user_id`` begun before
+    ``ended_at`` is over (auth -> every process, like :class:`SessionEnded`)."""
+
+    WIRE_TYPE: ClassVar[str] = "auth:sessions-ended"
+    user_id: str
+    ended_at: datetime
+
+
+@dataclasses.dataclass(frozen=True)
 class TicketRef:
     """The part of a ticket an order event carries."""
 
@@ -160,8 +184,9 @@ class PaymentCreated(Event):
 
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.WIRE_TYPE: cls
-    for cls in (TicketCreated, TicketUpdated, OrderCreated, OrderCancelled, OrderCompleted,
-                OrderPaymentRefused, ExpirationComplete, PaymentAuthorized, PaymentCreated)
+    for cls in (SessionEnded, SessionsEnded, TicketCreated, TicketUpdated, OrderCreated,
+                OrderCancelled, OrderCompleted, OrderPaymentRefused, ExpirationComplete,
+                PaymentAuthorized, PaymentCreated)
 }
 
 # (wire type, from version) -> function lifting that version's data to the next one.

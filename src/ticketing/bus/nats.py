@@ -250,6 +250,30 @@ class NatsTransport:
         except (NatsError, OSError) as error:
             raise TransportUnavailable(f"JetStream unavailable: {error!r}") from error
 
+    async def history(self, event_types: Sequence[str]) -> list[str | bytes]:
+        """The stream's events of these types (it keeps them for ``max_age``), read with a
+        short-lived consumer that acknowledges nothing."""
+        js = self._jetstream()
+        bodies: list[str | bytes] = []
+        for event_type in event_types:
+            try:
+                reader = await js.pull_subscribe(
+                    subject_of(event_type, self.layout.subject_prefix),
+                    stream=self.layout.stream,
+                    config=ConsumerConfig(deliver_policy=DeliverPolicy.ALL,
+                                          ack_policy=AckPolicy.NONE, inactive_threshold=60))
+            except (NatsError, OSError) as error:
+                raise TransportUnavailable(f"cannot read the history: {error!r}") from error
+            try:
+                while (pending := (await reader.consumer_info()).num_pending or 0) > 0:
+                    bodies += [m.data for m in await reader.fetch(min(pending, 500), timeout=5)]
+            except (NatsError, OSError, TimeoutError) as error:
+                raise TransportUnavailable(f"cannot read the history: {error!r}") from error
+            finally:
+                with contextlib.suppress(NatsError, OSError):
+                    await reader.unsubscribe()
+        return bodies
+
     def watch(self, listener: Callable[[str | bytes], None]) -> bool:
         """Hand ``listener`` every event's body, from any process (see the module docstring).
 

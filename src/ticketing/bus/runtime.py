@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections import OrderedDict
@@ -15,7 +16,8 @@ from ticketing.bus.contracts import Envelope, UnknownEvent
 from ticketing.bus.outbox import Outbox
 from ticketing.bus.relay import Relay
 from ticketing.bus.retention import Janitor
-from ticketing.bus.supervisor import Supervisor
+from ticketing.bus.sessions import RELOAD_SECONDS, SESSION_EVENT_TYPES, Revocations
+from ticketing.bus.supervisor import Supervised, Supervisor
 from ticketing.bus.tables import BusTables
 from ticketing.bus.transport import InProcessTransport, Transport
 from ticketing.settings import Settings
@@ -27,6 +29,7 @@ Watcher = Callable[[Envelope], None]
 # outbox): JetStream drops the copy, core subscribers still get it. Watchers hear it once
 # if the copy comes within this many events.
 WATCH_DEDUP_EVENTS = 4096
+HISTORY_TIMEOUT_SECONDS = 5.0
 
 
 def build_transport(settings: Settings, supervisor: Supervisor) -> Transport:
@@ -54,12 +57,16 @@ class Bus:
 
     transport: Transport
     supervisor: Supervisor = field(default_factory=Supervisor)
+    # Ended sessions, learned from the bus; None for a bus that serves no requests.
+    revocations: Revocations | None = None
     modules: dict[str, ModuleBus] = field(default_factory=dict)
     relays: list[Relay] = field(default_factory=list)
     poll_interval: float = 1.0
     batch_size: int = 100
     watchers: list[Watcher] = field(default_factory=list)
     _janitor: Janitor | None = field(default=None, init=False, repr=False)
+    _sessions: Supervised | None = field(default=None, init=False, repr=False)
+    _stopping: asyncio.Event = field(default_factory=asyncio.Event, init=False, repr=False)
     # None until the first watch(); then whether the transport hears every process.
     _broadcast: bool | None = field(default=None, init=False, repr=False)
     _heard_ids: OrderedDict[str, None] = field(default_factory=OrderedDict, init=False,
@@ -97,6 +104,10 @@ class Bus:
         return unwatch
 
     def _committed(self, published: Sequence[Envelope]) -> None:
+        if self.revocations is not None:  # this process's own sign-outs count at once
+            for envelope in published:
+                if envelope.type in SESSION_EVENT_TYPES:
+                    self.revocations.hear(envelope)
         if self.watchers and not self._broadcast:
             for envelope in published:
                 self._notify(envelope)
@@ -139,8 +150,46 @@ class Bus:
             relay.start(self.supervisor)
         self._janitor = Janitor({name: m.tables for name, m in self.modules.items()})
         self._janitor.start(self.supervisor)
+        if self.revocations is not None:
+            await self._learn_ended_sessions()
+
+    async def _learn_ended_sessions(self) -> None:
+        """Hear session events live, and read their history now (before the first request
+        is served, when the transport answers) and every ``RELOAD_SECONDS`` after."""
+        revocations = self.revocations
+        assert revocations is not None
+        self.watch(revocations.hear)
+        self._stopping.clear()
+        try:
+            revocations.hear_all(await asyncio.wait_for(self.session_history(),
+                                                        HISTORY_TIMEOUT_SECONDS))
+        except Exception as error:  # the transport is away: the reload task retries
+            log.warning("ended sessions not read at start-up, retrying: %r", error)
+
+        async def reload() -> None:
+            while not self._stopping.is_set():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), RELOAD_SECONDS)
+                if not self._stopping.is_set():
+                    revocations.hear_all(await self.session_history())
+                    revocations.forget_expired()
+
+        self._sessions = self.supervisor.start("sessions-history", reload)
+
+    async def session_history(self) -> list[str | bytes]:
+        """Session events: auth's own outbox where auth runs here, and the transport's."""
+        local: list[str | bytes] = []
+        if "auth" in self.modules:
+            rows = await self.modules["auth"].tables.outbox.filter(
+                event_type__in=SESSION_EVENT_TYPES).order_by("id").values_list("body",
+                                                                                flat=True)
+            local = [str(body) for body in rows]
+        return local + await self.transport.history(SESSION_EVENT_TYPES)
 
     async def stop(self) -> None:
+        if self._sessions is not None:
+            await self._sessions.stop(ask=self._stopping.set)
+            self._sessions = None
         if self._janitor is not None:
             await self._janitor.stop()
             self._janitor = None

@@ -64,6 +64,10 @@ class Transport(Protocol):
         non-durable broadcast for live views. ``False`` if this transport sees only this
         process (the bus then reports this process's own commits instead)."""
 
+    async def history(self, event_types: Sequence[str]) -> list[str | bytes]:
+        """Every stored event of these types, oldest first, from every process; ``[]`` if
+        the transport keeps none (in one process the outboxes are the history)."""
+
 
 class InProcessTransport:
     """Delivers straight to this process's consumers before the relay marks a row sent.
@@ -131,3 +135,6 @@ class InProcessTransport:
 
     def watch(self, listener: Callable[[str | bytes], None]) -> bool:
         return False  # nothing beyond this process: the bus reports its commits itself
+
+    async def history(self, event_types: Sequence[str]) -> list[str | bytes]:
+        return []

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from tortoise.exceptions import IntegrityError
 
+from ticketing.bus.contracts import SessionEnded, SessionsEnded
+from ticketing.bus.outbox import Outbox
+from ticketing.bus.sessions import Revocations, began_at
 from ticketing.errors import DomainError, Throttled
 from ticketing.ids import new_id
 from ticketing.modules.auth.models import User
@@ -51,20 +55,29 @@ class SignedIn:
 
 
 class SessionReader:
-    """Reads session cookies without a database: every process can tell who is signed in."""
+    """Reads session cookies without a database: every process can tell who is signed in,
+    and which sessions ended (learned from the bus, ``ticketing.bus.sessions``)."""
 
-    def __init__(self, settings: Settings) -> None:
-        self._codec = TokenCodec(settings.jwt_key, settings.jwt_lifetime_seconds)
+    def __init__(self, settings: Settings, revocations: Revocations | None = None) -> None:
+        self._codec = TokenCodec(settings.jwt_key, settings.jwt_lifetime_seconds,
+                                 settings.jwt_previous_keys)
+        self._revocations = revocations
 
     def read(self, cookie: str | None) -> SessionUser | None:
-        return self._codec.read_cookie(cookie)
+        user = self._codec.read_cookie(cookie)
+        if user is not None and self._revocations is not None and self._revocations.has_ended(
+                user.session_id, user.id, began_at(user.session_id, user.iat)):
+            return None
+        return user
 
 
 class AuthApi:
     """Sign-up and sign-in against the auth schema."""
 
-    def __init__(self, settings: Settings) -> None:
-        self._codec = TokenCodec(settings.jwt_key, settings.jwt_lifetime_seconds)
+    def __init__(self, settings: Settings, outbox: Outbox | None = None) -> None:
+        self._codec = TokenCodec(settings.jwt_key, settings.jwt_lifetime_seconds,
+                                 settings.jwt_previous_keys)
+        self._outbox = outbox
         self._throttle = Throttle(enabled=settings.throttle)
         self.session_lifetime_seconds = settings.jwt_lifetime_seconds
 
@@ -106,6 +119,21 @@ class AuthApi:
         for limit, subject in windows[1:]:
             await self._throttle.clear(limit, subject)
         return SignedIn(user.id, user.email, self._codec.issue_cookie(user.id, user.email))
+
+
+    async def sign_out(self, session: SessionUser) -> None:
+        """End this session in every process (the cookie is also expired by the caller)."""
+        await self._publish(SessionEnded(session_id=session.session_id, user_id=session.id,
+                                         expires_at=datetime.fromtimestamp(session.exp, UTC)))
+
+    async def sign_out_everywhere(self, session: SessionUser) -> None:
+        """End every session of the user begun until now, this one included."""
+        await self._publish(SessionsEnded(user_id=session.id, ended_at=datetime.now(UTC)))
+
+    async def _publish(self, event: SessionEnded | SessionsEnded) -> None:
+        assert self._outbox is not None, "the auth module publishes through its outbox"
+        async with self._outbox.transaction() as unit:
+            await unit.publish(event)
 
 
 def canonical_email(email: str) -> str:

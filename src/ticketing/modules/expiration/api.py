@@ -60,6 +60,7 @@ class ExpirationService:
         self._worker: Supervised | None = None
         self._heartbeat: Supervised | None = None
         self._finish = asyncio.Event()  # tells the Taskiq receiver to stop
+        self._quiet = asyncio.Event()  # tells the heartbeat to stop
 
     @property
     def subscriptions(self) -> Subscriptions:
@@ -102,7 +103,7 @@ class ExpirationService:
         It stops between beats, never inside one: a query cancelled on SQLite can keep
         the connection's lock (Tortoise 1.1).
         """
-        while not self._finish.is_set():
+        while not self._quiet.is_set():
             now = datetime.now(UTC)
             tasks = json.dumps({name: health for name, health in self._supervisor.report()
                                 .items() if name.startswith("expiration-")})
@@ -111,7 +112,7 @@ class ExpirationService:
                 await WorkerHeartbeat.create(holder=holder, tasks=tasks, seen_at=now)
             await WorkerHeartbeat.filter(seen_at__lt=now - HEARTBEATS_KEPT).delete()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._finish.wait(), HEARTBEAT_SECONDS)
+                await asyncio.wait_for(self._quiet.wait(), HEARTBEAT_SECONDS)
 
     async def status(self) -> dict[str, Any]:
         """Pending deadlines, the task queue's backlog and every live worker's state."""
@@ -144,6 +145,7 @@ class ExpirationService:
         fails (a fetch that times out the wrong way, a lost connection) is restarted.
         """
         self._finish.clear()
+        self._quiet.clear()
         self._starting = self._supervisor.start("expiration-broker", self._start_broker,
                                                 until_done=True)
         self._heartbeat = self._supervisor.start("expiration-heartbeat", self._beat)
@@ -173,7 +175,7 @@ class ExpirationService:
         if self._worker is not None:
             stopped = await self._worker.stop(ask=self._finish.set, grace=STOP_GRACE_SECONDS)
         if self._heartbeat is not None:
-            await self._heartbeat.stop(ask=self._finish.set, grace=STOP_GRACE_SECONDS)
+            await self._heartbeat.stop(ask=self._quiet.set, grace=STOP_GRACE_SECONDS)
         for handle in (self._scheduler, self._starting):
             if handle is not None:
                 await handle.stop(grace=STOP_GRACE_SECONDS)

@@ -72,7 +72,21 @@ async def sign_in(data: SignInBody) -> Response:
 
 @blueprint.post("/signout")
 async def sign_out() -> Response:
-    """Expire the session cookie."""
+    """End this session everywhere and expire the session cookie."""
+    return await ended_session_response(everywhere=False)
+
+
+@blueprint.post("/signout-everywhere")
+async def sign_out_everywhere() -> Response:
+    """End every session of the signed-in user (every device), this one included."""
+    return await ended_session_response(everywhere=True)
+
+
+async def ended_session_response(*, everywhere: bool) -> Response:
+    session = current_user()
+    if session is not None:
+        auth = facade("auth", AuthApi)
+        await (auth.sign_out_everywhere(session) if everywhere else auth.sign_out(session))
     response = jsonify({})
     clear_session_cookie(response, secure=runtime().settings.secure_cookies)
     return response

@@ -10,7 +10,12 @@ from ticketing.modules.auth.api import AuthApi, SignedIn
 from ticketing.web.api.auth import SignInBody, SignUpBody
 from ticketing.web.pages.forms import errors_by_field, form_values, safe_next
 from ticketing.web.runtime import facade, runtime
-from ticketing.web.session import clear_session_cookie, client_address, set_session_cookie
+from ticketing.web.session import (
+    clear_session_cookie,
+    client_address,
+    current_user,
+    set_session_cookie,
+)
 from ticketing.web.validation import parse_form
 
 blueprint = Blueprint("pages_auth", __name__, url_prefix="/auth")
@@ -69,9 +74,17 @@ async def sign_in() -> FormPage | WerkzeugResponse:
 
 @blueprint.route("/signout", methods=["GET", "POST"])
 async def sign_out() -> str | WerkzeugResponse | Response:
-    """GET asks to confirm; POST signs out and goes home."""
+    """GET asks to confirm; POST ends this session (or, with ``everywhere``, every session
+    of the user) and goes home."""
     if request.method == "GET":
         return await render_template("auth/signout.html")
+    session = current_user()
+    if session is not None:
+        auth = facade("auth", AuthApi)
+        if (await request.form).get("everywhere"):
+            await auth.sign_out_everywhere(session)
+        else:
+            await auth.sign_out(session)
     response = redirect("/")
     clear_session_cookie(response, secure=runtime().settings.secure_cookies)  # type: ignore[arg-type]
     return response
