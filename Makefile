@@ -11,7 +11,7 @@ PORT ?= 8000
 # Never download an interpreter: the project runs on the machine's Python 3.11.
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: run test lint lock bench-setup bench-sessions bench-bus bench-reserve bench-expiry bench-footprint bench-deps browser-deps split
+.PHONY: run test lint lock bench-setup bench-sessions bench-edge bench-bus bench-reserve bench-expiry bench-footprint bench-deps browser-deps split
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -64,3 +64,6 @@ bench-setup:  ## the README's two commands on a fresh clone: until serving, unti
 
 bench-sessions: $(STAMP)  ## what the ended-session check costs per request vs reading the cookie alone
 	$(BIN)/python -m bench.sessions
+
+bench-edge: $(STAMP) bench-deps  ## the bounded h11 edge vs uvicorn's unbounded httptools, same app
+	$(BIN)/python -m bench.edge

@@ -15,6 +15,8 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -114,3 +116,17 @@ class ServerProcess:
             return self.log.read_text(errors="replace")[-LOG_TAIL_CHARACTERS:]
         except FileNotFoundError:
             return "(no log)"
+
+
+@contextmanager
+def running_server(workdir: Path, name: str, **variables: str) -> Iterator[ServerProcess]:
+    """A started ``ticketing serve`` of its own data dir under ``workdir``, stopped after."""
+    (workdir / name).mkdir(parents=True, exist_ok=True)
+    process = ServerProcess(name=name, port=free_port(), data_dir=workdir / name / "data",
+                            log=workdir / f"{name}.log",
+                            env=server_environment(workdir / name / "data", **variables))
+    process.start_and_wait()
+    try:
+        yield process
+    finally:
+        process.stop()

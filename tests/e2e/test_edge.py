@@ -13,35 +13,26 @@ import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
-from tests.servers import ServerProcess, free_port, server_environment
+from tests.servers import ServerProcess, running_server
 from ticketing.serving import KEEP_ALIVE_SECONDS, MAX_HEAD_BYTES
 
 HEAD_TIMEOUT = 1
 
 
-def start(tmp_path: Path, name: str, **variables: str) -> ServerProcess:
-    server = ServerProcess(
-        name=name, port=free_port(), data_dir=tmp_path / name / "data",
-        log=tmp_path / f"{name}.log",
-        env=server_environment(tmp_path / name / "data", TICKETING_MODULES="auth,tickets",
-                               TICKETING_REQUEST_HEAD_TIMEOUT_SECONDS=str(HEAD_TIMEOUT),
-                               **variables))
-    server.data_dir.parent.mkdir(parents=True, exist_ok=True)
-    server.start_and_wait()
-    return server
+def edge_server(workdir: Path, name: str, **variables: str) -> Any:
+    return running_server(workdir, name, TICKETING_MODULES="auth,tickets",
+                          TICKETING_REQUEST_HEAD_TIMEOUT_SECONDS=str(HEAD_TIMEOUT), **variables)
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    process = start(tmp_path_factory.mktemp("edge"), "edge")
-    try:
+    with edge_server(tmp_path_factory.mktemp("edge"), "edge") as process:
         yield process
-    finally:
-        process.stop()
 
 
 def connect(server: ServerProcess) -> socket.socket:
@@ -143,12 +134,9 @@ def forwarded_address_logged(server: ServerProcess) -> str:
 def test_forwarded_addresses_count_only_from_trusted_proxies(
     server: ServerProcess, tmp_path: Path,
 ) -> None:
-    untrusting = start(tmp_path, "untrusting", TICKETING_TRUSTED_PROXIES="")
-    try:
+    with edge_server(tmp_path, "untrusting", TICKETING_TRUSTED_PROXIES="") as untrusting:
         assert forwarded_address_logged(server) == "203.0.113.7"  # loopback is trusted
         assert forwarded_address_logged(untrusting) == "127.0.0.1"
-    finally:
-        untrusting.stop()
 
 
 @pytest.mark.parametrize("path", ["/", "/api/tickets/nope", "/static/vendor/bootstrap/css/"

@@ -21,7 +21,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.servers import ServerProcess, free_port, server_environment
+from tests.servers import ServerProcess, running_server
 from ticketing.app import create_app
 from ticketing.settings import Settings
 
@@ -82,14 +82,8 @@ JSON_ROUTES, FORM_ROUTES = routes()
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     workdir = tmp_path_factory.mktemp("odd-inputs")
-    process = ServerProcess(name="odd-inputs", port=free_port(), data_dir=workdir / "data",
-                            log=workdir / "server.log",
-                            env=server_environment(workdir / "data", TICKETING_THROTTLE="off"))
-    process.start_and_wait()
-    try:
+    with running_server(workdir, "odd-inputs", TICKETING_THROTTLE="off") as process:
         yield process
-    finally:
-        process.stop()
 
 
 @pytest.fixture(scope="module", params=["anonymous", "signed-in"])

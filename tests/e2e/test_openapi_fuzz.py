@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.servers import ServerProcess, free_port, server_environment
+from tests.servers import ServerProcess, running_server
 
 pytestmark = pytest.mark.slow
 
@@ -23,14 +23,8 @@ EXAMPLES = "15"
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     workdir = tmp_path_factory.mktemp("fuzz")
-    process = ServerProcess(name="fuzz", port=free_port(), data_dir=workdir / "data",
-                            log=workdir / "server.log",
-                            env=server_environment(workdir / "data", TICKETING_THROTTLE="off"))
-    process.start_and_wait()
-    try:
+    with running_server(workdir, "fuzz", TICKETING_THROTTLE="off") as process:
         yield process
-    finally:
-        process.stop()
 
 
 def session_cookie(server: ServerProcess) -> str:

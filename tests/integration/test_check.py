@@ -7,6 +7,7 @@ way a bug or a lost event would break it, and the audit must say exactly that.
 
 from __future__ import annotations
 
+import asyncio
 import io
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, replace
@@ -36,8 +37,21 @@ class Market:
 
 
 @pytest.fixture
-async def market(settings: Settings) -> Market:
+def isolated(settings: Settings, backend: str,
+             fresh_postgres_url: Callable[[], str]) -> Settings:
+    """The test's own database: the plants break it (one drops an index), so on
+    PostgreSQL it is not the run's shared database but a new one."""
+    if backend != "postgres":
+        return settings  # SQLite: already a copy of its own
+    own = replace(settings, database_url=fresh_postgres_url())
+    asyncio.run(db.apply_migrations(own))
+    return own
+
+
+@pytest.fixture
+async def market(isolated: Settings) -> Market:
     """The market, made through the API; the app is stopped again afterwards."""
+    settings = isolated
     app = create_app(settings)
     async with app.test_app():
         client = app.test_client()
@@ -56,10 +70,10 @@ async def market(settings: Settings) -> Market:
 
 
 @pytest.fixture
-async def opened(settings: Settings, market: Market) -> AsyncIterator[Settings]:
-    await db.open_databases(settings)
+async def opened(isolated: Settings, market: Market) -> AsyncIterator[Settings]:
+    await db.open_databases(isolated)
     try:
-        yield settings
+        yield isolated
     finally:
         await db.close_databases()
 

@@ -10,6 +10,7 @@ Stripe's API). A ``pm_…`` reference is confirmed as the payment method; a lega
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any, cast
 
 import stripe
@@ -80,16 +81,8 @@ class StripeGateway:
         return _intent(intent)
 
     async def capture(self, intent_id: str, idempotency_key: str) -> Intent:
-        try:
-            return _intent(await self._client.v1.payment_intents.capture_async(
-                intent_id, None, {"idempotency_key": idempotency_key}))
-        except stripe.InvalidRequestError as error:
-            if error.code == "payment_intent_unexpected_state":
-                # Released or expired meanwhile, or captured by an earlier try: report how.
-                return await self.retrieve(intent_id)
-            raise _translate(error, charging=False) from error
-        except stripe.StripeError as error:
-            raise _translate(error, charging=False) from error
+        return await self._reading_back(intent_id, self._client.v1.payment_intents.capture_async(
+            intent_id, None, {"idempotency_key": idempotency_key}))
 
     async def retrieve(self, intent_id: str) -> Intent:
         try:
@@ -98,11 +91,17 @@ class StripeGateway:
             raise _translate(error, charging=False) from error
 
     async def cancel(self, intent_id: str) -> Intent:
+        return await self._reading_back(
+            intent_id, self._client.v1.payment_intents.cancel_async(intent_id))
+
+    async def _reading_back(self, intent_id: str,
+                            call: Awaitable[stripe.PaymentIntent]) -> Intent:
+        """A capture or cancel; an intent that finished (or was captured by an earlier
+        try) meanwhile is read back and reported as it is."""
         try:
-            return _intent(await self._client.v1.payment_intents.cancel_async(intent_id))
+            return _intent(await call)
         except stripe.InvalidRequestError as error:
             if error.code == "payment_intent_unexpected_state":
-                # It finished (succeeded or failed) meanwhile: report how.
                 return await self.retrieve(intent_id)
             raise _translate(error, charging=False) from error
         except stripe.StripeError as error:
