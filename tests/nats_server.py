@@ -36,8 +36,11 @@ def server_binary() -> Path:
 class NatsServer:
     """One nats-server process with JetStream; start/stop it at will."""
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, *, sync_always: bool = False) -> None:
+        """``sync_always``: fsync every JetStream write before acknowledging it (what the
+        split's NATS runs with, ADR 13); the default syncs every two minutes."""
         self.workdir = workdir
+        self.sync_always = sync_always
         self.store = workdir / "store"
         self.port: int | None = None
         self._process: subprocess.Popen[bytes] | None = None
@@ -47,6 +50,14 @@ class NatsServer:
     def url(self) -> str:
         assert self.port is not None, "the server has not been started yet"
         return f"nats://127.0.0.1:{self.port}"
+
+    def _jetstream_options(self) -> list[str]:
+        if not self.sync_always:
+            return ["-js", "-sd", str(self.store)]
+        config = self.workdir / "nats.conf"
+        config.write_text(f'jetstream {{\n  store_dir: "{self.store}"\n'
+                          "  sync_interval: always\n}\n")
+        return ["-c", str(config)]
 
     @property
     def running(self) -> bool:
@@ -63,8 +74,8 @@ class NatsServer:
         port = str(self.port) if self.port is not None else "-1"
         with self._log.open("ab") as log:
             self._process = subprocess.Popen(
-                [str(server_binary()), "-js", "-a", "127.0.0.1", "-p", port,
-                 "-sd", str(self.store), "--ports_file_dir", str(ports_dir)],
+                [str(server_binary()), *self._jetstream_options(), "-a", "127.0.0.1",
+                 "-p", port, "--ports_file_dir", str(ports_dir)],
                 stdout=log, stderr=subprocess.STDOUT,
             )
         deadline = time.monotonic() + STARTUP_TIMEOUT

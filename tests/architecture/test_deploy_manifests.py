@@ -26,6 +26,7 @@ from quart import Quart
 
 import ticketing
 from tests.architecture.settings_names import settings_variables
+from tests.nats_server import server_binary
 from ticketing.app import create_app
 from ticketing.settings import MODULE_NAMES, Settings, SettingsError
 
@@ -676,3 +677,18 @@ def test_dockerignore_matching_follows_the_last_pattern_and_parent_folders() -> 
     assert not dockerignored("src/ticketing/app.py", rules)
     assert dockerignored("src/ticketing/__pycache__/app.cpython-311.pyc", rules)
     assert not dockerignored("keep.txt", rules)
+
+
+def test_the_split_nats_config_is_valid_and_syncs_every_write(split_docs: list[Doc],
+                                                              tmp_path: Path) -> None:
+    [config] = [d for d in split_docs if d["kind"] == "ConfigMap"
+                and d["metadata"]["name"] == "nats-config"]
+    text = config["data"]["nats.conf"]
+    local = tmp_path / "nats.conf"
+    local.write_text(text.replace("/data", str(tmp_path / "store")))
+
+    checked = subprocess.run([str(server_binary()), "-c", str(local), "-t"],
+                             capture_output=True, text=True, timeout=30, check=False)
+
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert re.search(r"^\s*sync_interval:\s*always\s*$", text, re.MULTILINE)
