@@ -5,13 +5,13 @@ transports (the split, where another process learns it from the bus, is in
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 import pytest
 from quart import Quart
 from quart.typing import TestClientProtocol as Client
 
 from tests.integration.market import TRANSPORTS, trading
+from tests.integration.serving import session_cookie
 from ticketing.app import create_app
 from ticketing.settings import Settings
 
@@ -23,21 +23,14 @@ async def signed_up(client: Client, email: str = "leaver@example.com") -> str:
     response = await client.post("/api/users/signup", json={"email": email,
                                                             "password": PASSWORD})
     assert response.status_code == 201, await response.get_json()
-    return _cookie(response)
-
-
-def _cookie(response: Any) -> str:
-    for header in response.headers.getlist("Set-Cookie"):
-        if header.startswith("session=") and "Max-Age=0" not in header:
-            return str(header.split(";", 1)[0].removeprefix("session="))
-    raise AssertionError("no session cookie")
+    return session_cookie(response.headers.getlist("Set-Cookie")).value
 
 
 async def signed_in(client: Client, email: str = "leaver@example.com") -> str:
     response = await client.post("/api/users/signin", json={"email": email,
                                                             "password": PASSWORD})
     assert response.status_code == 200, await response.get_json()
-    return _cookie(response)
+    return session_cookie(response.headers.getlist("Set-Cookie")).value
 
 
 async def lists_a_ticket(app: Quart, cookie: str) -> int:

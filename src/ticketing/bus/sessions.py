@@ -34,12 +34,14 @@ class Revocations:
         self._sessions: dict[str, float] = {}  # session id -> when its token expires
         self._users: dict[str, float] = {}  # user id -> sessions begun until then ended
 
-    def has_ended(self, session_id: str, user_id: str, began_at: float) -> bool:
+    def has_ended(self, session_id: str, user_id: str, issued_at: int) -> bool:
         """True if this session was signed out, or its user signed out everywhere after
-        it began (``began_at``: seconds since the epoch)."""
+        it began. Two dictionary lookups on every request; the session's start is read
+        from its id only for a user who signed out everywhere."""
         if session_id and session_id in self._sessions:
             return True
-        return began_at <= self._users.get(user_id, float("-inf"))
+        ended = self._users.get(user_id)
+        return ended is not None and began_at(session_id, issued_at) <= ended
 
     def hear(self, envelope: Envelope) -> None:
         """A bus watcher: take note of a session event, ignore every other."""

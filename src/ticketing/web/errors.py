@@ -11,6 +11,7 @@ import errno
 import logging
 import socket
 import sqlite3
+from collections.abc import Iterator
 from typing import Any
 
 from pydantic import ValidationError
@@ -73,31 +74,33 @@ _NO_SUCH_FILE = (errno.ENAMETOOLONG, errno.ENOENT, errno.ENOTDIR, errno.EISDIR)
 _UNREACHABLE_HINTS = ("unable to open database", "connection", "could not connect")
 
 
+def _causes(error: BaseException | None) -> Iterator[BaseException]:
+    """``error`` and what caused it, innermost last."""
+    while error is not None:
+        yield error
+        error = error.__cause__ or error.__context__
+
+
 def _is_database_failure(error: BaseException | None) -> bool:
     """True when ``error`` (or what caused it) says a database could not be reached."""
-    while error is not None:
+    for cause in _causes(error):
         # Not every OSError: a file name too long for the disk is no database failure.
-        if isinstance(error, DBConnectionError | ConnectionError | TimeoutError
+        if isinstance(cause, DBConnectionError | ConnectionError | TimeoutError
                       | socket.gaierror | DatabaseUnavailable):
             return True
-        if isinstance(error, OperationalError | sqlite3.OperationalError) and any(
-            hint in str(error).lower() for hint in _UNREACHABLE_HINTS
+        if isinstance(cause, OperationalError | sqlite3.OperationalError) and any(
+            hint in str(cause).lower() for hint in _UNREACHABLE_HINTS
         ):
             return True
-        if type(error).__module__.startswith("asyncpg") and (
-            "Connection" in type(error).__name__ or "Interface" in type(error).__name__
+        if type(cause).__module__.startswith("asyncpg") and (
+            "Connection" in type(cause).__name__ or "Interface" in type(cause).__name__
         ):
             return True
-        error = error.__cause__ or error.__context__
     return False
 
 
 def _refused_for_lack_of_connections(error: BaseException | None) -> bool:
-    while error is not None:
-        if type(error).__name__ == "TooManyConnectionsError":
-            return True
-        error = error.__cause__ or error.__context__
-    return False
+    return any(type(cause).__name__ == "TooManyConnectionsError" for cause in _causes(error))
 
 
 def register_error_handlers(app: Quart) -> None:

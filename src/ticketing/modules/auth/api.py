@@ -9,7 +9,7 @@ from tortoise.exceptions import IntegrityError
 
 from ticketing.bus.contracts import SessionEnded, SessionsEnded
 from ticketing.bus.outbox import Outbox
-from ticketing.bus.sessions import Revocations, began_at
+from ticketing.bus.sessions import Revocations
 from ticketing.errors import DomainError, Throttled
 from ticketing.ids import new_id
 from ticketing.modules.auth.models import User
@@ -66,7 +66,7 @@ class SessionReader:
     def read(self, cookie: str | None) -> SessionUser | None:
         user = self._codec.read_cookie(cookie)
         if user is not None and self._revocations is not None and self._revocations.has_ended(
-                user.session_id, user.id, began_at(user.session_id, user.iat)):
+                user.session_id, user.id, user.iat):
             return None
         return user
 
@@ -121,16 +121,16 @@ class AuthApi:
         return SignedIn(user.id, user.email, self._codec.issue_cookie(user.id, user.email))
 
 
-    async def sign_out(self, session: SessionUser) -> None:
-        """End this session in every process (the cookie is also expired by the caller)."""
-        await self._publish(SessionEnded(session_id=session.session_id, user_id=session.id,
-                                         expires_at=datetime.fromtimestamp(session.exp, UTC)))
-
-    async def sign_out_everywhere(self, session: SessionUser) -> None:
-        """End every session of the user begun until now, this one included."""
-        await self._publish(SessionsEnded(user_id=session.id, ended_at=datetime.now(UTC)))
-
-    async def _publish(self, event: SessionEnded | SessionsEnded) -> None:
+    async def sign_out(self, session: SessionUser | None, *, everywhere: bool = False) -> None:
+        """End this session in every process, or with ``everywhere`` every session of the
+        user begun until now; nothing to do when signed out (the caller expires the
+        cookie either way)."""
+        if session is None:
+            return
+        event: SessionEnded | SessionsEnded = (
+            SessionsEnded(user_id=session.id, ended_at=datetime.now(UTC)) if everywhere
+            else SessionEnded(session_id=session.session_id, user_id=session.id,
+                              expires_at=datetime.fromtimestamp(session.exp, UTC)))
         assert self._outbox is not None, "the auth module publishes through its outbox"
         async with self._outbox.transaction() as unit:
             await unit.publish(event)

@@ -19,7 +19,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import stripe
 from tortoise.backends.base.client import BaseDBAsyncClient
@@ -371,10 +371,7 @@ class PaymentsApi:
         if existing.status == AttemptStatus.SUCCEEDED:
             raise AlreadyPaid()
         if existing.status in _UNDECIDED:
-            # Another request saw it authorised: its verdict is that request's to report.
-            await self._decision(existing.id)
-            raise AlreadyPaid() if await Payment.exists(attempt_id=existing.id) \
-                else PaymentInProgress()
+            await self._raise_anothers_outcome(existing.id)
         try:
             if existing.status == AttemptStatus.PENDING or existing.intent_id is None:
                 if self._clock() - existing.created_at < STALE_ATTEMPT:
@@ -400,13 +397,7 @@ class PaymentsApi:
         """
         attempt, payment, changed = await self._settle(attempt_id, intent)
         if not own and not changed and attempt.status in (AttemptStatus.SUCCEEDED, *_UNDECIDED):
-            # Another request (a second tab, a webhook) saw this attempt through: its
-            # outcome is that request's to report as its own.
-            attempt = await self._decision(attempt.id)
-            if await Payment.exists(attempt_id=attempt.id):
-                raise AlreadyPaid()
-            if attempt.status in _UNDECIDED:
-                raise PaymentInProgress()
+            await self._raise_anothers_outcome(attempt.id)
         if attempt.status in _UNDECIDED:
             attempt = await self._decision(attempt.id)
             if attempt.status in _UNDECIDED:
@@ -416,9 +407,17 @@ class PaymentsApi:
             return PaymentResult(payment_id=payment.id)
         if attempt.status == AttemptStatus.REQUIRES_ACTION:
             return PaymentResult(client_secret=intent.client_secret)
-        if attempt.status in (AttemptStatus.REFUNDED, AttemptStatus.VOIDED):
-            raise _REFUSALS_BY_MESSAGE.get(attempt.failure_message or "", AlreadyPaid)()
-        raise PaymentRefused(attempt.failure_message or DECLINED_MESSAGE)
+        raise _unpaid(attempt)
+
+    async def _raise_anothers_outcome(self, attempt_id: str) -> NoReturn:
+        """Another request (a second tab, a webhook) saw this attempt authorised: the
+        payment is that request's to report as its own; this one hears how it ended."""
+        attempt = await self._decision(attempt_id)
+        if await Payment.exists(attempt_id=attempt.id):
+            raise AlreadyPaid()
+        if attempt.status in _UNDECIDED:
+            raise PaymentInProgress()
+        raise _unpaid(attempt)
 
     async def _decision(self, attempt_id: str) -> PaymentAttempt:
         """The attempt once orders' verdict on it has been carried out, or as it is after
@@ -506,6 +505,13 @@ class PaymentsApi:
                 and _short_text(event.get("type"))):
             raise InvalidWebhook("Invalid webhook payload")
         return event
+
+
+def _unpaid(attempt: PaymentAttempt) -> DomainError:
+    """Why an attempt that ended without paying did not pay: orders' reason or the card's."""
+    if attempt.status in (AttemptStatus.REFUNDED, AttemptStatus.VOIDED):
+        return _REFUSALS_BY_MESSAGE.get(attempt.failure_message or "", AlreadyPaid)()
+    return PaymentRefused(attempt.failure_message or DECLINED_MESSAGE)
 
 
 def _short_text(value: Any) -> bool:

@@ -83,10 +83,7 @@ async def sign_out_everywhere() -> Response:
 
 
 async def ended_session_response(*, everywhere: bool) -> Response:
-    session = current_user()
-    if session is not None:
-        auth = facade("auth", AuthApi)
-        await (auth.sign_out_everywhere(session) if everywhere else auth.sign_out(session))
+    await facade("auth", AuthApi).sign_out(current_user(), everywhere=everywhere)
     response = jsonify({})
     clear_session_cookie(response, secure=runtime().settings.secure_cookies)
     return response

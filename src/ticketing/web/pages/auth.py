@@ -78,13 +78,8 @@ async def sign_out() -> str | WerkzeugResponse | Response:
     of the user) and goes home."""
     if request.method == "GET":
         return await render_template("auth/signout.html")
-    session = current_user()
-    if session is not None:
-        auth = facade("auth", AuthApi)
-        if (await request.form).get("everywhere"):
-            await auth.sign_out_everywhere(session)
-        else:
-            await auth.sign_out(session)
+    await facade("auth", AuthApi).sign_out(
+        current_user(), everywhere=bool((await request.form).get("everywhere")))
     response = redirect("/")
     clear_session_cookie(response, secure=runtime().settings.secure_cookies)  # type: ignore[arg-type]
     return response
