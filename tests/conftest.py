@@ -29,8 +29,9 @@ from ticketing.app import create_app
 from ticketing.settings import MODULE_NAMES, Settings
 
 # The real NATS JetStream server fixture (``nats_server``), for every test that wants it,
-# and the bus harness (``bus_harness``: written once, run on every transport).
-pytest_plugins = ["tests.nats_server", "tests.bus_fixtures"]
+# the bus harness (``bus_harness``: written once, run on every transport), and the split
+# deployment's processes (a failed test that ran them carries their logs).
+pytest_plugins = ["tests.nats_server", "tests.bus_fixtures", "tests.split"]
 
 class PatientTestApp(TestApp):
     """Quart's test app with room for a graceful stop.

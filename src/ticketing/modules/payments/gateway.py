@@ -12,6 +12,7 @@ moves money twice.
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -19,7 +20,10 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Protocol
 
+from tortoise.exceptions import IntegrityError
+
 from ticketing.errors import Conflict, DomainError
+from ticketing.modules.payments.models import OfflineIntent
 
 __all__ = [
     "CURRENCY",
@@ -179,9 +183,13 @@ class FakeGateway:
     ``tok_visa`` / ``pm_card_visa`` are authorised, ``tok_chargeDeclined`` /
     ``pm_card_chargeDeclined`` are declined, anything else is an unknown payment
     method. Like Stripe, a repeated idempotency key replays the first answer instead of
-    acting again, and intent ids are unique across restarts. ``holds`` records what was
-    authorised, ``charges`` what was captured (money that moved), ``releases`` the holds
-    given back without a charge, ``refunds`` captured money given back.
+    acting again, intent ids are unique across restarts, and the intents outlive the
+    process: they are rows of :class:`~.models.OfflineIntent` in payments' database,
+    changed only by conditional updates, so every replica sees one truth.
+
+    For tests, ``holds`` records what this instance authorised, ``charges`` what it
+    captured (money that moved), ``releases`` the holds it gave back without a charge,
+    ``refunds`` captured money it gave back.
     """
 
     SUCCEEDING = frozenset({"tok_visa", "pm_card_visa"})
@@ -197,82 +205,98 @@ class FakeGateway:
         self.charges: list[FakeCharge] = []
         self.releases: list[str] = []
         self.refunds: list[FakeRefund] = []
-        self.intents: dict[str, Intent] = {}
-        self._answers: dict[str, Intent | PaymentRefused] = {}
-        self._captured: dict[str, Intent] = {}
-        self._refunded: dict[str, FakeRefund] = {}
 
     async def authorize(self, request: ChargeRequest) -> Intent:
         self.calls += 1
         if self.latency:
             await asyncio.sleep(self.latency)
-        answer = self._answers.get(request.idempotency_key)
-        if answer is None:
-            answer = self._answers[request.idempotency_key] = self._first_answer(request)
-        if self.lose_next_answer:
-            self.lose_next_answer = False
-            raise OutcomeUnknown()
-        if isinstance(answer, PaymentRefused):
-            raise answer
-        return answer
-
-    def _first_answer(self, request: ChargeRequest) -> Intent | PaymentRefused:
         method = request.payment_method
         if method not in self.SUCCEEDING | self.DECLINING:
             kind = "token" if method.startswith("tok_") else "PaymentMethod"
-            return PaymentRefused(f"No such {kind}: '{method}'")
-        intent = Intent(id=_unique("pi_fake"), status=IntentStatus.AUTHORIZED,
-                        amount_cents=request.amount_cents, currency=request.currency,
-                        metadata=dict(request.metadata))
-        if method in self.DECLINING:
-            self.intents[intent.id] = replace(intent, status=IntentStatus.FAILED,
-                                              failure_message=DECLINED_MESSAGE)
-            return PaymentDeclined()
-        self.intents[intent.id] = intent
-        self.holds.append(FakeCharge(intent.id, request.amount_cents, request.currency,
-                                     method, request.idempotency_key, intent.metadata))
-        return intent
+            raise PaymentRefused(f"No such {kind}: '{method}'")
+        row = await OfflineIntent.get_or_none(authorize_key=request.idempotency_key)
+        if row is None:
+            row = await self._create(request)
+        if self.lose_next_answer:
+            self.lose_next_answer = False
+            raise OutcomeUnknown()
+        if row.declined:
+            raise PaymentDeclined()
+        # The first answer, as it was: the hold, whatever became of it since.
+        return replace(_intent(row), status=IntentStatus.AUTHORIZED, failure_message=None)
+
+    async def _create(self, request: ChargeRequest) -> OfflineIntent:
+        declined = request.payment_method in self.DECLINING
+        try:
+            row = await OfflineIntent.create(
+                id=_unique("pi_fake"), authorize_key=request.idempotency_key,
+                payment_method=request.payment_method, declined=declined,
+                status=IntentStatus.FAILED if declined else IntentStatus.AUTHORIZED,
+                amount_cents=request.amount_cents, currency=request.currency,
+                metadata=json.dumps(dict(request.metadata)),
+                failure_message=DECLINED_MESSAGE if declined else None)
+        except IntegrityError:  # the same key at the same moment: one intent, replayed
+            return await OfflineIntent.get(authorize_key=request.idempotency_key)
+        if not declined:
+            self.holds.append(_charge(row))
+        return row
 
     async def capture(self, intent_id: str, idempotency_key: str) -> Intent:
         self.calls += 1
-        if idempotency_key in self._captured:
-            return self._captured[idempotency_key]
-        intent = await self.retrieve(intent_id)
-        if intent.status != IntentStatus.AUTHORIZED:
-            return intent  # Stripe: payment_intent_unexpected_state; the caller re-reads
-        intent = self.intents[intent_id] = replace(intent, status=IntentStatus.SUCCEEDED)
-        self._captured[idempotency_key] = intent
-        hold = next(h for h in self.holds if h.intent_id == intent_id)
-        self.charges.append(hold)
-        return intent
+        row = await self._row(intent_id)
+        if row.capture_key != idempotency_key and row.status == IntentStatus.AUTHORIZED:
+            if await OfflineIntent.filter(id=intent_id, status=IntentStatus.AUTHORIZED) \
+                    .update(status=IntentStatus.SUCCEEDED, capture_key=idempotency_key):
+                self.charges.append(_charge(row))
+            row = await self._row(intent_id)
+        # Captured before, released, or failed: Stripe answers with the intent as it is.
+        return _intent(row)
 
     async def retrieve(self, intent_id: str) -> Intent:
-        try:
-            return self.intents[intent_id]
-        except KeyError:
-            raise ProviderUnavailable(f"No such payment_intent: '{intent_id}'") from None
+        return _intent(await self._row(intent_id))
 
     async def cancel(self, intent_id: str) -> Intent:
-        intent = await self.retrieve(intent_id)
-        if intent.status in (IntentStatus.PENDING, IntentStatus.AUTHORIZED):
-            if intent.status == IntentStatus.AUTHORIZED:
+        row = await self._row(intent_id)
+        if row.status in (IntentStatus.PENDING, IntentStatus.AUTHORIZED):
+            if await OfflineIntent.filter(id=intent_id, status=row.status).update(
+                    status=IntentStatus.FAILED, failure_message="The payment was canceled.") \
+                    and row.status == IntentStatus.AUTHORIZED:
                 self.releases.append(intent_id)
-            intent = self.intents[intent_id] = replace(
-                intent, status=IntentStatus.FAILED, failure_message="The payment was canceled.")
-        return intent
+            row = await self._row(intent_id)
+        return _intent(row)
 
     async def refund(self, intent_id: str, idempotency_key: str) -> str:
-        if idempotency_key in self._refunded:
-            return self._refunded[idempotency_key].refund_id
-        intent = await self.retrieve(intent_id)
-        refund = FakeRefund(_unique("re_fake"), intent_id, intent.amount_cents,
-                            idempotency_key)
-        self._refunded[idempotency_key] = refund
-        self.refunds.append(refund)
-        return refund.refund_id
+        row = await self._row(intent_id)
+        if row.refund_id is None:
+            refund_id = _unique("re_fake")
+            if await OfflineIntent.filter(id=intent_id, refund_id=None).update(
+                    refund_id=refund_id, refund_key=idempotency_key):
+                self.refunds.append(FakeRefund(refund_id, intent_id, row.amount_cents,
+                                               idempotency_key))
+            row = await self._row(intent_id)
+        assert row.refund_id is not None
+        return row.refund_id
 
     async def close(self) -> None:
         return None
+
+    @staticmethod
+    async def _row(intent_id: str) -> OfflineIntent:
+        row = await OfflineIntent.get_or_none(id=intent_id)
+        if row is None:
+            raise ProviderUnavailable(f"No such payment_intent: '{intent_id}'")
+        return row
+
+
+def _intent(row: OfflineIntent) -> Intent:
+    return Intent(id=row.id, status=IntentStatus(row.status), amount_cents=row.amount_cents,
+                  currency=row.currency, metadata=json.loads(row.metadata),
+                  failure_message=row.failure_message)
+
+
+def _charge(row: OfflineIntent) -> FakeCharge:
+    return FakeCharge(row.id, row.amount_cents, row.currency, row.payment_method,
+                      row.authorize_key, json.loads(row.metadata))
 
 
 def _unique(prefix: str) -> str:

@@ -107,6 +107,33 @@ class Payment(Model):
         table = "payments_payments"
 
 
+class OfflineIntent(Model):
+    """A PaymentIntent of the offline provider (``TICKETING_PAYMENTS=fake``).
+
+    Stripe remembers an intent whatever happens to us; the offline provider keeps its
+    intents here for the same reason: a hold made before a restart is still there to be
+    captured or released after it, by any replica.
+    """
+
+    id = fields.CharField(max_length=40, primary_key=True)
+    authorize_key = fields.CharField(max_length=255, unique=True)
+    payment_method = fields.CharField(max_length=255)
+    # The first answer to the authorising call, replayed for its idempotency key.
+    declined = fields.BooleanField(default=False)
+    status = fields.CharField(max_length=16)
+    amount_cents = fields.BigIntField()
+    currency = fields.CharField(max_length=3)
+    metadata = fields.TextField()
+    failure_message = fields.TextField(null=True)
+    capture_key = fields.CharField(max_length=255, null=True)
+    refund_id = fields.CharField(max_length=40, null=True)
+    refund_key = fields.CharField(max_length=255, null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "payments_offline_intents"
+
+
 class WebhookEvent(Model):
     """A provider event already handled, kept so a redelivery has no second effect."""
 
