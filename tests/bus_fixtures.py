@@ -23,6 +23,7 @@ import pytest
 
 from tests.nats_server import NatsServer
 from ticketing import db
+from ticketing.bus.consumer import Consumer, Delivery, Outcome, RetryLater
 from ticketing.bus.contracts import Envelope, PaymentCreated, TicketCreated
 from ticketing.bus.nats import JetStreamLayout, NatsTransport
 from ticketing.bus.outbox import UnitOfWork
@@ -47,12 +48,16 @@ class Probe:
     """The test subscriber: each ``TicketCreated`` becomes one ``PaymentCreated`` row."""
 
     fail_times: int = 0
+    wait_times: int = 0  # times to say "its predecessor has not arrived yet"
     always_fail: bool = False
     fail_on: set[str] = field(default_factory=set)
     calls: Counter[str] = field(default_factory=Counter)
 
     async def on_ticket_created(self, event: TicketCreated, unit: UnitOfWork) -> None:
         self.calls[event.id] += 1
+        if self.wait_times > 0:
+            self.wait_times -= 1
+            raise RetryLater(f"ticket {event.id} waits for its predecessor")
         if self.always_fail or self.fail_times > 0 or event.id in self.fail_on:
             self.fail_times -= 1
             raise RuntimeError(f"probe told to fail on ticket {event.id}")
@@ -118,6 +123,21 @@ class BusHarness:
         for bus in self.buses:
             await bus.stop()
         self.buses.clear()
+
+
+def record_outcomes(monkeypatch: pytest.MonkeyPatch, consumer: Consumer) -> list[Outcome]:
+    """Spy on every delivery attempt the transport makes to ``consumer``."""
+    outcomes: list[Outcome] = []
+    original = consumer.deliver
+
+    async def spy(delivery: Delivery, attempt: int, max_attempts: int,
+                  max_waits: int | None = None) -> Outcome:
+        outcome = await original(delivery, attempt, max_attempts, max_waits)
+        outcomes.append(outcome)
+        return outcome
+
+    monkeypatch.setattr(consumer, "deliver", spy)
+    return outcomes
 
 
 def ticket_created(ticket_id: str | None = None) -> TicketCreated:

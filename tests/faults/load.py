@@ -245,8 +245,10 @@ class MixedLoad:
             response = await self._request("payments", "POST", "/api/payments", buyer,
                                            json={"orderId": story.id, "token": "tok_visa"})
             if response is None or response.status_code >= 500 \
-                    or response.status_code == 404:
-                return None  # down, or payments has not heard of the order yet
+                    or response.status_code in (404, 409):
+                # Down; payments has not heard of the order yet; or an earlier try that
+                # got no answer is still being settled: a payment is safe to repeat.
+                return None
             self._expect(response, 201, 202, 400)
             return response
 

@@ -16,10 +16,10 @@ import pytest
 from nats.aio.msg import Msg
 from quart import Quart
 
-from tests.bus_fixtures import BusHarness, eventually
+from tests.bus_fixtures import BusHarness, eventually, record_outcomes
 from tests.nats_server import NatsServer
 from ticketing.app import create_app
-from ticketing.bus.consumer import Delivery, Outcome
+from ticketing.bus.consumer import Outcome
 from ticketing.bus.contracts import subject_of
 from ticketing.bus.nats import NatsTransport
 from ticketing.bus.transport import Outgoing, TransportUnavailable
@@ -80,14 +80,7 @@ async def test_a_lost_ack_brings_the_event_back_and_it_has_one_effect(
     bus = bus_harness.build(ack_wait_seconds=0.5)
     consumer = bus.modules["payments"].consumer
     assert consumer is not None
-    outcomes: list[Outcome] = []
-    deliver = consumer.deliver
-
-    async def spy(delivery: Delivery, attempt: int, max_attempts: int) -> Outcome:
-        outcomes.append(outcome := await deliver(delivery, attempt, max_attempts))
-        return outcome
-
-    monkeypatch.setattr(consumer, "deliver", spy)
+    outcomes = record_outcomes(monkeypatch, consumer)
     acks: list[Msg] = []
     ack = Msg.ack
 

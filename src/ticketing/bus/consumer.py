@@ -25,10 +25,13 @@ from ticketing.bus.tables import BusTables, DeadLetter
 
 log = logging.getLogger("ticketing.bus")
 
-# With the transports' backoff (doubling, capped at 5 s) this gives an event whose
-# predecessor is late (RetryLater) about 6 s in-process and 16 s over NATS to apply
-# before it is dead-lettered.
+# With the transports' backoff (doubling, capped at 5 s) this gives a failing event
+# about 6 s in-process and 16 s over NATS before it is dead-lettered.
 MAX_ATTEMPTS = 8
+# An event whose predecessor is late (RetryLater) is not failing, it waits; over NATS its
+# predecessor may be one that a killed process had fetched, back only after JetStream's
+# ack wait (30 s). So waiting has its own budget there: about three minutes.
+MAX_WAITS = 40
 
 Handler = Callable[[Any, UnitOfWork], Awaitable[None]]
 Subscriptions = Mapping[type[Event], Handler]
@@ -128,19 +131,22 @@ class Consumer:
             return None
         return outcomes
 
-    async def deliver(self, delivery: Delivery, attempt: int, max_attempts: int) -> Outcome:
+    async def deliver(self, delivery: Delivery, attempt: int, max_attempts: int,
+                      max_waits: int | None = None) -> Outcome:
         """One delivery attempt, as both transports make it.
 
         A failure (the handler raised, or the body cannot be decoded by this code) is
-        logged and asks for a retry, until ``attempt`` reaches ``max_attempts``: then the
-        event is dead-lettered. Raises only if the dead letter itself cannot be written.
+        logged and asks for a retry, until ``attempt`` reaches ``max_attempts`` (for an
+        event waiting for its predecessor, ``max_waits`` if given): then the event is
+        dead-lettered. Raises only if the dead letter itself cannot be written.
         """
         try:
             envelope = Envelope.from_json(delivery.body)
             applied = await self.handle(envelope)
         except Exception as error:
             self.log_failure(delivery, error, attempt)
-            if attempt < max_attempts:
+            waiting = isinstance(error, RetryLater) and max_waits is not None
+            if attempt < (max(max_attempts, max_waits or 0) if waiting else max_attempts):
                 return Outcome.RETRY
             await self.dead_letter(delivery, error, attempt)
             return Outcome.DEAD_LETTERED

@@ -44,6 +44,7 @@ from nats.js.errors import NotFoundError
 
 from ticketing.bus.consumer import (
     MAX_ATTEMPTS,
+    MAX_WAITS,
     Consumer,
     Delivery,
     Outcome,
@@ -71,6 +72,7 @@ class JetStreamLayout:
     duplicate_window_seconds: float = 120.0
     ack_wait_seconds: float = 30.0
     max_deliver: int = MAX_ATTEMPTS
+    max_waits: int = MAX_WAITS  # deliveries of an event waiting for its predecessor
     fetch_batch: int = 64
     fetch_timeout_seconds: float = 1.0
     publish_timeout_seconds: float = 2.0
@@ -342,7 +344,7 @@ class NatsTransport:
             deliver_policy=DeliverPolicy.ALL,
             ack_policy=AckPolicy.EXPLICIT,
             ack_wait=self.layout.ack_wait_seconds,
-            max_deliver=self.layout.max_deliver + DEAD_LETTER_GRACE,
+            max_deliver=max(self.layout.max_deliver, self.layout.max_waits) + DEAD_LETTER_GRACE,
             filter_subjects=[subject_of(t, self.layout.subject_prefix)
                              for t in consumer.event_types],
             max_ack_pending=self.layout.max_ack_pending,
@@ -424,7 +426,8 @@ class NatsTransport:
         delivery = self._delivery(message)
         attempt = message.metadata.num_delivered or 1
         try:
-            outcome = await consumer.deliver(delivery, attempt, self.layout.max_deliver)
+            outcome = await consumer.deliver(delivery, attempt, self.layout.max_deliver,
+                                             self.layout.max_waits)
         except asyncio.CancelledError:
             raise
         except Exception:  # the dead letter could not be written: try again later
