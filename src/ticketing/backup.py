@@ -8,7 +8,10 @@ so a folder at PATH is always a complete backup.
 
 A restore checks the whole backup before it touches anything, replaces each module's
 data (PostgreSQL: the old schema is kept aside until the new one is in), then migrates,
-so a backup of an older release comes back upgraded. Stop the servers first.
+so a backup of an older release comes back upgraded. Restoring auth ends every session
+issued until then (``auth:all-sessions-ended``, heard by every process): one issued after
+the backup was taken may name an account the restored data does not have. Stop the
+servers first.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import json
 import shutil
 import sqlite3
 from contextlib import closing
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from importlib.resources import files
 from pathlib import Path
@@ -27,6 +30,9 @@ from typing import Any
 import asyncpg
 
 from ticketing import __version__, db
+from ticketing.bus.contracts import AllSessionsEnded
+from ticketing.bus.outbox import Outbox
+from ticketing.modules import load_module
 from ticketing.settings import Settings
 
 MANIFEST = "manifest.json"
@@ -133,7 +139,22 @@ async def restore(settings: Settings, source: Path) -> list[str]:
     if settings.env != "production":
         await asyncio.to_thread(_restore_development_key, source, settings.data_dir)
     await db.apply_migrations(settings)
+    if "auth" in settings.modules:
+        await _end_every_session(settings)
+        lines.append("auth: every session issued before the restore has ended; "
+                     "users sign in again")
     return lines
+
+
+async def _end_every_session(settings: Settings) -> None:
+    """Publish ``auth:all-sessions-ended`` from auth's outbox; its relay sends it."""
+    tables = load_module("auth").tables
+    await db.open_databases(replace(settings, modules=("auth",)))
+    try:
+        async with Outbox("auth", tables.outbox).transaction() as unit:
+            await unit.publish(AllSessionsEnded(ended_at=datetime.now(UTC)))
+    finally:
+        await db.close_databases()
 
 
 def _restore_development_key(source: Path, data_dir: Path) -> None:

@@ -88,6 +88,36 @@ async def test_a_backup_taken_while_writing_restores_exactly_its_snapshot(
     assert tickets == created_events == len(restored)
 
 
+async def test_a_restore_ends_every_session_so_no_cookie_names_an_account_it_lost(
+    settings: Settings, tmp_path: Path,
+) -> None:
+    """A cookie issued after the backup names a user the restored data does not have."""
+    settings = replace(settings, modules=TRADING)
+    await backup.backup(settings, tmp_path / "backup")
+    app = create_app(settings)
+    async with app.test_app():
+        signed_up = await app.test_client().post("/api/users/signup", json={
+            "email": "after@example.com", "password": "restore-secret"})
+        assert signed_up.status_code == 201
+    cookie = {"Cookie": signed_up.headers["Set-Cookie"].split(";", 1)[0]}
+
+    lines = await backup.restore(settings, tmp_path / "backup")
+
+    assert "every session issued before the restore has ended" in lines[-1]
+    restored = create_app(settings)
+    async with restored.test_app():
+        client = restored.test_client()
+        listed = await client.post("/api/tickets", headers=cookie,
+                                   json={"title": "Ghost", "price": 5})
+        assert listed.status_code == 401
+        again = await client.post("/api/users/signup", json={
+            "email": "after@example.com", "password": "restore-secret"})
+        assert again.status_code == 201
+        fresh = {"Cookie": again.headers["Set-Cookie"].split(";", 1)[0]}
+        assert (await client.post("/api/tickets", headers=fresh,
+                                  json={"title": "Real", "price": 5})).status_code == 201
+
+
 async def test_restore_refuses_a_backup_it_cannot_restore_before_touching_anything(
     migrated_sqlite: Path, tmp_path: Path,
 ) -> None:

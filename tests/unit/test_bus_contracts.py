@@ -19,6 +19,7 @@ import pytest
 from ticketing.bus import contracts
 from ticketing.bus.contracts import (
     EVENT_TYPES,
+    AllSessionsEnded,
     Envelope,
     Event,
     ExpirationComplete,
@@ -49,6 +50,8 @@ SAMPLES: dict[str, Event] = {
         2026, 12, 2, 2, 0, tzinfo=UTC)),
     "auth:sessions-ended": SessionsEnded(user_id=USER, ended_at=datetime(
         2026, 11, 25, 2, 10, 30, 250000, tzinfo=UTC)),
+    "auth:all-sessions-ended": AllSessionsEnded(ended_at=datetime(
+        2026, 12, 1, 3, 0, 0, 500000, tzinfo=UTC)),
     "ticket:created": TicketCreated(id=TICKET, version=0, title="Concert", price=Decimal("19.99"),
                                     user_id=USER),
     "ticket:updated": TicketUpdated(id=TICKET, version=3, title="Concert (front row)",
@@ -89,6 +92,7 @@ def test_wire_names_are_stable() -> None:
     assert {name: cls.__name__ for name, cls in EVENT_TYPES.items()} == {
         "auth:session-ended": "SessionEnded",
         "auth:sessions-ended": "SessionsEnded",
+        "auth:all-sessions-ended": "AllSessionsEnded",
         "ticket:created": "TicketCreated",
         "ticket:updated": "TicketUpdated",
         "order:created": "OrderCreated",

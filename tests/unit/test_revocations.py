@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from ticketing.bus.contracts import Envelope, SessionEnded, SessionsEnded, TicketCreated
+from ticketing.bus.contracts import (
+    AllSessionsEnded,
+    Envelope,
+    SessionEnded,
+    SessionsEnded,
+    TicketCreated,
+)
 from ticketing.bus.sessions import Revocations, began_at
 from ticketing.ids import created_at_ms, new_id
 
@@ -78,3 +84,18 @@ def test_a_session_began_at_its_ids_millisecond_else_at_the_tokens_second() -> N
     assert began_at(session, 5) == created_at_ms(session) / 1000
     assert began_at("", 5) == 5.0
     assert began_at("not-an-id", 5) == 5.0
+
+
+def test_a_restore_ends_every_session_begun_until_then_and_is_forgotten_after_a_lifetime(
+) -> None:
+    clock = [NOW.timestamp()]
+    revocations = Revocations(LIFETIME, clock=lambda: clock[0])
+    revocations.hear(Envelope.wrap(AllSessionsEnded(ended_at=NOW), "auth"))
+
+    assert revocations.has_ended("", "anyone", int(NOW.timestamp()) - 60)
+    assert revocations.has_ended("", "someone else", int(NOW.timestamp()))
+    assert not revocations.has_ended("", "anyone", int(NOW.timestamp()) + 1)
+
+    clock[0] += LIFETIME + 1
+    revocations.forget_expired()
+    assert not revocations.has_ended("", "anyone", int(NOW.timestamp()) - 60)

@@ -56,6 +56,16 @@ class SessionsEnded(Event):
 
 
 @dataclasses.dataclass(frozen=True)
+class AllSessionsEnded(Event):
+    """Every session begun before ``ended_at`` is over, whoever's it was (auth -> every
+    process). Auth's data was restored from a backup: a session issued after the backup
+    may name an account that the restored data no longer has."""
+
+    WIRE_TYPE: ClassVar[str] = "auth:all-sessions-ended"
+    ended_at: datetime
+
+
+@dataclasses.dataclass(frozen=True)
 class TicketRef:
     """The part of a ticket an order event carries."""
 
@@ -184,9 +194,9 @@ class PaymentCreated(Event):
 
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.WIRE_TYPE: cls
-    for cls in (SessionEnded, SessionsEnded, TicketCreated, TicketUpdated, OrderCreated,
-                OrderCancelled, OrderCompleted, OrderPaymentRefused, ExpirationComplete,
-                PaymentAuthorized, PaymentCreated)
+    for cls in (SessionEnded, SessionsEnded, AllSessionsEnded, TicketCreated, TicketUpdated,
+                OrderCreated, OrderCancelled, OrderCompleted, OrderPaymentRefused,
+                ExpirationComplete, PaymentAuthorized, PaymentCreated)
 }
 
 # (wire type, from version) -> function lifting that version's data to the next one.
