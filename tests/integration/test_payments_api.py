@@ -417,6 +417,37 @@ async def test_an_order_past_its_deadline_is_refused_before_any_expiry_event(
         assert await order_status(buyer, order["id"]) == "created"
 
 
+async def test_a_payment_retried_past_the_deadline_hears_how_the_earlier_hold_ended(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The fault run found it: the first try held the card before the deadline and got no
+    answer; the retry, after the deadline, was told "Order has expired" while orders
+    accepted the hold and the money was captured."""
+    from ticketing.app import create_app
+
+    monkeypatch.setattr(payments_api, "DECISION_WAIT_SECONDS", 0.3)
+    quick = replace(settings, modules=("auth", "tickets", "orders", "payments"),
+                    expiration_seconds=2)
+    app = create_app(quick)
+    async with app.test_app():
+        buyer = await signed_up(app, "buyer@test.com")
+        order = await open_order(app, buyer)
+        bus = app.extensions["ticketing"].bus
+        [payments_relay] = [r for r in bus.relays if r.outbox.module == "payments"]
+        await payments_relay.stop()  # payment:authorized waits in payments' outbox
+        assert (await pay(buyer, order["id"])).status_code == 202
+        deadline = datetime.fromisoformat(order["expiresAt"])
+        await asyncio.sleep(max(0.0, (deadline - datetime.now(UTC)).total_seconds()) + 0.1)
+        monkeypatch.setattr(payments_api, "DECISION_WAIT_SECONDS", 10.0)
+        payments_relay.start(bus.supervisor)
+
+        again = await pay(buyer, order["id"])
+
+        assert await again.get_json() == errors("Order is already paid")
+        assert await order_status(buyer, order["id"]) == "complete"
+        assert len(fake_gateway(app).charges) == 1
+
+
 async def test_a_charge_whose_answer_was_lost_is_asked_again_with_the_same_key(
     app: Quart,
 ) -> None:

@@ -201,13 +201,23 @@ class PaymentsApi:
         order = await self._payable(user_id, order_id)
         # A second round only after the attempt in the way turned out to have failed.
         for _ in range(2):
-            attempt = await self._open_attempt(order, payment_method)
-            if attempt is not None:
-                return await self._authorize(attempt)
+            if not self._expired(order):
+                attempt = await self._open_attempt(order, payment_method)
+                if attempt is not None:
+                    return await self._authorize(attempt)
+            # Past the deadline an attempt made before it may still be accepted (the
+            # hold's time decides): its outcome is the answer, not "expired".
             result = await self._resume(order.id, payment_method)
             if result is not None:
                 return result
+            if self._expired(order):
+                # The expiry event may not have arrived yet: the deadline alone decides.
+                raise OrderExpired()
         raise PaymentInProgress()
+
+    def _expired(self, order: OrderReplica) -> bool:
+        assert order.expires_at is not None
+        return self._clock() >= order.expires_at
 
     async def receive_webhook(self, payload: str | bytes, signature: str | None) -> bool:
         """Apply a signed provider event once; False when it was handled before.
@@ -315,16 +325,12 @@ class PaymentsApi:
         return newer
 
     async def _payable(self, user_id: str, order_id: str) -> OrderReplica:
-        """404 → 401 → cancelled → already paid → expired, in that order."""
+        """404 → 401 → cancelled → already paid, in that order; expired is :meth:`pay`'s."""
         replica = await _owned(user_id, order_id)
         if replica.status == ReplicaStatus.CANCELLED:
             raise CannotPayCancelled()
         if replica.status == ReplicaStatus.COMPLETE or await Payment.exists(order_id=replica.id):
             raise AlreadyPaid()
-        assert replica.expires_at is not None
-        if self._clock() >= replica.expires_at:
-            # The expiry event may not have arrived yet: the deadline alone decides.
-            raise OrderExpired()
         return replica
 
     async def _open_attempt(self, order: OrderReplica,
