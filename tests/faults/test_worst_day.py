@@ -17,7 +17,8 @@ cancels, payments and expiries all happen during the faults. Then:
 A fault window runs from the kill until the part is back (ready, or accepting clients)
 plus :data:`AFTERMATH_SECONDS` for what was in flight: a deadline that passed while the
 expiration worker or NATS was away fires on the next sweep (every
-``RETRY_SECONDS``) after it returns. ``docs/reliability.md`` has a run's numbers.
+``RETRY_SECONDS``) after it returns. For expiries it opens 2 s before the kill: an expiry
+fetched by the process that dies comes back only after JetStream's 30 s ack wait. ``docs/reliability.md`` has a run's numbers.
 """
 
 from __future__ import annotations
@@ -283,10 +284,16 @@ def assert_answers_outside_and_inside_the_windows(load: MixedLoad, faults: list[
                                 f"got no answer: {unanswered_live[:10]}"
 
 
+def calm_deadline(deadline: float, faults: list[Fault]) -> bool:
+    """Outside every window; an expiry due just before a kill is still in flight at it
+    (fetched by the process that dies, it returns after JetStream's 30 s ack wait)."""
+    return not any(f.covers(deadline, before=EXPIRY_P99_SECONDS) for f in faults)
+
+
 def expiry_lateness(outcome: Outcome, faults: list[Fault]) -> dict[str, list[float]]:
     """Seconds from deadline to expiry, sorted, outside the fault windows and inside."""
     def calm(order_id: str) -> bool:
-        return not any(f.covers(outcome.deadlines[order_id]) for f in faults)
+        return calm_deadline(outcome.deadlines[order_id], faults)
 
     return {
         "fired, calm": sorted(v for k, v in outcome.fired.items() if calm(k)),
@@ -328,6 +335,15 @@ def report(load: MixedLoad, faults: list[Fault], outcome: Outcome) -> None:
             f"{sum(a.status is None for a in to_it)} of {len(to_it)} requests to it "
             f"unanswered, {sum(a.status is None for a in others)} of {len(others)} to the "
             f"others; {sum(a.status is not None and a.status >= 500 for a in within)} 5xx")
+    calm = [(late, order_id) for order_id, late in outcome.took_effect.items()
+            if calm_deadline(outcome.deadlines[order_id], faults)]
+    if calm:
+        late, order_id = max(calm)
+        deadline = outcome.deadlines[order_id]
+        before = [f for f in faults if f.ended < deadline]
+        lines.append(f"slowest calm expiry: order {order_id} took effect {late:.3f}s after its "
+                     f"deadline, {deadline - before[-1].ended:.1f}s after {before[-1].target} "
+                     "was back" if before else "before the first fault")
     for what, values in expiry_lateness(outcome, faults).items():
         if values:
             lines.append(f"expiry {what}: n={len(values)} p50 {percentile(values, 50):.3f}s "
