@@ -18,7 +18,8 @@ A fault window runs from the kill until the part is back (ready, or accepting cl
 plus :data:`AFTERMATH_SECONDS` for what was in flight: a deadline that passed while the
 expiration worker or NATS was away fires on the next sweep (every
 ``RETRY_SECONDS``) after it returns. For expiries it opens 2 s before the kill: an expiry
-fetched by the process that dies comes back only after JetStream's 30 s ack wait. ``docs/reliability.md`` has a run's numbers.
+fetched by the process that dies comes back only after JetStream's 30 s ack wait.
+``docs/reliability.md`` has a run's numbers.
 """
 
 from __future__ import annotations

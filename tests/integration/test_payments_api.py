@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -395,18 +396,24 @@ async def test_replica_applies_order_events_in_version_order(app: Quart) -> None
     assert (await OrderReplica.get(id=order_id)).version == 1
 
 
-async def test_an_order_past_its_deadline_is_refused_before_any_expiry_event(
-    make_settings: Callable[..., Settings], settings: Settings,
-) -> None:
-    """No expiration module runs here, so only the deadline itself can refuse."""
+@asynccontextmanager
+async def without_expiration(settings: Settings, window: int) -> AsyncIterator[
+        tuple[Quart, Client, dict[str, Any]]]:
+    """An app with no expiration module (only the deadline itself can refuse), a buyer,
+    and an open order of ``window`` seconds that payments knows of."""
     from ticketing.app import create_app
 
-    quick = replace(settings, modules=("auth", "tickets", "orders", "payments"),
-                    expiration_seconds=1)
-    app = create_app(quick)
+    app = create_app(replace(settings, modules=("auth", "tickets", "orders", "payments"),
+                             expiration_seconds=window))
     async with app.test_app():
         buyer = await signed_up(app, "buyer@test.com")
-        order = await open_order(app, buyer)
+        yield app, buyer, await open_order(app, buyer)
+
+
+async def test_an_order_past_its_deadline_is_refused_before_any_expiry_event(
+    settings: Settings,
+) -> None:
+    async with without_expiration(settings, window=1) as (app, buyer, order):
         await asyncio.sleep(1.1)
 
         response = await pay(buyer, order["id"])
@@ -423,15 +430,8 @@ async def test_a_payment_retried_past_the_deadline_hears_how_the_earlier_hold_en
     """The fault run found it: the first try held the card before the deadline and got no
     answer; the retry, after the deadline, was told "Order has expired" while orders
     accepted the hold and the money was captured."""
-    from ticketing.app import create_app
-
     monkeypatch.setattr(payments_api, "DECISION_WAIT_SECONDS", 0.3)
-    quick = replace(settings, modules=("auth", "tickets", "orders", "payments"),
-                    expiration_seconds=2)
-    app = create_app(quick)
-    async with app.test_app():
-        buyer = await signed_up(app, "buyer@test.com")
-        order = await open_order(app, buyer)
+    async with without_expiration(settings, window=2) as (app, buyer, order):
         bus = app.extensions["ticketing"].bus
         [payments_relay] = [r for r in bus.relays if r.outbox.module == "payments"]
         await payments_relay.stop()  # payment:authorized waits in payments' outbox
