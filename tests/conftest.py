@@ -31,7 +31,7 @@ from ticketing.settings import MODULE_NAMES, Settings
 # The real NATS JetStream server fixture (``nats_server``), for every test that wants it,
 # the bus harness (``bus_harness``: written once, run on every transport), and the split
 # deployment's processes (a failed test that ran them carries their logs).
-pytest_plugins = ["tests.nats_server", "tests.bus_fixtures", "tests.split"]
+pytest_plugins = ["tests.support.nats", "tests.support.bus", "tests.support.split"]
 
 class PatientTestApp(TestApp):
     """Quart's test app with room for a graceful stop.

@@ -26,7 +26,7 @@ from quart import Quart
 
 import ticketing
 from tests.architecture.settings_names import settings_variables
-from tests.nats_server import server_binary
+from tests.support.nats import server_binary
 from ticketing.app import create_app
 from ticketing.settings import MODULE_NAMES, Settings, SettingsError
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import pytest
 from playwright.sync_api import BrowserContext, Page, Request, sync_playwright
 
-from tests.servers import ServerProcess, free_port, server_environment
+from tests.support.processes import ServerProcess, free_port, server_environment
 
 CI = os.environ.get("CI", "").lower() == "true"
 TEST_JWT_KEY = "browser-test-signing-key-0123456789abcd"  # 40 characters

@@ -3,59 +3,27 @@
 from __future__ import annotations
 
 import re
-import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import pytest
-from playwright.sync_api import Locator, Page, expect
+from playwright.sync_api import Page, expect
+
+from tests.support.browser import (
+    PASSWORD,
+    expect_signed_in_header,
+    expect_signed_out_header,
+    header,
+    sign_up,
+    submit_auth_form,
+    unique_email,
+)
 
 if TYPE_CHECKING:
     from tests.browser.conftest import Server
 
 pytestmark = pytest.mark.browser
-
-PASSWORD = "correct horse"
-
-
-def unique_email() -> str:
-    return f"buyer-{uuid.uuid4().hex[:12]}@example.com"
-
-
-def header(page: Page) -> Locator:
-    return page.locator("nav.navbar")
-
-
-def expect_signed_out_header(page: Page) -> None:
-    nav = header(page)
-    expect(nav.get_by_role("link", name="Sign Up")).to_be_visible()
-    expect(nav.get_by_role("link", name="Sign In")).to_be_visible()
-    expect(nav.get_by_text("Sign Out")).to_have_count(0)
-    expect(nav.get_by_text("Sell Tickets")).to_have_count(0)
-
-
-def expect_signed_in_header(page: Page) -> None:
-    nav = header(page)
-    expect(nav.get_by_role("link", name="Sell Tickets")).to_be_visible()
-    expect(nav.get_by_role("link", name="My Orders")).to_be_visible()
-    expect(nav.get_by_role("button", name="Sign Out")).to_be_visible()
-    expect(nav.get_by_text("Sign Up")).to_have_count(0)
-    expect(nav.get_by_text("Sign In")).to_have_count(0)
-
-
-def submit_auth_form(page: Page, heading: str, email: str, password: str) -> None:
-    form = page.locator("main form")
-    form.get_by_label("Email Address").fill(email)
-    form.get_by_label("Password").fill(password)
-    form.get_by_role("button", name=heading).click()
-
-
-def sign_up(page: Page, server: Server, email: str) -> None:
-    page.goto(f"{server.base_url}/auth/signup")
-    submit_auth_form(page, "Sign Up", email, PASSWORD)
-    expect(page).to_have_url(f"{server.base_url}/")
-
 
 def test_signed_out_header_offers_sign_up_and_sign_in(page: Page, server: Server) -> None:
     page.goto(server.base_url)

@@ -10,8 +10,7 @@ from typing import TYPE_CHECKING
 import pytest
 from playwright.sync_api import BrowserContext, Page, expect
 
-from tests.browser.test_auth_pages import sign_up, unique_email
-from tests.browser.test_ticket_pages import press_purchase, sell_ticket, switch_user
+from tests.support.browser import press_purchase, sell_ticket, sign_up, switch_user, unique_email
 
 if TYPE_CHECKING:
     from tests.browser.conftest import Server

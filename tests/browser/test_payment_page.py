@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from playwright.sync_api import APIRequestContext, BrowserContext, Page, expect
 
-from tests.browser.test_auth_pages import PASSWORD, unique_email
+from tests.support.browser import PASSWORD, unique_email
 
 if TYPE_CHECKING:
     from tests.browser.conftest import Server

@@ -3,74 +3,29 @@
 from __future__ import annotations
 
 import re
-import time
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 from playwright.sync_api import BrowserContext, Page, expect
 
-from tests.browser.test_auth_pages import PASSWORD, header, sign_up, unique_email
+from tests.support.browser import (
+    PASSWORD,
+    header,
+    listed,
+    press_purchase,
+    reload_until,
+    sell_ticket,
+    sign_up,
+    switch_user,
+    unique_email,
+)
 
 if TYPE_CHECKING:
     from tests.browser.conftest import Server
 
 pytestmark = pytest.mark.browser
-
-WAIT_SECONDS = 5.0
-NOT_YET_ORDERABLE = "cannot be ordered yet"
-
-
-def reload_until(page: Page, holds: Callable[[], bool], what: str) -> None:
-    """Reload until ``holds``: the other module hears of a change a moment later."""
-    deadline = time.monotonic() + WAIT_SECONDS
-    while True:
-        page.reload()
-        if holds():
-            return
-        if time.monotonic() > deadline:
-            pytest.fail(f"still not true after {WAIT_SECONDS}s: {what}")
-        page.wait_for_timeout(50)
-
-
-def listed(page: Page, ticket_path: str) -> bool:
-    return page.locator(f'#tickets a[href="{ticket_path}"]').count() == 1
-
-
-def sell_ticket(page: Page, server: Server, title: str, price: str) -> str:
-    """Sell through the header's link and the form; returns the ticket's path."""
-    header(page).get_by_role("link", name="Sell Tickets").click()
-    expect(page).to_have_url(f"{server.base_url}/tickets/new")
-    page.get_by_label("Title").fill(title)
-    page.get_by_label("Price").fill(price)
-    page.get_by_role("button", name="Sell").click()
-    expect(page).to_have_url(re.compile(rf"^{re.escape(server.base_url)}/tickets/\w+$"))
-    return page.url.removeprefix(server.base_url)
-
-
-def press_purchase(page: Page, server: Server) -> None:
-    """Purchase, pressing again while orders has not yet heard of a brand-new ticket."""
-    deadline = time.monotonic() + WAIT_SECONDS
-    while True:
-        page.get_by_role("button", name="Purchase").click()
-        page.wait_for_load_state()
-        if "/orders/" in page.url or NOT_YET_ORDERABLE not in page.locator("main").inner_text():
-            break
-        if time.monotonic() > deadline:
-            pytest.fail("the ticket never became orderable")
-        page.wait_for_timeout(50)
-    expect(page).to_have_url(re.compile(rf"^{re.escape(server.base_url)}/orders/\w+$"))
-
-
-def switch_user(context: BrowserContext, page: Page, server: Server) -> str:
-    """Sign out by forgetting the cookie, then sign up someone new."""
-    context.clear_cookies()
-    email = unique_email()
-    sign_up(page, server, email)
-    return email
-
 
 def test_sell_purchase_countdown_cancel_and_the_ticket_is_back(
     page: Page, server: Server, browser_context: BrowserContext, tmp_path: Path,

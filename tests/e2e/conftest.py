@@ -1,4 +1,4 @@
-"""End-to-end fixtures: the split deployment as real processes (:mod:`tests.split`).
+"""End-to-end fixtures: the split deployment as real processes (:mod:`tests.support.split`).
 
 ``split_cluster`` is one JetStream server and five ``ticketing serve`` processes, one per
 module; a failed test's report carries every process's log.
@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.nats_server import NatsServer
-from tests.split import SplitCluster, start_split
+from tests.support.nats import NatsServer
+from tests.support.split import SplitCluster, start_split
 
 
 @pytest.fixture

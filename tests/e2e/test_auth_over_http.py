@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.servers import ServerProcess, free_port, server_environment
+from tests.support.processes import ServerProcess, free_port, server_environment
 
 
 @dataclass(frozen=True)

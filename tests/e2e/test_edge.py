@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.servers import ServerProcess, running_server
+from tests.support.processes import ServerProcess, running_server
 from ticketing.serving import KEEP_ALIVE_SECONDS, MAX_HEAD_BYTES
 
 HEAD_TIMEOUT = 1

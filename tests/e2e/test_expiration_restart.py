@@ -10,8 +10,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.servers import STARTUP_TIMEOUT_SECONDS, ServerProcess, free_port
-from tests.split import SPLIT_JWT_KEY, module_environment
+from tests.support.processes import STARTUP_TIMEOUT_SECONDS, ServerProcess, free_port
+from tests.support.split import SPLIT_JWT_KEY, module_environment
 from ticketing.ids import new_id
 from ticketing.modules.auth.tokens import TokenCodec
 

@@ -21,8 +21,8 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from tests.servers import STARTUP_TIMEOUT_SECONDS, ServerProcess, free_port
-from tests.split import SPLIT_JWT_KEY, SplitCluster, module_environment
+from tests.support.processes import STARTUP_TIMEOUT_SECONDS, ServerProcess, free_port
+from tests.support.split import SPLIT_JWT_KEY, SplitCluster, module_environment
 from ticketing.cli import GRACEFUL_SHUTDOWN_SECONDS
 from ticketing.ids import new_id
 from ticketing.modules.auth.tokens import TokenCodec

@@ -21,7 +21,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.servers import ServerProcess, running_server
+from tests.support.processes import ServerProcess, running_server
 from ticketing.app import create_app
 from ticketing.settings import Settings
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.servers import ServerProcess, running_server
+from tests.support.processes import ServerProcess, running_server
 
 pytestmark = pytest.mark.slow
 

@@ -9,14 +9,15 @@ must all survive.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import httpx
 import pytest
 
-from tests.split import SplitCluster
+from tests.support.split import SplitCluster
+from tests.support.waiting import eventually_blocking
 from ticketing.bus.nats import JetStreamLayout
 
 T = TypeVar("T")
@@ -25,19 +26,6 @@ EXPIRATION_SECONDS = 3
 REPLICATION_TIMEOUT = 10.0
 ACK_WAIT_SECONDS = JetStreamLayout().ack_wait_seconds
 PASSWORD = "split-secret"
-
-
-def eventually(probe: Callable[[], T | None], what: str,
-               timeout: float = REPLICATION_TIMEOUT, interval: float = 0.1) -> T:
-    """Call ``probe`` until it returns something other than None; fail naming ``what``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = probe()
-        if result is not None:
-            return result
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout}s waiting until {what}")
-        time.sleep(interval)
 
 
 @pytest.fixture
@@ -69,7 +57,7 @@ def reserve(http: httpx.Client, cluster: SplitCluster, ticket_id: str) -> dict[s
         order: dict[str, Any] = response.json()
         return order
 
-    return eventually(attempt, f"orders accepts an order for ticket {ticket_id}")
+    return eventually_blocking(attempt, f"orders accepts an order for ticket {ticket_id}")
 
 
 def payments_route_exists(http: httpx.Client, cluster: SplitCluster) -> bool:
@@ -99,8 +87,9 @@ def test_the_story_runs_across_five_processes_and_survives_a_killed_orders_proce
     # First hold: orders learns of the ticket over NATS, tickets hides it once reserved.
     first = reserve(http, cluster, ticket_id)
     assert first["status"] == "created"
-    eventually(lambda: True if ticket_id not in listed_ids(http, cluster) else None,
-               "the reserved ticket leaves the listing")
+    eventually_blocking(
+        lambda: ticket_id not in listed_ids(http, cluster),
+        "the reserved ticket leaves the listing")
 
     # Orders dies while its order is open; the deadline passes while it is down.
     cluster.processes["orders"].kill()
@@ -111,11 +100,13 @@ def test_the_story_runs_across_five_processes_and_survives_a_killed_orders_proce
         "the order survived the kill"
     # An event handed to the killed process's last pull comes back only after JetStream's
     # ack wait (30 s), so this may take that long on a busy machine.
-    eventually(lambda: True if order_status(http, cluster, first["id"]) == "cancelled" else None,
-               "the expiry that fired while orders was down cancels the order",
-               timeout=ACK_WAIT_SECONDS + REPLICATION_TIMEOUT)
-    eventually(lambda: True if ticket_id in listed_ids(http, cluster) else None,
-               "the expired order's ticket is listed again")
+    eventually_blocking(
+        lambda: order_status(http, cluster, first["id"]) == "cancelled",
+        "the expiry that fired while orders was down cancels the order",
+        within=ACK_WAIT_SECONDS + REPLICATION_TIMEOUT)
+    eventually_blocking(
+        lambda: ticket_id in listed_ids(http, cluster),
+        "the expired order's ticket is listed again")
 
     # Second hold, then payment.
     second = reserve(http, cluster, ticket_id)
@@ -123,8 +114,9 @@ def test_the_story_runs_across_five_processes_and_survives_a_killed_orders_proce
     mine = http.get(f"{cluster.url('orders')}/api/orders")
     assert [o["id"] for o in mine.json()] == [first["id"], second["id"]], \
         "both orders are kept, oldest first"
-    eventually(lambda: True if ticket_id not in listed_ids(http, cluster) else None,
-               "the ticket leaves the listing again")
+    eventually_blocking(
+        lambda: ticket_id not in listed_ids(http, cluster),
+        "the ticket leaves the listing again")
 
     if not payments_route_exists(http, cluster):
         pytest.skip("POST /api/payments is not served by the payments module yet "
@@ -135,11 +127,12 @@ def test_the_story_runs_across_five_processes_and_survives_a_killed_orders_proce
                              json={"orderId": second["id"], "token": "tok_visa"})
         return None if response.status_code == 404 else response
 
-    paid = eventually(pay, "payments has the order replica and takes the payment")
+    paid = eventually_blocking(pay, "payments has the order replica and takes the payment")
     assert paid.status_code == 201, paid.text
 
-    eventually(lambda: True if order_status(http, cluster, second["id"]) == "complete" else None,
-               "the paid order is complete")
+    eventually_blocking(
+        lambda: order_status(http, cluster, second["id"]) == "complete",
+        "the paid order is complete")
     # Past the second order's deadline the ticket stays sold.
     time.sleep(max(0.0, seconds_until_expiry(second) + 1.5))
     assert order_status(http, cluster, second["id"]) == "complete"
@@ -171,8 +164,9 @@ def test_a_sign_out_at_auth_ends_the_session_in_the_tickets_process_even_after_i
     assert httpx.post(f"{cluster.url('auth')}/api/users/signout", cookies=cookie,
                       timeout=10).status_code == 200
 
-    eventually(lambda: True if lists_a_ticket() == 401 else None,
-               what="the tickets process refuses the signed-out cookie")
+    eventually_blocking(
+        lambda: lists_a_ticket() == 401,
+        what="the tickets process refuses the signed-out cookie")
     cluster.processes["tickets"].kill()
     cluster.restart("tickets")
     assert lists_a_ticket() == 401

@@ -38,9 +38,9 @@ import asyncpg
 import pytest
 
 from tests.faults.load import MixedLoad
-from tests.nats_server import NatsCluster, NatsServer
-from tests.servers import server_environment
-from tests.split import SplitCluster, start_split
+from tests.support.nats import NatsCluster, NatsServer
+from tests.support.processes import server_environment
+from tests.support.split import SplitCluster, start_split
 from ticketing.bus.nats import JetStreamLayout
 from ticketing.modules.expiration.schedule import RETRY_SECONDS
 from ticketing.settings import MODULE_NAMES

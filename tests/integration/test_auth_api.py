@@ -14,7 +14,7 @@ import jwt
 import pytest
 from quart.typing import TestClientProtocol as Client
 
-from tests.integration.serving import (
+from tests.support.apps import (
     PASSWORD,
     assert_error_shape,
     jwt_claims_of,

@@ -7,7 +7,7 @@ import re
 import pytest
 from quart.typing import TestClientProtocol as Client
 
-from tests.integration.serving import PASSWORD, nav_labels, session_cookie, sign_up
+from tests.support.apps import PASSWORD, nav_labels, session_cookie, sign_up
 from ticketing.modules.auth.throttle import SIGNIN_PER_ACCOUNT_AND_ADDRESS
 
 SIGNED_OUT_NAV = ["Sign Up", "Sign In"]

@@ -25,8 +25,8 @@ from quart import Quart
 from tortoise import connections
 
 from tests.conftest import base_settings
-from tests.integration.market import list_ticket, person
-from tests.servers import server_environment
+from tests.support.processes import server_environment
+from tests.support.trading import list_ticket, person
 from ticketing import backup, db
 from ticketing.app import create_app
 from ticketing.settings import MODULE_NAMES, Settings

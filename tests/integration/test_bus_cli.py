@@ -16,9 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.bus_fixtures import BusHarness, eventually, ticket_created
 from tests.conftest import TEST_JWT_KEY
-from tests.nats_server import NatsServer
+from tests.support.bus import BusHarness, ticket_created
+from tests.support.nats import NatsServer
+from tests.support.waiting import eventually
 from ticketing.app import create_app
 from ticketing.bus.contracts import Envelope
 from ticketing.cli import bus_status

@@ -2,7 +2,7 @@
 
 ``bus_harness`` is parametrised by transport (in-process, and a real JetStream server)
 and, through ``settings``, by database (SQLite, and PostgreSQL in CI). See
-``tests/bus_fixtures.py`` for the probe whose effects these tests count.
+``tests/support/bus.py`` for the probe whose effects these tests count.
 """
 
 from __future__ import annotations
@@ -14,8 +14,9 @@ from typing import Any
 
 import pytest
 
-from tests.bus_fixtures import BusHarness, eventually, record_outcomes, ticket_created
 from tests.conftest import BACKENDS
+from tests.support.bus import BusHarness, record_outcomes, ticket_created
+from tests.support.waiting import eventually
 from ticketing.bus.consumer import MAX_ATTEMPTS, Delivery, Outcome
 from ticketing.bus.contracts import Envelope, subject_of
 from ticketing.bus.relay import Relay

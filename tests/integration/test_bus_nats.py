@@ -16,8 +16,9 @@ import pytest
 from nats.aio.msg import Msg
 from quart import Quart
 
-from tests.bus_fixtures import BusHarness, eventually, record_outcomes
-from tests.nats_server import NatsServer
+from tests.support.bus import BusHarness, record_outcomes
+from tests.support.nats import NatsServer
+from tests.support.waiting import eventually
 from ticketing.app import create_app
 from ticketing.bus.consumer import Outcome
 from ticketing.bus.contracts import subject_of

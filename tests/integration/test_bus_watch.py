@@ -12,7 +12,8 @@ import time
 
 import pytest
 
-from tests.bus_fixtures import BusHarness, eventually, ticket_created
+from tests.support.bus import BusHarness, ticket_created
+from tests.support.waiting import eventually
 from ticketing.bus.contracts import Envelope, PaymentCreated, TicketCreated
 from ticketing.bus.runtime import Bus
 
@@ -35,7 +36,7 @@ class Heard:
         async def all_heard() -> bool:
             return set(ids) <= set(self.ids(event_type))
 
-        await eventually(all_heard, 10.0, f"watcher hearing {ids}")
+        await eventually(all_heard, f"watcher hearing {ids}", within=10.0)
 
 
 async def test_a_watcher_hears_every_committed_event_once_the_consumers_too(
@@ -55,7 +56,7 @@ async def test_a_watcher_hears_every_committed_event_once_the_consumers_too(
     async def payments_heard() -> bool:
         return len(heard.ids(PaymentCreated.WIRE_TYPE)) == 3
 
-    await eventually(payments_heard, 10.0, "the consumer's events")
+    await eventually(payments_heard, "the consumer's events", within=10.0)
     await asyncio.sleep(QUIET_SECONDS)
     assert heard.ids(TicketCreated.WIRE_TYPE) == emitted
     assert len(heard.ids(PaymentCreated.WIRE_TYPE)) == 3

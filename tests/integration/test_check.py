@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from tortoise import connections
 
-from tests.integration.market import list_ticket, person, reserve, settled
+from tests.support.trading import list_ticket, person, reserve, settled
 from ticketing import db
 from ticketing.app import create_app
 from ticketing.audit import audit

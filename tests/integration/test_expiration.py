@@ -11,18 +11,18 @@ import pytest
 from quart import Quart
 from quart.typing import TestClientProtocol
 
-from tests.integration.market import (
+from tests.support.nats import NatsServer
+from tests.support.trading import (
     TRANSPORTS,
     Person,
     deliver,
-    eventually,
     list_ticket,
     person,
     reserve,
     settled,
     with_transport,
 )
-from tests.nats_server import NatsServer
+from tests.support.waiting import eventually
 from ticketing.app import create_app
 from ticketing.bus.contracts import PaymentCreated
 from ticketing.modules.expiration.api import ExpirationService
@@ -79,7 +79,7 @@ async def test_an_unpaid_order_is_cancelled_when_its_window_ends_and_the_ticket_
             return datetime.now(UTC)
         return None
 
-    seen_at = await eventually(cancelled, timeout=WINDOW_SECONDS + 5, what="expiry")
+    seen_at = await eventually(cancelled, within=WINDOW_SECONDS + 5, what="expiry")
     assert seen_at >= expires_at, "an order must never be cancelled before its deadline"
     assert seen_at - expires_at < timedelta(seconds=1.5)
 
@@ -168,5 +168,5 @@ async def test_expiration_starts_working_once_nats_comes_up_after_the_process(
         await eventually(ready, what="ready once NATS is up")
         buyer, order = await reserved_order(app, client)
         await eventually(lambda: _is(client, buyer, order["id"], "cancelled"),
-                         timeout=WINDOW_SECONDS + 10, what="expiry after a late NATS")
+                         within=WINDOW_SECONDS + 10, what="expiry after a late NATS")
         await settled(app)

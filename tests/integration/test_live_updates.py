@@ -19,7 +19,7 @@ from quart.testing.connections import TestHTTPConnection as HttpConnection
 from quart.typing import TestClientProtocol
 from quart.typing import TestHTTPConnectionProtocol as HttpConnectionProtocol
 
-from tests.integration.market import (
+from tests.support.trading import (
     TRANSPORTS,
     Person,
     error,

@@ -12,7 +12,7 @@ import pytest
 from quart import Quart
 from quart.typing import TestClientProtocol
 
-from tests.integration.market import (
+from tests.support.trading import (
     Person,
     deliver,
     error,

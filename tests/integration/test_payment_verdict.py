@@ -16,16 +16,16 @@ import pytest
 from quart import Quart
 from quart.typing import TestClientProtocol
 
-from tests.integration.market import (
+from tests.support.trading import (
     TRANSPORTS,
     deliver,
-    eventually,
     list_ticket,
     person,
     reserve,
     settled,
     with_transport,
 )
+from tests.support.waiting import eventually
 from ticketing.bus.contracts import PaymentAuthorized
 from ticketing.ids import new_id
 from ticketing.modules.orders.models import Outbox as OrdersOutbox

@@ -7,23 +7,30 @@ reserves it, and the in-process relay carries ``order:created`` across.
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 from quart import Quart
 from quart.typing import TestClientProtocol as Client
 
-from ticketing.bus.contracts import Envelope, Event, OrderCancelled, OrderCreated, TicketRef
+from tests.support.payments import (
+    deliver,
+    errors,
+    fake_gateway,
+    open_order,
+    order_status,
+    pay,
+    signed_up,
+)
+from tests.support.waiting import eventually
+from ticketing.bus.contracts import Envelope, OrderCancelled, OrderCreated, TicketRef
 from ticketing.ids import new_id
 from ticketing.modules.payments import api as payments_api
-from ticketing.modules.payments.api import PaymentsApi
-from ticketing.modules.payments.gateway import FakeGateway
 from ticketing.modules.payments.models import (
     AttemptStatus,
     OrderReplica,
@@ -33,83 +40,6 @@ from ticketing.modules.payments.models import (
     ReplicaStatus,
 )
 from ticketing.settings import Settings
-
-WAIT_SECONDS = 5.0
-T = TypeVar("T")
-
-
-async def eventually(probe: Callable[[], Awaitable[T]], *, within: float = WAIT_SECONDS,
-                        what: str = "condition") -> T:
-    """Poll until ``probe`` returns something truthy (events travel asynchronously)."""
-    deadline = time.monotonic() + within
-    while True:
-        found = await probe()
-        if found:
-            return found
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.02)
-
-
-async def signed_up(app: Quart, email: str) -> Client:
-    """A client of its own (its own cookie jar), signed in as a new user."""
-    client = app.test_client()
-    response = await client.post("/api/users/signup", json={"email": email, "password": "secret"})
-    assert response.status_code == 201, await response.get_json()
-    return client
-
-
-async def open_order(app: Quart, buyer: Client, price: float = 19.99,
-                     seller_email: str | None = None) -> dict[str, Any]:
-    """List a ticket, reserve it as ``buyer``, and wait until payments knows the order."""
-    seller = await signed_up(app, seller_email or f"seller{time.monotonic_ns()}@test.com")
-    response = await seller.post("/api/tickets", json={"title": "Concert", "price": price})
-    assert response.status_code == 201, await response.get_json()
-    ticket_id = (await response.get_json())["id"]
-
-    async def reserve() -> dict[str, Any] | None:
-        answer = await buyer.post("/api/orders", json={"ticketId": ticket_id})
-        if answer.status_code == 404:  # orders has not seen the ticket yet
-            return None
-        assert answer.status_code == 201, await answer.get_json()
-        body: dict[str, Any] = await answer.get_json()
-        return body
-
-    order = await eventually(reserve, what="the ticket to reach orders")
-    await eventually(lambda: OrderReplica.exists(id=order["id"]),
-                     what="order:created to reach payments")
-    return order
-
-
-async def order_status(client: Client, order_id: str) -> str:
-    status: str = (await (await client.get(f"/api/orders/{order_id}")).get_json())["status"]
-    return status
-
-
-async def pay(client: Client, order_id: str, token: str = "tok_visa") -> Any:
-    return await client.post("/api/payments", json={"orderId": order_id, "token": token})
-
-
-def facade(app: Quart) -> PaymentsApi:
-    found = app.extensions["ticketing"].facades["payments"]
-    assert isinstance(found, PaymentsApi)
-    return found
-
-
-def fake_gateway(app: Quart) -> FakeGateway:
-    gateway = facade(app).gateway
-    assert isinstance(gateway, FakeGateway)
-    return gateway
-
-
-async def deliver(app: Quart, event: Event, source: str = "orders") -> None:
-    """Hand one event straight to the payments consumer, as a transport would."""
-    consumer = app.extensions["ticketing"].bus.modules["payments"].consumer
-    await consumer.handle(Envelope.wrap(event, source))
-
-
-def errors(message: str, field: str | None = None) -> dict[str, Any]:
-    return {"errors": [{"message": message} | ({"field": field} if field else {})]}
 
 
 async def test_signed_out_is_refused_before_the_body_is_checked(

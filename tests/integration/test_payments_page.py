@@ -7,13 +7,13 @@ from dataclasses import replace
 import pytest
 from quart import Quart
 
-from tests.integration.test_payments_api import (
-    eventually,
+from tests.support.payments import (
     fake_gateway,
     open_order,
     order_status,
     signed_up,
 )
+from tests.support.waiting import eventually
 from ticketing.modules.payments.models import OrderReplica, ReplicaStatus
 from ticketing.settings import Settings
 

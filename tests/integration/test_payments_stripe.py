@@ -17,15 +17,15 @@ import pytest
 from quart import Quart
 from quart.typing import TestClientProtocol as Client
 
-from tests.fake_stripe import FakeStripe, serve_fake_stripe, sign
-from tests.integration.test_payments_api import (
+from tests.support.fake_stripe import FakeStripe, serve_fake_stripe, sign
+from tests.support.payments import (
     errors,
-    eventually,
     open_order,
     order_status,
     pay,
     signed_up,
 )
+from tests.support.waiting import eventually
 from ticketing.modules.payments.models import (
     AttemptStatus,
     OrderReplica,

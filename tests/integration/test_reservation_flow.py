@@ -12,15 +12,15 @@ from typing import Any
 import pytest
 from quart.typing import TestClientProtocol
 
-from tests.integration.market import (
+from tests.support.trading import (
     TRANSPORTS,
     error,
-    eventually,
     list_ticket,
     person,
     reserve_when_known,
     with_transport,
 )
+from tests.support.waiting import eventually
 from ticketing.settings import Settings
 
 POLL_SECONDS = 5.0
@@ -54,7 +54,7 @@ async def test_list_reserve_hidden_cancel_listed_again(
     async def hidden() -> bool:
         return await listed_ids(client) == [other["id"]]
 
-    await eventually(hidden, POLL_SECONDS, "the reserved ticket leaving the listing")
+    await eventually(hidden, "the reserved ticket leaving the listing", within=POLL_SECONDS)
     held = await shown(client, ticket["id"])
     assert (held["orderId"], held["version"]) == (order["id"], 1)
     edit = await client.put(f"/api/tickets/{ticket['id']}", json={"title": "X", "price": 1},
@@ -71,7 +71,7 @@ async def test_list_reserve_hidden_cancel_listed_again(
     async def listed_again() -> bool:
         return await listed_ids(client) == [ticket["id"], other["id"]]
 
-    await eventually(listed_again, POLL_SECONDS, "the freed ticket back in the listing")
+    await eventually(listed_again, "the freed ticket back in the listing", within=POLL_SECONDS)
     freed = await shown(client, ticket["id"])
     assert "orderId" not in freed
     assert freed["version"] == 2
@@ -99,7 +99,7 @@ async def test_a_paid_ticket_never_returns_to_the_listing(
         assert response.status_code == 201, await response.get_json()
         return True
 
-    await eventually(paid, POLL_SECONDS, "payments knowing the order")
+    await eventually(paid, "payments knowing the order", within=POLL_SECONDS)
 
     async def sold() -> bool:
         shown_order = await (await client.get(f"/api/orders/{order['id']}",
@@ -107,7 +107,7 @@ async def test_a_paid_ticket_never_returns_to_the_listing(
         return shown_order["status"] == "complete" and \
             (await shown(client, ticket["id"]))["version"] == 2
 
-    await eventually(sold, POLL_SECONDS, "the order complete and the ticket sold")
+    await eventually(sold, "the order complete and the ticket sold", within=POLL_SECONDS)
     cancel = await client.delete(f"/api/orders/{order['id']}", headers=buyer.headers)
     assert (cancel.status_code, await cancel.get_json()) == (
         400, error("Cannot cancel a completed order"))

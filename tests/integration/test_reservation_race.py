@@ -17,7 +17,7 @@ from quart import Quart
 from quart.typing import TestClientProtocol
 from tortoise.exceptions import IntegrityError
 
-from tests.integration.market import (
+from tests.support.trading import (
     TRANSPORTS,
     error,
     list_ticket,

@@ -10,8 +10,8 @@ import pytest
 from quart import Quart
 from quart.typing import TestClientProtocol as Client
 
-from tests.integration.market import TRANSPORTS, trading
-from tests.integration.serving import session_cookie
+from tests.support.apps import session_cookie
+from tests.support.trading import TRANSPORTS, trading
 from ticketing.app import create_app
 from ticketing.settings import Settings
 

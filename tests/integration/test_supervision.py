@@ -16,17 +16,17 @@ from typing import Any
 import pytest
 from quart import Quart
 
-from tests.integration.market import (
+from tests.support.nats import NatsServer
+from tests.support.trading import (
     TRANSPORTS,
     bus_of,
-    eventually,
     list_ticket,
     person,
     reserve,
     settled,
     trading,
 )
-from tests.nats_server import NatsServer
+from tests.support.waiting import eventually
 from ticketing.app import create_app
 from ticketing.bus import relay as relay_module
 from ticketing.bus.nats import NatsTransport
@@ -92,7 +92,7 @@ async def expires_on_time(app: Quart) -> None:
         return datetime.now(UTC) if (await response.get_json())["status"] == "cancelled" \
             else None
 
-    seen = await eventually(cancelled, timeout=WINDOW_SECONDS + 10, what="expiry")
+    seen = await eventually(cancelled, within=WINDOW_SECONDS + 10, what="expiry")
     late = seen - datetime.fromisoformat(order["expiresAt"])
     assert timedelta(0) <= late < LATE_AT_MOST
 

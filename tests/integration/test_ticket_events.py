@@ -17,17 +17,17 @@ import pytest
 from quart import Quart
 from quart.typing import TestClientProtocol
 
-from tests.integration.market import (
+from tests.support.trading import (
     Person,
     bus_of,
     deliver,
     deliver_envelope,
-    eventually,
     list_ticket,
     person,
     settled,
     trading,
 )
+from tests.support.waiting import eventually
 from ticketing.app import create_app
 from ticketing.bus.consumer import RetryLater
 from ticketing.bus.contracts import (

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable
 from dataclasses import replace
 from urllib.parse import parse_qs, urlsplit
 
@@ -13,6 +11,7 @@ import pytest
 from quart import Quart
 from quart.typing import TestClientProtocol
 
+from tests.support.waiting import eventually
 from ticketing.app import create_app
 from ticketing.settings import Settings
 
@@ -65,15 +64,6 @@ async def signed_in(app: Quart, email: str) -> TestClientProtocol:
 async def text(response: object) -> str:
     body: str = await response.get_data(as_text=True)  # type: ignore[attr-defined]
     return body
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], what: str) -> None:
-    """Poll ``check`` until it holds: events reach the other module a moment later."""
-    deadline = time.monotonic() + WAIT_SECONDS
-    while not await check():
-        if time.monotonic() > deadline:
-            pytest.fail(f"still not true after {WAIT_SECONDS}s: {what}")
-        await asyncio.sleep(0.02)
 
 
 def location(response: object) -> str:

@@ -14,7 +14,7 @@ from quart import Quart
 from quart.typing import TestClientProtocol as Client
 from tortoise.exceptions import OperationalError
 
-from tests.integration.serving import PASSWORD, assert_error_shape, serving, sign_up
+from tests.support.apps import PASSWORD, assert_error_shape, serving, sign_up
 from ticketing import db
 from ticketing.settings import Settings
 

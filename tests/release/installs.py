@@ -16,7 +16,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.servers import ServerProcess, free_port, server_environment
+from tests.support.processes import ServerProcess, free_port, server_environment
 
 REPO = Path(__file__).resolve().parents[2]
 UV = str(Path(sys.prefix) / "bin" / "uv")

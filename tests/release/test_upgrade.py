@@ -22,7 +22,7 @@ import pytest
 
 from tests.conftest import TEST_JWT_KEY
 from tests.release.installs import REPO, UV, locked_constraints, run, uv_venv
-from tests.servers import ServerProcess, free_port, server_environment
+from tests.support.processes import ServerProcess, free_port, server_environment
 
 pytestmark = pytest.mark.slow
 # 0.1.0: the last commit before the locked set-up (the first release with a data format).

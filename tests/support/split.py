@@ -18,7 +18,7 @@ from typing import Protocol
 
 import pytest
 
-from tests.servers import (
+from tests.support.processes import (
     STARTUP_TIMEOUT_SECONDS,
     ServerProcess,
     free_port,

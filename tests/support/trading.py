@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -18,6 +18,7 @@ import pytest
 from quart import Quart
 from quart.typing import TestClientProtocol
 
+from tests.support.waiting import eventually
 from ticketing.bus.contracts import Envelope, Event
 from ticketing.bus.runtime import Bus
 from ticketing.ids import new_id
@@ -99,20 +100,6 @@ async def settled(app: Quart, timeout: float = SETTLE_TIMEOUT) -> None:  # noqa:
         await asyncio.sleep(0.01)
 
 
-async def eventually(check: Callable[[], Awaitable[T | None]],
-                     timeout: float = SETTLE_TIMEOUT,  # noqa: ASYNC109
-                     what: str = "condition") -> T:
-    """Poll ``check`` until it returns something truthy; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = await check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} not reached within {timeout}s")
-        await asyncio.sleep(0.02)
-
-
 async def deliver(app: Quart, module: str, event: Event, source: str = "test") -> bool:
     """Hand one event straight to ``module``'s consumer, as a transport would."""
     return await deliver_envelope(app, module, Envelope.wrap(event, source))
@@ -162,4 +149,4 @@ async def reserve_when_known(client: TestClientProtocol, buyer: Person, ticket_i
         order: dict[str, Any] = await response.get_json()
         return order
 
-    return await eventually(attempt, within, "orders knowing the ticket")
+    return await eventually(attempt, "orders knowing the ticket", within=within)

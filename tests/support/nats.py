@@ -25,7 +25,7 @@ import nats
 import pytest
 from nats.errors import Error as NatsError
 
-from tests.servers import free_port
+from tests.support.processes import free_port
 
 STARTUP_TIMEOUT = 10.0
 

@@ -10,18 +10,17 @@ demand. Delays are shrunk so the fault tests stay fast.
 
 from __future__ import annotations
 
-import asyncio
 import json
-import time
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
 import pytest
 
-from tests.nats_server import NatsServer
+from tests.support.nats import NatsServer
+from tests.support.waiting import eventually
 from ticketing import db
 from ticketing.bus.consumer import Consumer, Delivery, Outcome, RetryLater
 from ticketing.bus.contracts import Envelope, PaymentCreated, TicketCreated
@@ -116,7 +115,7 @@ class BusHarness:
         async def enough() -> bool:
             return sum((await self.effects()).values()) >= count
 
-        await eventually(enough, within, f"{count} effects")
+        await eventually(enough, f"{count} effects", within=within)
         return await self.effects()
 
     async def stop_all(self) -> None:
@@ -143,16 +142,6 @@ def record_outcomes(monkeypatch: pytest.MonkeyPatch, consumer: Consumer) -> list
 def ticket_created(ticket_id: str | None = None) -> TicketCreated:
     return TicketCreated(id=ticket_id or new_id(), version=0, title="Concert",
                          price=Decimal("19.99"), user_id=new_id())
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], within: float = 10.0,
-                     what: str = "condition") -> None:
-    """Poll ``check`` until it holds; fail the test after ``within`` seconds."""
-    deadline = time.monotonic() + within
-    while not await check():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {within}s waiting for {what}")
-        await asyncio.sleep(0.02)
 
 
 @pytest.fixture(params=TRANSPORTS)
