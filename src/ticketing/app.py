@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from quart import Blueprint, Quart, Response, jsonify
 from quart_schema import Info, QuartSchema
@@ -15,6 +15,7 @@ from quart_schema import Info, QuartSchema
 from ticketing import __version__, db
 from ticketing.bootstrap import build_bus
 from ticketing.bus.runtime import Bus
+from ticketing.clock import Clock, utc_now
 from ticketing.modules.auth.api import SessionReader
 from ticketing.settings import Settings
 from ticketing.web.api import auth as api_auth
@@ -32,6 +33,11 @@ from ticketing.web.runtime import Runtime
 from ticketing.web.security import install_security_headers
 from ticketing.web.session import current_user, install_session
 
+if TYPE_CHECKING:
+    from taskiq import AsyncBroker
+
+    from ticketing.modules.payments.api import PaymentGateway
+
 log = logging.getLogger("ticketing")
 
 TEMPLATES = Path(__file__).parent / "web" / "templates"
@@ -43,8 +49,13 @@ MODULE_BLUEPRINTS: dict[str, tuple[Blueprint, ...]] = {
 }
 
 
-def create_app(settings: Settings) -> Quart:
-    """Build the app for the modules named in ``settings.modules``."""
+def create_app(settings: Settings, *, clock: Clock = utc_now,
+               gateway: PaymentGateway | None = None,
+               broker: AsyncBroker | None = None) -> Quart:
+    """Build the app for the modules named in ``settings.modules``.
+
+    The clock and the adapters (payment provider, expiration task broker) are chosen from
+    the settings unless passed in: tests pass fakes and a clock they move."""
     app = Quart("ticketing", template_folder=str(TEMPLATES), static_folder=None)
     app.request_class = ApiRequest
     app.config["MAX_CONTENT_LENGTH"] = 64 * 1024
@@ -57,7 +68,7 @@ def create_app(settings: Settings) -> Quart:
         redoc_ui_path=None,
         scalar_ui_path=None,
     )
-    bus, parts_by_module = build_bus(settings)
+    bus, parts_by_module = build_bus(settings, clock=clock, gateway=gateway, broker=broker)
     runtime = Runtime(settings=settings, sessions=SessionReader(settings, bus.revocations),
                       bus=bus)
     module_parts = list(parts_by_module.values())

@@ -18,6 +18,7 @@ import pytest
 from quart import Quart
 from quart.typing import TestClientProtocol as Client
 
+from tests.support.clock import FakeClock
 from tests.support.payments import (
     deliver,
     errors,
@@ -327,14 +328,14 @@ async def test_replica_applies_order_events_in_version_order(app: Quart) -> None
 
 
 @asynccontextmanager
-async def without_expiration(settings: Settings, window: int) -> AsyncIterator[
+async def without_expiration(settings: Settings, clock: FakeClock) -> AsyncIterator[
         tuple[Quart, Client, dict[str, Any]]]:
-    """An app with no expiration module (only the deadline itself can refuse), a buyer,
-    and an open order of ``window`` seconds that payments knows of."""
+    """An app on ``clock`` with no expiration module (only the deadline itself can
+    refuse), a buyer, and an open order of a minute that payments knows of."""
     from ticketing.app import create_app
 
     app = create_app(replace(settings, modules=("auth", "tickets", "orders", "payments"),
-                             expiration_seconds=window))
+                             expiration_seconds=60), clock=clock)
     async with app.test_app():
         buyer = await signed_up(app, "buyer@test.com")
         yield app, buyer, await open_order(app, buyer)
@@ -343,8 +344,9 @@ async def without_expiration(settings: Settings, window: int) -> AsyncIterator[
 async def test_an_order_past_its_deadline_is_refused_before_any_expiry_event(
     settings: Settings,
 ) -> None:
-    async with without_expiration(settings, window=1) as (app, buyer, order):
-        await asyncio.sleep(1.1)
+    clock = FakeClock()
+    async with without_expiration(settings, clock) as (app, buyer, order):
+        clock.advance(60)
 
         response = await pay(buyer, order["id"])
 
@@ -361,13 +363,13 @@ async def test_a_payment_retried_past_the_deadline_hears_how_the_earlier_hold_en
     answer; the retry, after the deadline, was told "Order has expired" while orders
     accepted the hold and the money was captured."""
     monkeypatch.setattr(payments_api, "DECISION_WAIT_SECONDS", 0.3)
-    async with without_expiration(settings, window=2) as (app, buyer, order):
+    clock = FakeClock()
+    async with without_expiration(settings, clock) as (app, buyer, order):
         bus = app.extensions["ticketing"].bus
         [payments_relay] = [r for r in bus.relays if r.outbox.module == "payments"]
         await payments_relay.stop()  # payment:authorized waits in payments' outbox
         assert (await pay(buyer, order["id"])).status_code == 202
-        deadline = datetime.fromisoformat(order["expiresAt"])
-        await asyncio.sleep(max(0.0, (deadline - datetime.now(UTC)).total_seconds()) + 0.1)
+        clock.advance(60)
         monkeypatch.setattr(payments_api, "DECISION_WAIT_SECONDS", 10.0)
         payments_relay.start(bus.supervisor)
 

@@ -16,17 +16,23 @@ from ticketing.bus.consumer import Subscriptions
 from ticketing.bus.outbox import Outbox
 from ticketing.bus.supervisor import Supervisor
 from ticketing.bus.tables import BusTables
+from ticketing.clock import Clock, utc_now
 from ticketing.settings import Settings
 
 
 @dataclass(frozen=True)
 class ModuleContext:
-    """What the composition root gives a module: settings, its own outbox, and the
-    process's supervisor, under which its background work must run."""
+    """What the composition root gives a module: settings, its own outbox, the
+    process's supervisor (under which its background work must run), the clock, and the
+    adapter to the outside world it chose for this module: payments' payment provider,
+    expiration's task broker (tests pass fakes in). ``adapter`` is untyped here because
+    its type belongs to the module that uses it, which no other module may import."""
 
     settings: Settings
     outbox: Outbox
     supervisor: Supervisor
+    clock: Clock = utc_now
+    adapter: Any = None
 
 
 @dataclass(frozen=True)

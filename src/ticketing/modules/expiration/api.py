@@ -20,7 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from taskiq import InMemoryBroker, TaskiqScheduler
+from taskiq import AsyncBroker, InMemoryBroker, TaskiqScheduler
 from taskiq.api import run_scheduler_task
 from taskiq.receiver import Receiver
 
@@ -28,10 +28,10 @@ from ticketing.bus.consumer import Subscriptions
 from ticketing.bus.contracts import ExpirationComplete, OrderCancelled, OrderCompleted, OrderCreated
 from ticketing.bus.outbox import Outbox, UnitOfWork
 from ticketing.bus.supervisor import Supervised, Supervisor
-from ticketing.modules.expiration.broker import ExpirationTaskBroker, build_broker
+from ticketing.clock import Clock, utc_now
+from ticketing.modules.expiration.broker import ExpirationTaskBroker
 from ticketing.modules.expiration.models import PendingExpiration, WorkerHeartbeat
 from ticketing.modules.expiration.schedule import EXPIRE_TASK, PendingExpirationSource
-from ticketing.settings import Settings
 
 __all__ = ["ExpirationService"]
 
@@ -45,16 +45,18 @@ HEARTBEATS_KEPT = timedelta(hours=1)
 
 
 class ExpirationService:
-    def __init__(self, outbox: Outbox, settings: Settings, supervisor: Supervisor) -> None:
+    def __init__(self, outbox: Outbox, broker: AsyncBroker, supervisor: Supervisor,
+                 clock: Clock = utc_now) -> None:
         self._outbox = outbox
         self._supervisor = supervisor
-        self._broker = build_broker(settings)
+        self._broker = broker
+        self._clock = clock
 
         async def expire_order(order_id: str, expires_at: str) -> None:
             await self.expire_order(order_id, expires_at)
 
         self._broker.register_task(expire_order, task_name=EXPIRE_TASK)
-        self._source = PendingExpirationSource()
+        self._source = PendingExpirationSource(clock)
         self._starting: Supervised | None = None
         self._scheduler: Supervised | None = None
         self._worker: Supervised | None = None
@@ -83,7 +85,7 @@ class ExpirationService:
 
     async def expire_order(self, order_id: str, expires_at: str) -> None:
         """The Taskiq task: fire at the deadline, publish at most once."""
-        wait = (datetime.fromisoformat(expires_at) - datetime.now(UTC)).total_seconds()
+        wait = (datetime.fromisoformat(expires_at) - self._clock()).total_seconds()
         if wait > MAX_EARLY_SECONDS:
             return  # not due: never cancel early; the schedule comes round again
         if wait > 0:
@@ -104,7 +106,7 @@ class ExpirationService:
         the connection's lock (Tortoise 1.1).
         """
         while not self._quiet.is_set():
-            now = datetime.now(UTC)
+            now = self._clock()
             tasks = json.dumps({name: health for name, health in self._supervisor.report()
                                 .items() if name.startswith("expiration-")})
             holder = self._source.holder
@@ -116,7 +118,7 @@ class ExpirationService:
 
     async def status(self) -> dict[str, Any]:
         """Pending deadlines, the task queue's backlog and every live worker's state."""
-        now = datetime.now(UTC)
+        now = self._clock()
         oldest = await PendingExpiration.all().order_by("expires_at").first()
         report: dict[str, Any] = {
             "pending": await PendingExpiration.all().count(),

@@ -24,6 +24,7 @@ from taskiq import ScheduledTask, ScheduleSource
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
 
+from ticketing.clock import Clock, utc_now
 from ticketing.modules.expiration.models import PendingExpiration, SchedulerLease
 
 log = logging.getLogger("ticketing.expiration")
@@ -36,11 +37,12 @@ MAX_BATCH = 20_000
 
 
 class PendingExpirationSource(ScheduleSource):
-    def __init__(self) -> None:
+    def __init__(self, clock: Clock = utc_now) -> None:
         self.holder = f"{uuid.uuid4().hex[:12]}"
+        self._clock = clock
 
     async def get_schedules(self) -> list[ScheduledTask]:
-        now = datetime.now(UTC)
+        now = self._clock()
         if not await self._hold_lease(now):
             return []
         due = await (PendingExpiration.filter(expires_at__lte=now + HORIZON)

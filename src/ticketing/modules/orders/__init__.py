@@ -7,7 +7,7 @@ from ticketing.modules.orders.models import DeadLetter, Outbox, Processed
 
 
 def _build(context: ModuleContext) -> ModuleParts:
-    orders = OrdersApi(context.outbox, context.settings.expiration_seconds)
+    orders = OrdersApi(context.outbox, context.settings.expiration_seconds, context.clock)
     return ModuleParts(facade=orders, subscriptions=orders.subscriptions)
 
 

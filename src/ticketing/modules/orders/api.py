@@ -23,6 +23,7 @@ from ticketing.bus.contracts import (
 )
 from ticketing.bus.outbox import Outbox, UnitOfWork
 from ticketing.bus.replicas import replicated
+from ticketing.clock import Clock, utc_now
 from ticketing.errors import DomainError, NotAuthorized, NotFound
 from ticketing.ids import is_valid_id, new_id
 from ticketing.modules.orders.models import Order, OrderStatus, TicketReplica
@@ -62,9 +63,11 @@ def order_json(order: Order, ticket: TicketReplica) -> dict[str, Any]:
 
 
 class OrdersApi:
-    def __init__(self, outbox: Outbox, reservation_seconds: int) -> None:
+    def __init__(self, outbox: Outbox, reservation_seconds: int,
+                 clock: Clock = utc_now) -> None:
         self._outbox = outbox
         self._window = timedelta(seconds=reservation_seconds)
+        self._clock = clock
 
     @property
     def subscriptions(self) -> Subscriptions:
@@ -91,7 +94,7 @@ class OrdersApi:
         if await Order.filter(ticket_id=ticket.id, status__in=ACTIVE).exists():
             raise TicketAlreadyReserved()
         order = Order(id=new_id(), user_id=user_id, ticket_id=ticket.id,
-                      status=OrderStatus.CREATED, expires_at=datetime.now(UTC) + self._window)
+                      status=OrderStatus.CREATED, expires_at=self._clock() + self._window)
         try:
             async with self._outbox.transaction() as unit:
                 await order.save(using_db=unit.connection, force_create=True)

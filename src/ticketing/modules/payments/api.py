@@ -68,6 +68,7 @@ __all__ = [
     "CannotPayCancelled",
     "InvalidWebhook",
     "OrderExpired",
+    "PaymentGateway",
     "PaymentInProgress",
     "PaymentRefused",
     "PaymentResult",
