@@ -26,10 +26,11 @@ from typing import Any
 
 from tortoise import connections
 
+from ticketing.bus.contracts import OPEN_ORDER_STATUSES, OrderStatus
 from ticketing.settings import Settings
 
-OPEN = ("created", "awaiting:payment")
-ACTIVE = (*OPEN, "complete")
+OPEN = tuple(sorted(OPEN_ORDER_STATUSES))
+ACTIVE = (*OPEN, OrderStatus.COMPLETE)
 UNDECIDED_ATTEMPTS = ("authorized", "capturing", "voiding")
 
 Rows = list[dict[str, Any]]

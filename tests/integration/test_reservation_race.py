@@ -25,8 +25,9 @@ from tests.support.trading import (
     settled,
     trading,
 )
+from ticketing.bus.contracts import OrderStatus
 from ticketing.ids import new_id
-from ticketing.modules.orders.models import Order, OrderStatus
+from ticketing.modules.orders.models import Order
 from ticketing.modules.orders.models import Outbox as OrdersOutbox
 from ticketing.settings import Settings
 

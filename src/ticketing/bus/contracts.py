@@ -18,9 +18,23 @@ import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
+from enum import StrEnum
 from typing import Any, ClassVar, TypeVar, Union
 
 T = TypeVar("T")
+
+
+class OrderStatus(StrEnum):
+    """An order's status, as the API shows it and every module keeps it."""
+
+    CREATED = "created"
+    AWAITING_PAYMENT = "awaiting:payment"
+    COMPLETE = "complete"
+    CANCELLED = "cancelled"
+
+
+# Statuses of an order that still holds its ticket and can still be paid or cancelled.
+OPEN_ORDER_STATUSES = frozenset({OrderStatus.CREATED, OrderStatus.AWAITING_PAYMENT})
 
 
 @dataclasses.dataclass(frozen=True)

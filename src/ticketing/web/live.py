@@ -27,6 +27,7 @@ from ticketing.bus.contracts import (
     Envelope,
     OrderCancelled,
     OrderCompleted,
+    OrderStatus,
     TicketCreated,
     TicketUpdated,
 )
@@ -43,7 +44,8 @@ RETRY_MILLISECONDS = 3000
 HUB_KEY = "ticketing.live"
 
 TICKET_TYPES = frozenset({TicketCreated.WIRE_TYPE, TicketUpdated.WIRE_TYPE})
-ORDER_STATUSES = {OrderCancelled.WIRE_TYPE: "cancelled", OrderCompleted.WIRE_TYPE: "complete"}
+ORDER_STATUSES = {OrderCancelled.WIRE_TYPE: OrderStatus.CANCELLED,
+                  OrderCompleted.WIRE_TYPE: OrderStatus.COMPLETE}
 
 tickets_live = Blueprint("live_tickets", __name__, url_prefix="/live")
 orders_live = Blueprint("live_orders", __name__, url_prefix="/live")

@@ -15,6 +15,7 @@ from ticketing.bus.contracts import (
     OrderCompleted,
     OrderCreated,
     OrderPaymentRefused,
+    OrderStatus,
     PaymentAuthorized,
     PaymentCreated,
     TicketCreated,
@@ -26,7 +27,7 @@ from ticketing.bus.replicas import replicated
 from ticketing.clock import Clock, utc_now
 from ticketing.errors import DomainError, NotAuthorized, NotFound
 from ticketing.ids import is_valid_id, new_id
-from ticketing.modules.orders.models import Order, OrderStatus, TicketReplica
+from ticketing.modules.orders.models import Order, TicketReplica
 
 __all__ = ["CannotCancelCompleted", "OrdersApi", "TicketAlreadyReserved", "order_json"]
 

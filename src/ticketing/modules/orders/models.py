@@ -2,20 +2,12 @@
 
 from __future__ import annotations
 
-from enum import StrEnum
-
 from tortoise import fields
 from tortoise.models import Model
 
+from ticketing.bus.contracts import OrderStatus
 from ticketing.bus.tables import DeadLetter as DeadLetterRecord
 from ticketing.bus.tables import OutboxRecord, ProcessedEvent
-
-
-class OrderStatus(StrEnum):
-    CREATED = "created"
-    AWAITING_PAYMENT = "awaiting:payment"
-    COMPLETE = "complete"
-    CANCELLED = "cancelled"
 
 
 class TicketReplica(Model):

@@ -10,9 +10,11 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 
 from ticketing.bus.consumer import Subscriptions
 from ticketing.bus.contracts import (
+    OPEN_ORDER_STATUSES,
     OrderCancelled,
     OrderCompleted,
     OrderCreated,
+    OrderStatus,
     TicketCreated,
     TicketUpdated,
 )
@@ -24,7 +26,7 @@ from ticketing.modules.tickets.models import OrderState, Ticket
 __all__ = ["TicketPage", "TicketReserved", "TicketsApi", "ticket_json"]
 
 # Order statuses that hold a ticket until payment or cancellation.
-OPEN = ("created", "awaiting:payment")
+OPEN = tuple(OPEN_ORDER_STATUSES)
 
 
 class TicketReserved(DomainError):
@@ -120,15 +122,18 @@ class TicketsApi:
 
     async def on_order_created(self, event: OrderCreated, unit: UnitOfWork) -> None:
         """The order holds the ticket, unless another still-open order already does."""
-        await self._order_changed(unit, event.id, event.ticket.id, event.version, "created")
+        await self._order_changed(unit, event.id, event.ticket.id, event.version,
+                                  OrderStatus.CREATED)
 
     async def on_order_cancelled(self, event: OrderCancelled, unit: UnitOfWork) -> None:
         """Free the ticket only if this very order holds it (a late cancel is a no-op)."""
-        await self._order_changed(unit, event.id, event.ticket.id, event.version, "cancelled")
+        await self._order_changed(unit, event.id, event.ticket.id, event.version,
+                                  OrderStatus.CANCELLED)
 
     async def on_order_completed(self, event: OrderCompleted, unit: UnitOfWork) -> None:
         """The order was paid: the ticket is sold for good."""
-        await self._order_changed(unit, event.id, event.ticket.id, event.version, "complete")
+        await self._order_changed(unit, event.id, event.ticket.id, event.version,
+                                  OrderStatus.COMPLETE)
 
     async def _order_changed(self, unit: UnitOfWork, order_id: str, ticket_id: str,
                              version: int, status: str) -> None:
@@ -149,13 +154,13 @@ class TicketsApi:
             return
         holder = ticket.order_id
         hold: str | None
-        if status == "complete":
+        if status == OrderStatus.COMPLETE:
             hold, sold = order_id, True
         elif holder not in (None, order_id) and await _still_open(connection, holder):
             # Another order holds it and, as far as we know, still does: at most one of the
             # two is really open, and the other's cancellation is on its way.
             return
-        elif status == "cancelled":
+        elif status == OrderStatus.CANCELLED:
             # Freed; if a newer order's creation arrived while this one held the ticket,
             # that order holds it now.
             successor = await OrderState.filter(ticket_id=ticket_id, status__in=OPEN) \

@@ -9,6 +9,7 @@ from urllib.parse import quote, urlencode
 from quart import Blueprint, redirect, render_template, request
 from werkzeug.wrappers.response import Response as WerkzeugResponse
 
+from ticketing.bus.contracts import OPEN_ORDER_STATUSES, OrderStatus
 from ticketing.errors import DomainError, NotAuthorized, NotFound
 from ticketing.modules.orders.api import OrdersApi
 from ticketing.web.pages.forms import sign_in_redirect
@@ -19,12 +20,12 @@ from ticketing.web.session import current_user
 blueprint = Blueprint("pages_orders", __name__, url_prefix="/orders")
 
 Page = tuple[str, int]
-OPEN_STATUSES = frozenset({"created", "awaiting:payment"})
-STATUS_LABELS = {
-    "created": "Reserved",
-    "awaiting:payment": "Awaiting payment",
-    "complete": "Paid",
-    "cancelled": "Cancelled",
+OPEN_STATUSES = OPEN_ORDER_STATUSES
+STATUS_LABELS: dict[str, str] = {
+    OrderStatus.CREATED: "Reserved",
+    OrderStatus.AWAITING_PAYMENT: "Awaiting payment",
+    OrderStatus.COMPLETE: "Paid",
+    OrderStatus.CANCELLED: "Cancelled",
 }
 
 

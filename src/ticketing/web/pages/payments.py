@@ -13,6 +13,7 @@ from urllib.parse import urlencode
 from quart import Blueprint, redirect, render_template, request
 from werkzeug.wrappers.response import Response as WerkzeugResponse
 
+from ticketing.bus.contracts import OrderStatus
 from ticketing.errors import DomainError, NotAuthorized, NotFound
 from ticketing.modules.orders.api import OrdersApi
 from ticketing.modules.payments.api import AlreadyPaid, CannotPayCancelled, OrderExpired
@@ -51,7 +52,7 @@ async def _until_complete(user_id: str, order_id: str) -> None:
         return
     deadline = asyncio.get_running_loop().time() + COMPLETION_WAIT_SECONDS
     while asyncio.get_running_loop().time() < deadline:
-        if (await orders.get(user_id, order_id))["status"] == "complete":
+        if (await orders.get(user_id, order_id))["status"] == OrderStatus.COMPLETE:
             return
         await asyncio.sleep(0.05)
 
