@@ -29,10 +29,9 @@ import json
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import asyncpg
 import pytest
@@ -144,7 +143,7 @@ def test_the_worst_day_on_a_three_node_jetstream_cluster(clustered_nats_split: S
 
 
 def worst_day(cluster: SplitCluster, database: str,
-              nats_fault: Callable[[list[Fault]], Any]) -> None:
+              nats_fault: Callable[[list[Fault]], Awaitable[None]]) -> None:
     load = MixedLoad({module: cluster.url(module) for module in MODULE_NAMES})
     faults: list[Fault] = []
 
@@ -342,9 +341,10 @@ def report(load: MixedLoad, faults: list[Fault], outcome: Outcome) -> None:
         late, order_id = max(calm)
         deadline = outcome.deadlines[order_id]
         before = [f for f in faults if f.ended < deadline]
-        lines.append(f"slowest calm expiry: order {order_id} took effect {late:.3f}s after its "
-                     f"deadline, {deadline - before[-1].ended:.1f}s after {before[-1].target} "
-                     "was back" if before else "before the first fault")
+        when = (f"{deadline - before[-1].ended:.1f}s after {before[-1].target} was back"
+                if before else "before the first fault")
+        lines.append(f"slowest calm expiry: order {order_id} took effect {late:.3f}s after "
+                     f"its deadline, {when}")
     for what, values in expiry_lateness(outcome, faults).items():
         if values:
             lines.append(f"expiry {what}: n={len(values)} p50 {percentile(values, 50):.3f}s "
