@@ -6,10 +6,9 @@ Nothing here touches a database or the network until the server starts serving.
 from __future__ import annotations
 
 import logging
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from quart import Blueprint, Quart, Response, jsonify
+from quart import Quart, Response, jsonify
 from quart_schema import Info, QuartSchema
 
 from ticketing import __version__, db
@@ -18,20 +17,9 @@ from ticketing.bus.runtime import Bus
 from ticketing.clock import Clock, utc_now
 from ticketing.modules.auth.api import SessionReader
 from ticketing.settings import Settings
-from ticketing.web.api import auth as api_auth
-from ticketing.web.api import orders as api_orders
-from ticketing.web.api import payments as api_payments
-from ticketing.web.api import tickets as api_tickets
-from ticketing.web.errors import ApiRequest, register_error_handlers
-from ticketing.web.live import orders_live, tickets_live
-from ticketing.web.pages import auth as pages_auth
-from ticketing.web.pages import home
-from ticketing.web.pages import orders as pages_orders
-from ticketing.web.pages import payments as pages_payments
-from ticketing.web.pages import tickets as pages_tickets
-from ticketing.web.runtime import Runtime
-from ticketing.web.security import install_security_headers
-from ticketing.web.session import current_user, install_session
+from ticketing.web.shell import TEMPLATES, install_shell
+from ticketing.web.shell.runtime import Runtime
+from ticketing.web.shell.slices import load_slice
 
 if TYPE_CHECKING:
     from taskiq import AsyncBroker
@@ -39,14 +27,6 @@ if TYPE_CHECKING:
     from ticketing.modules.payments.api import PaymentGateway
 
 log = logging.getLogger("ticketing")
-
-TEMPLATES = Path(__file__).parent / "web" / "templates"
-MODULE_BLUEPRINTS: dict[str, tuple[Blueprint, ...]] = {
-    "auth": (api_auth.blueprint, pages_auth.blueprint),
-    "tickets": (api_tickets.blueprint, pages_tickets.blueprint, tickets_live),
-    "orders": (api_orders.blueprint, pages_orders.blueprint, orders_live),
-    "payments": (api_payments.blueprint, pages_payments.blueprint),
-}
 
 
 def create_app(settings: Settings, *, clock: Clock = utc_now,
@@ -57,14 +37,13 @@ def create_app(settings: Settings, *, clock: Clock = utc_now,
     The clock and the adapters (payment provider, expiration task broker) are chosen from
     the settings unless passed in: tests pass fakes and a clock they move."""
     app = Quart("ticketing", template_folder=str(TEMPLATES), static_folder=None)
-    app.request_class = ApiRequest
     app.config["MAX_CONTENT_LENGTH"] = 64 * 1024
     QuartSchema(
         app,
         info=Info(title="Ticketing", version=__version__,
                   description="Buy and sell tickets; see docs/ for the event contracts."),
         openapi_path="/openapi.json",
-        swagger_ui_path=None,  # pages/home.py serves /docs without inline script
+        swagger_ui_path=None,  # web/shell/assets.py serves /docs without inline script
         redoc_ui_path=None,
         scalar_ui_path=None,
     )
@@ -75,22 +54,10 @@ def create_app(settings: Settings, *, clock: Clock = utc_now,
     for name, parts in parts_by_module.items():
         if parts.facade is not None:
             runtime.facades[name] = parts.facade
-    app.extensions["ticketing"] = runtime
 
-    register_error_handlers(app)
-    install_session(app, runtime.sessions)
-    app.register_blueprint(home.blueprint)
-    app.register_blueprint(home.vendor)
-    app.register_blueprint(home.assets)
-    install_security_headers(app, settings)
-    for name in settings.modules:
-        for blueprint in MODULE_BLUEPRINTS.get(name, ()):
-            app.register_blueprint(blueprint)
+    slices = (load_slice(name) for name in settings.modules)
+    install_shell(app, runtime, [found for found in slices if found is not None])
     _add_probes(app, settings, bus)
-
-    @app.context_processor
-    async def template_globals() -> dict[str, Any]:
-        return {"user": current_user(), "settings": settings}
 
     @app.before_serving
     async def open_resources() -> None:

@@ -23,6 +23,13 @@ PYPROJECT = REPOSITORY / "pyproject.toml"
 FACADE_USERS = ("ticketing.app", "ticketing.web")
 
 
+LINT = (
+    "import sys\n"
+    "from importlinter.cli import lint_imports\n"
+    "sys.exit(lint_imports(config_filenames=(sys.argv[1],), no_cache=True, no_logo=True))\n"
+)
+
+
 def copy_source(destination: Path) -> Path:
     """A copy of the ``ticketing`` package under ``destination``; returns the package dir."""
     package = destination / "ticketing"

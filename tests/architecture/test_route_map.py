@@ -10,7 +10,7 @@ from quart_schema.validation import QUART_SCHEMA_REQUEST_ATTRIBUTE
 
 from ticketing.app import create_app
 from ticketing.settings import Settings
-from ticketing.web.validation import Body
+from ticketing.web.shell.validation import Body
 
 MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 

@@ -52,13 +52,15 @@ def test_a_decline_shows_in_place_then_paying_lands_on_my_orders(
 ) -> None:
     order_id = reserved_order(browser_context, server, 19.99)
     page.goto(f"{server.base_url}/orders/{order_id}")
+    page.get_by_role("link", name="Pay $19.99").click()
+    expect(page).to_have_url(f"{server.base_url}/payments/{order_id}")
     pay_button = page.get_by_role("button", name="Pay $19.99")
 
     page.get_by_label("Card").fill("tok_chargeDeclined")
     pay_button.click()
 
     expect(page.locator("#payment-error")).to_have_text("Your card was declined.")
-    expect(page).to_have_url(f"{server.base_url}/orders/{order_id}")
+    expect(page).to_have_url(f"{server.base_url}/payments/{order_id}")
     expect(pay_button).to_be_enabled()
 
     page.get_by_label("Card").fill("tok_visa")

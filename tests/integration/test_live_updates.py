@@ -29,7 +29,7 @@ from tests.support.trading import (
     with_transport,
 )
 from ticketing.settings import Settings
-from ticketing.web.live import hub_of
+from ticketing.web.shell.live import hub_of
 
 EVENT_SECONDS = 5.0
 

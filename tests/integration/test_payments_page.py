@@ -18,11 +18,11 @@ from ticketing.modules.payments.models import OrderReplica, ReplicaStatus
 from ticketing.settings import Settings
 
 
-async def test_the_order_page_shows_the_offline_card_form(app: Quart) -> None:
+async def test_the_pay_page_shows_the_offline_card_form(app: Quart) -> None:
     buyer = await signed_up(app, "buyer@test.com")
     order = await open_order(app, buyer, price=19.99)
 
-    html = await (await buyer.get(f"/orders/{order['id']}")).get_data(as_text=True)
+    html = await (await buyer.get(f"/payments/{order['id']}")).get_data(as_text=True)
 
     assert 'id="payment-form"' in html
     assert f'action="/payments/{order["id"]}"' in html
@@ -105,7 +105,7 @@ async def test_with_stripe_the_form_mounts_the_payment_element(stripe_settings: 
     async with app.test_app():
         buyer = await signed_up(app, "buyer@test.com")
         order = await open_order(app, buyer, price=19.99)
-        html = await (await buyer.get(f"/orders/{order['id']}")).get_data(as_text=True)
+        html = await (await buyer.get(f"/payments/{order['id']}")).get_data(as_text=True)
     assert 'id="payment-element"' in html
     assert 'data-publishable-key="pk_test_publishable"' in html
     assert 'data-amount-cents="1999"' in html

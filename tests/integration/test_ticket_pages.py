@@ -443,13 +443,22 @@ async def test_someone_elses_order_is_the_401_page_and_an_unknown_one_404(
         assert (await buyer.get(path)).status_code == 404
 
 
-async def test_the_payment_form_is_included_only_while_the_order_is_payable(
+async def test_the_way_to_pay_shows_only_while_the_order_is_payable(
     seller: TestClientProtocol, buyer: TestClientProtocol,
 ) -> None:
     order = await buy(buyer, await sell(seller, "Concert", "20"))
     page = await text(await buyer.get(f"/orders/{order}"))
-    assert f'action="/payments/{order}"' in page
-    assert page.index("Time left to pay") < page.index('id="payment-form"') \
+    assert f'href="/payments/{order}"' in page
+    assert page.index("Time left to pay") < page.index('id="pay-link"') \
         < page.index("Cancel Order")
+    pay_page = await text(await buyer.get(f"/payments/{order}"))
+    assert f'action="/payments/{order}"' in pay_page
+    assert 'id="payment-form"' in pay_page
     await buyer.post(f"/orders/{order}/cancel")
-    assert 'id="payment-form"' not in await text(await buyer.get(f"/orders/{order}"))
+    assert 'id="pay-link"' not in await text(await buyer.get(f"/orders/{order}"))
+
+    async def refused() -> str | None:
+        pay_page = await text(await buyer.get(f"/payments/{order}"))
+        return pay_page if "Cannot pay for a cancelled order" in pay_page else None
+
+    assert 'id="payment-form"' not in await eventually(refused, "the pay page to refuse")

@@ -17,8 +17,9 @@ from ticketing.bus.contracts import (
     TicketUpdated,
 )
 from ticketing.ids import new_id
-from ticketing.web import live
-from ticketing.web.live import TICKET_TYPES, LiveHub, ticket_message
+from ticketing.web.shell import live
+from ticketing.web.shell.live import LiveHub
+from ticketing.web.tickets.live import TICKET_TYPES, ticket_message
 
 
 def wrap(event: Event) -> Envelope:

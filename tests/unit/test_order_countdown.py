@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from ticketing.web.pages.orders import clock, seconds_left
+from ticketing.web.orders.pages import clock, seconds_left
 
 NOW = datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ticketing.web.pages.forms import safe_next
+from ticketing.web.shell.forms import safe_next
 
 
 @pytest.mark.parametrize("target", ["/", "/orders", "/tickets/01abc?from=list", "/a%20b"])

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ticketing.settings import Settings
-from ticketing.web.security import content_security_policy, security_headers
+from ticketing.web.shell.security import content_security_policy, security_headers
 
 
 def settings(**values: str) -> Settings:

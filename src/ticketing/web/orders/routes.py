@@ -2,27 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from pydantic import Field, field_validator
 from quart import Blueprint, Response, jsonify
 from quart_schema import validate_request
 
 from ticketing.modules.orders.api import OrdersApi
-from ticketing.web.runtime import facade
-from ticketing.web.session import require_user, signed_in
-from ticketing.web.validation import Body, trimmed_text
+from ticketing.web.orders.schemas import NewOrderBody
+from ticketing.web.shell.runtime import facade
+from ticketing.web.shell.session import require_user, signed_in
 
 blueprint = Blueprint("api_orders", __name__, url_prefix="/api/orders")
-
-
-class NewOrderBody(Body):
-    ticketId: str = Field(default="", examples=["01jd0z5c8y9x7w6v5t4s3r2q1p"])
-
-    @field_validator("ticketId", mode="before")
-    @classmethod
-    def _ticket_id(cls, value: Any) -> str:
-        return trimmed_text(value, "TicketId must be provided")
 
 
 def orders() -> OrdersApi:

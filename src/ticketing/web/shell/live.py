@@ -8,8 +8,9 @@ clients through bounded queues: a client that falls :data:`QUEUE_SIZE` events be
 dropped (its stream ends and the browser reconnects) and never holds up the bus or the
 other clients.
 
-``GET /live/tickets`` is served where the listing is (the tickets module),
-``GET /live/orders/<id>`` where the order page is (the orders module).
+The hub and the stream plumbing live here; each slice serves its own stream
+(``web/tickets/live.py``: ``GET /live/tickets``; ``web/orders/live.py``:
+``GET /live/orders/<id>``).
 """
 
 from __future__ import annotations
@@ -20,21 +21,10 @@ import logging
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from typing import Any
 
-from quart import Blueprint, Quart, Response, current_app
-from quart.blueprints import BlueprintSetupState
+from quart import Quart, Response
 
-from ticketing.bus.contracts import (
-    Envelope,
-    OrderCancelled,
-    OrderCompleted,
-    OrderStatus,
-    TicketCreated,
-    TicketUpdated,
-)
-from ticketing.modules.orders.api import OrdersApi
-from ticketing.web.pages.orders import STATUS_LABELS
-from ticketing.web.runtime import Runtime, facade
-from ticketing.web.session import require_user
+from ticketing.bus.contracts import Envelope
+from ticketing.bus.runtime import Bus
 
 log = logging.getLogger("ticketing.web.live")
 
@@ -42,13 +32,6 @@ QUEUE_SIZE = 64
 KEEPALIVE_SECONDS = 15.0
 RETRY_MILLISECONDS = 3000
 HUB_KEY = "ticketing.live"
-
-TICKET_TYPES = frozenset({TicketCreated.WIRE_TYPE, TicketUpdated.WIRE_TYPE})
-ORDER_STATUSES = {OrderCancelled.WIRE_TYPE: OrderStatus.CANCELLED,
-                  OrderCompleted.WIRE_TYPE: OrderStatus.COMPLETE}
-
-tickets_live = Blueprint("live_tickets", __name__, url_prefix="/live")
-orders_live = Blueprint("live_orders", __name__, url_prefix="/live")
 
 
 class LiveClient:
@@ -97,18 +80,12 @@ class LiveHub:
                 log.info("live client dropped: %d events behind", client.queue.qsize())
 
 
-def _install(state: BlueprintSetupState) -> None:
-    """One hub per app, watching its bus, whichever live blueprint is registered first."""
-    app = state.app
-    if HUB_KEY not in app.extensions:
-        hub = LiveHub()
-        app.extensions[HUB_KEY] = hub
-        runtime: Runtime = app.extensions["ticketing"]
-        runtime.bus.watch(hub.publish)
-
-
-tickets_live.record_once(_install)
-orders_live.record_once(_install)
+def install_live_hub(app: Quart, bus: Bus) -> LiveHub:
+    """One hub per app, watching its bus; the slices' streams connect to it."""
+    hub = LiveHub()
+    app.extensions[HUB_KEY] = hub
+    bus.watch(hub.publish)
+    return hub
 
 
 def hub_of(app: Quart) -> LiveHub:
@@ -119,20 +96,6 @@ def hub_of(app: Quart) -> LiveHub:
 def sse(event: str, data: dict[str, Any]) -> str:
     """One Server-Sent Event; JSON keeps the data on one line."""
     return f"event: {event}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n"
-
-
-def ticket_message(envelope: Envelope) -> str:
-    event = envelope.event
-    assert isinstance(event, TicketCreated | TicketUpdated)
-    return sse("ticket", {
-        "id": event.id, "title": event.title, "price": float(event.price),
-        "version": event.version,
-        "available": getattr(event, "order_id", None) is None,
-    })
-
-
-def order_message(order_id: str, status: str, version: int) -> str:
-    return sse("order", {"id": order_id, "status": status, "version": version})
 
 
 async def live_stream(hub: LiveHub, wants: Callable[[Envelope], bool],
@@ -164,41 +127,3 @@ def event_stream(body: AsyncIterator[bytes]) -> Response:
     response.headers["X-Accel-Buffering"] = "no"  # nginx (the Ingress) must not buffer it
     response.timeout = None  # open for as long as the browser keeps it
     return response
-
-
-@tickets_live.get("/tickets")
-async def tickets() -> Response:
-    """Tickets as they are listed, edited, reserved, sold and freed (``event: ticket``)."""
-
-    def wants(envelope: Envelope) -> bool:
-        return envelope.type in TICKET_TYPES
-
-    return event_stream(live_stream(hub_of(current_app), wants, ticket_message))
-
-
-@orders_live.get("/orders/<order_id>")
-async def order(order_id: str) -> Response:
-    """One of my orders, its current state and then each change (``event: order``)."""
-    user = require_user()
-    orders = facade("orders", OrdersApi)
-    await orders.get(user.id, order_id)  # 404 unknown, 401 someone else's: before streaming
-
-    def wants(envelope: Envelope) -> bool:
-        return envelope.type in ORDER_STATUSES and getattr(envelope.event, "id", None) == order_id
-
-    def render(envelope: Envelope) -> str:
-        event = envelope.event
-        assert isinstance(event, OrderCancelled | OrderCompleted)
-        return order_message(event.id, ORDER_STATUSES[envelope.type], event.version)
-
-    async def current() -> str:
-        found = await orders.get(user.id, order_id)
-        return order_message(found["id"], found["status"], found["version"])
-
-    return event_stream(live_stream(hub_of(current_app), wants, render, current))
-
-
-@orders_live.app_template_global("order_status_labels")
-def order_status_labels() -> dict[str, str]:
-    """What the order page's live script shows for each status."""
-    return STATUS_LABELS

@@ -2,46 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from pydantic import Field, field_validator
 from quart import Blueprint, Response, jsonify
 from quart_schema import validate_request
 
 from ticketing.modules.auth.api import AuthApi, SignedIn
-from ticketing.web.runtime import facade, runtime
-from ticketing.web.session import (
+from ticketing.web.auth.schemas import SignInBody, SignUpBody
+from ticketing.web.shell.runtime import facade, runtime
+from ticketing.web.shell.session import (
     clear_session_cookie,
     client_address,
     current_user,
     set_session_cookie,
 )
-from ticketing.web.validation import Body, email_address, trimmed_text
 
 blueprint = Blueprint("api_auth", __name__, url_prefix="/api/users")
-
-
-class SignInBody(Body):
-    email: str = Field(default="", examples=["buyer@example.com"])
-    password: str = Field(default="", examples=["correct horse"])
-
-    @field_validator("email", mode="before")
-    @classmethod
-    def _email(cls, value: Any) -> str:
-        return email_address(value)
-
-    @field_validator("password", mode="before")
-    @classmethod
-    def _password(cls, value: Any) -> str:
-        return trimmed_text(value, "You must supply a password")
-
-
-class SignUpBody(SignInBody):
-    @field_validator("password", mode="before")
-    @classmethod
-    def _password(cls, value: Any) -> str:
-        return trimmed_text(value, "Password must be between 4 and 20 characters",
-                            min_length=4, max_length=20)
 
 
 def signed_in_response(user: SignedIn, status: int) -> Response:

@@ -12,12 +12,13 @@ from werkzeug.wrappers.response import Response as WerkzeugResponse
 from ticketing.bus.contracts import OPEN_ORDER_STATUSES, OrderStatus
 from ticketing.errors import DomainError, NotAuthorized, NotFound
 from ticketing.modules.orders.api import OrdersApi
-from ticketing.web.pages.forms import sign_in_redirect
-from ticketing.web.pages.purchase import reason_for
-from ticketing.web.runtime import facade
-from ticketing.web.session import current_user
+from ticketing.web.shell.forms import sign_in_redirect
+from ticketing.web.shell.purchase import reason_for
+from ticketing.web.shell.runtime import facade
+from ticketing.web.shell.session import current_user
 
-blueprint = Blueprint("pages_orders", __name__, url_prefix="/orders")
+blueprint = Blueprint("pages_orders", __name__, url_prefix="/orders",
+                      template_folder="templates")
 
 Page = tuple[str, int]
 OPEN_STATUSES = OPEN_ORDER_STATUSES
@@ -70,7 +71,7 @@ async def _order_page(order: dict[str, Any], error: str | None = None,
         "orders/show.html", order=_with_label(order), error=error, is_open=is_open,
         seconds_left=remaining, time_left=clock(remaining),
         expires_label=expires_at.strftime("%Y-%m-%d %H:%M:%S UTC"),
-        # The payments engineer's form goes in only while the order can still be paid.
+        # The way to the payments page shows only while the order can still be paid.
         payable=is_open and remaining > 0,
     )
     return html, status

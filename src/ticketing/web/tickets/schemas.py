@@ -1,23 +1,15 @@
-"""``/api/tickets``: list, show, create and edit tickets."""
+"""What a ticket's JSON body, its forms and the listing's query must hold."""
 
 from __future__ import annotations
 
 import unicodedata
 from decimal import Decimal, InvalidOperation
 from typing import Any
-from urllib.parse import urlencode
 
 from pydantic import Field, field_validator
-from quart import Blueprint, Response, jsonify, request
-from quart_schema import validate_querystring, validate_request
 
 from ticketing.ids import is_valid_id
-from ticketing.modules.tickets.api import TicketsApi
-from ticketing.web.runtime import facade
-from ticketing.web.session import require_user, signed_in
-from ticketing.web.validation import Body, rule_failed, trimmed_text
-
-blueprint = Blueprint("api_tickets", __name__, url_prefix="/api/tickets")
+from ticketing.web.shell.validation import Body, rule_failed, trimmed_text
 
 MAX_PRICE = Decimal("1000000")
 MAX_TITLE_LENGTH = 120
@@ -115,44 +107,3 @@ class ListingQuery(Body):
         if not isinstance(value, str) or not is_valid_id(value):
             raise rule_failed("Before must be a ticket id")
         return value
-
-
-def tickets() -> TicketsApi:
-    return facade("tickets", TicketsApi)
-
-
-@blueprint.get("")
-@validate_querystring(ListingQuery)
-async def list_tickets(query_args: ListingQuery) -> Response:
-    """Tickets for sale (not reserved), newest first; ``Link: rel="next"`` when more exist."""
-    page = await tickets().list_available(query_args.limit, query_args.before)
-    response = jsonify(page.tickets)
-    if page.next_before:
-        query = urlencode({"limit": query_args.limit, "before": page.next_before})
-        response.headers["Link"] = f'<{request.base_url}?{query}>; rel="next"'
-    return response
-
-
-@blueprint.get("/<ticket_id>")
-async def show_ticket(ticket_id: str) -> Response:
-    """One ticket; 404 when unknown."""
-    return jsonify(await tickets().get(ticket_id))
-
-
-@blueprint.post("")
-@signed_in
-@validate_request(NewTicketBody)
-async def create_ticket(data: NewTicketBody) -> tuple[Response, int]:
-    """List a ticket for sale (signed in)."""
-    user = require_user()
-    return jsonify(await tickets().create(user.id, data.title, data.price)), 201
-
-
-@blueprint.put("/<ticket_id>")
-@signed_in
-@validate_request(TicketEditBody)
-async def update_ticket(ticket_id: str, data: TicketEditBody) -> Response:
-    """Edit your ticket: 404, reserved → 400, not yours → 401, concurrent edit → 409."""
-    user = require_user()
-    return jsonify(await tickets().update(ticket_id, user.id, data.title, data.price,
-                                          data.version))

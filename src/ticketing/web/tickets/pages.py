@@ -1,4 +1,6 @@
-"""Ticket pages: show (with Purchase), sell, edit. They work without JavaScript.
+"""Ticket pages: the listing (the landing page), show (with Purchase), sell, edit.
+
+They work without JavaScript.
 
 Purchase posts to the orders pages (``POST /orders``), which the orders module serves in
 a split deployment; a refusal comes back here as ``?purchase=<reason>`` and shows in place.
@@ -14,16 +16,17 @@ from werkzeug.wrappers.response import Response as WerkzeugResponse
 
 from ticketing.errors import DomainError, NotAuthorized, NotFound
 from ticketing.modules.tickets.api import TicketsApi
-from ticketing.web.api.tickets import NewTicketBody, TicketEditBody
-from ticketing.web.pages.forms import errors_by_field, form_values, sign_in_redirect
-from ticketing.web.pages.purchase import purchase_refusal
-from ticketing.web.runtime import facade
-from ticketing.web.session import current_user
-from ticketing.web.validation import parse_form
+from ticketing.web.shell.forms import errors_by_field, form_values, sign_in_redirect
+from ticketing.web.shell.purchase import purchase_refusal
+from ticketing.web.shell.runtime import facade
+from ticketing.web.shell.session import current_user
+from ticketing.web.shell.validation import parse_form
+from ticketing.web.tickets.schemas import ListingQuery, NewTicketBody, TicketEditBody
 
-blueprint = Blueprint("pages_tickets", __name__, url_prefix="/tickets")
+blueprint = Blueprint("pages_tickets", __name__, template_folder="templates")
 
 Page = tuple[str, int]
+LANDING_PAGE_SIZE = 50
 
 
 def tickets() -> TicketsApi:
@@ -43,7 +46,16 @@ async def _ticket_page(ticket: dict[str, Any], error: str | None = None,
     return html, status
 
 
-@blueprint.get("/<ticket_id>")
+@blueprint.get("/")
+async def index() -> str:
+    """Tickets for sale, newest first."""
+    query = parse_form(ListingQuery, {"limit": LANDING_PAGE_SIZE,
+                                      "before": request.args.get("before")})
+    listing = await tickets().list_available(query.limit, query.before)
+    return await render_template("tickets/index.html", listing=listing)
+
+
+@blueprint.get("/tickets/<ticket_id>")
 async def show(ticket_id: str) -> Page:
     """A ticket's title and price, with Purchase (and Edit for its owner)."""
     ticket = await tickets().get(ticket_id)
@@ -59,7 +71,7 @@ async def _sell_form(values: Mapping[str, Any], error: DomainError | None = None
     return html, error.status if error else 200
 
 
-@blueprint.route("/new", methods=["GET", "POST"])
+@blueprint.route("/tickets/new", methods=["GET", "POST"])
 async def sell() -> Page | WerkzeugResponse:
     """The sell form: title and price; a listed ticket opens its own page."""
     user = current_user()
@@ -95,7 +107,7 @@ async def _edit_form(ticket: dict[str, Any], values: Mapping[str, Any],
     return html, error.status if error else 200
 
 
-@blueprint.route("/<ticket_id>/edit", methods=["GET", "POST"])
+@blueprint.route("/tickets/<ticket_id>/edit", methods=["GET", "POST"])
 async def edit(ticket_id: str) -> Page | WerkzeugResponse:
     """Edit your ticket; anyone else gets the 401 page. A concurrent change shows in place."""
     user = current_user()

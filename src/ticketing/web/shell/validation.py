@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo, fie
 from pydantic_core import PydanticCustomError
 
 from ticketing.errors import ValidationFailed
-from ticketing.web.errors import field_errors_from_pydantic
+from ticketing.web.shell.errors import field_errors_from_pydantic
 
 BodyT = TypeVar("BodyT", bound="Body")
 

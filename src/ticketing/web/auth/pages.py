@@ -7,18 +7,18 @@ from werkzeug.wrappers.response import Response as WerkzeugResponse
 
 from ticketing.errors import DomainError, Throttled
 from ticketing.modules.auth.api import AuthApi, SignedIn
-from ticketing.web.api.auth import SignInBody, SignUpBody
-from ticketing.web.pages.forms import errors_by_field, form_values, safe_next
-from ticketing.web.runtime import facade, runtime
-from ticketing.web.session import (
+from ticketing.web.auth.schemas import SignInBody, SignUpBody
+from ticketing.web.shell.forms import errors_by_field, form_values, safe_next
+from ticketing.web.shell.runtime import facade, runtime
+from ticketing.web.shell.session import (
     clear_session_cookie,
     client_address,
     current_user,
     set_session_cookie,
 )
-from ticketing.web.validation import parse_form
+from ticketing.web.shell.validation import parse_form
 
-blueprint = Blueprint("pages_auth", __name__, url_prefix="/auth")
+blueprint = Blueprint("pages_auth", __name__, url_prefix="/auth", template_folder="templates")
 
 
 FormPage = tuple[str, int, dict[str, str]]

@@ -1,4 +1,5 @@
-"""The landing page, and the third-party assets the app serves from installed packages."""
+"""What every process serves whatever its modules: the API docs page, the app's own scripts,
+the third-party assets it serves from installed packages, and the ``money`` filter."""
 
 from __future__ import annotations
 
@@ -6,25 +7,19 @@ from importlib.resources import files
 from pathlib import Path
 
 import swagger_ui_bundle
-from quart import Blueprint, Response, render_template, request, send_from_directory
+from quart import Blueprint, Response, render_template, send_from_directory
 
-from ticketing.modules.tickets.api import TicketPage, TicketsApi
-from ticketing.web.api.tickets import ListingQuery
-from ticketing.web.runtime import runtime
-from ticketing.web.validation import parse_form
-
-blueprint = Blueprint("home", __name__)
+blueprint = Blueprint("shell", __name__)
 # Bootstrap (django-bootstrap-static: a plain wheel of Bootstrap's dist files, importable as
 # `bootstrap`, no Django needed) and Swagger UI (swagger-ui-bundle-v2) arrive as packages;
 # the app serves their files itself, so no page depends on a CDN.
 vendor = Blueprint("vendor", __name__, url_prefix="/static/vendor")
 # The app's own scripts (pages carry no inline script: the CSP forbids it, security.py).
-assets = Blueprint("assets", __name__, static_folder="../static", static_url_path="/static/app")
+assets = Blueprint("assets", __name__, static_folder="static", static_url_path="/static/app")
 BOOTSTRAP_DIR = Path(str(files("bootstrap") / "static" / "bootstrap"))
 SWAGGER_UI_DIR = Path(swagger_ui_bundle.swagger_ui_path)
 SWAGGER_UI_JS = "/static/vendor/swagger-ui/swagger-ui-bundle.js"
 SWAGGER_UI_CSS = "/static/vendor/swagger-ui/swagger-ui.css"
-LANDING_PAGE_SIZE = 50
 
 
 @blueprint.app_template_filter("money")
@@ -33,16 +28,9 @@ def money(amount: float | str) -> str:
     return f"${float(amount):,.2f}"
 
 
-@blueprint.get("/")
-async def index() -> str:
-    """Tickets for sale, newest first; without the tickets module, the page says so."""
-    listing: TicketPage | None = None
-    tickets = runtime().facades.get("tickets")
-    if isinstance(tickets, TicketsApi):
-        query = parse_form(ListingQuery, {"limit": LANDING_PAGE_SIZE,
-                                          "before": request.args.get("before")})
-        listing = await tickets.list_available(query.limit, query.before)
-    return await render_template("index.html", listing=listing)
+async def no_listing() -> str:
+    """The landing page of a process that sells no tickets (the tickets slice serves it)."""
+    return await render_template("no-listing.html")
 
 
 @blueprint.get("/docs")

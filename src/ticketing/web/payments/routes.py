@@ -1,0 +1,35 @@
+"""``/api/payments``: pay for an order; Stripe's webhook."""
+
+from __future__ import annotations
+
+from quart import Blueprint, Response, jsonify, request
+from quart_schema import validate_request
+
+from ticketing.modules.payments.api import PaymentsApi
+from ticketing.web.payments.schemas import PaymentBody
+from ticketing.web.shell.runtime import facade
+from ticketing.web.shell.session import require_user, signed_in
+
+blueprint = Blueprint("api_payments", __name__, url_prefix="/api/payments")
+
+
+def payments() -> PaymentsApi:
+    return facade("payments", PaymentsApi)
+
+
+@blueprint.post("")
+@signed_in
+@validate_request(PaymentBody)
+async def create_payment(data: PaymentBody) -> tuple[Response, int]:
+    """Pay an order's price once: 201 ``{id}`` once charged; 202 when the bank asks the
+    buyer to confirm, or while the order is still being confirmed (``processing``)."""
+    result = await payments().pay(require_user().id, data.orderId, data.token)
+    return jsonify(result.json()), 201 if result.payment_id else 202
+
+
+@blueprint.post("/webhook")
+async def stripe_webhook() -> Response:
+    """Stripe's events, signed with the webhook secret (400 if not); each applied once."""
+    payload = await request.get_data()
+    fresh = await payments().receive_webhook(payload, request.headers.get("Stripe-Signature"))
+    return jsonify({"received": True, "duplicate": not fresh})

@@ -1,0 +1,41 @@
+"""The shell: what every process's web face has, whichever modules it runs."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from quart import Quart
+
+from ticketing.web.shell import assets
+from ticketing.web.shell.errors import ApiRequest, register_error_handlers
+from ticketing.web.shell.live import install_live_hub
+from ticketing.web.shell.runtime import Runtime
+from ticketing.web.shell.security import install_security_headers
+from ticketing.web.shell.session import current_user, install_session
+from ticketing.web.shell.slices import Slice
+
+TEMPLATES = Path(__file__).parent / "templates"
+
+
+def install_shell(app: Quart, runtime: Runtime, slices: Iterable[Slice]) -> None:
+    """Errors, session, security headers, assets, the docs page, the live hub, and the
+    enabled modules' slices; where no slice serves a landing page, one says so."""
+    app.request_class = ApiRequest
+    app.extensions["ticketing"] = runtime
+    register_error_handlers(app)
+    install_session(app, runtime.sessions)
+    install_security_headers(app, runtime.settings)
+    install_live_hub(app, runtime.bus)
+    for blueprint in (assets.blueprint, assets.vendor, assets.assets):
+        app.register_blueprint(blueprint)
+    for web_slice in slices:
+        for blueprint in web_slice.blueprints:
+            app.register_blueprint(blueprint)
+    if not any(rule.rule == "/" for rule in app.url_map.iter_rules()):
+        app.add_url_rule("/", "shell.no_listing", assets.no_listing)
+
+    @app.context_processor
+    async def template_globals() -> dict[str, Any]:
+        return {"user": current_user(), "settings": runtime.settings}
