@@ -6,6 +6,7 @@ import asyncio
 import base64
 import json
 import time
+from collections.abc import AsyncIterator
 from dataclasses import replace
 from typing import Any
 
@@ -22,6 +23,8 @@ from tests.support.apps import (
     session_cookie,
     sign_up,
 )
+from tests.support.clock import FakeClock
+from ticketing.app import create_app
 from ticketing.modules.auth import api as auth_api
 from ticketing.modules.auth.models import User
 from ticketing.modules.auth.throttle import (
@@ -317,24 +320,57 @@ async def fail_signin(client: Client, email: str, address: str = "198.51.100.1")
                              scope_base={"client": (address, 50000)})
 
 
+async def right_signin(client: Client, address: str = "198.51.100.1") -> Any:
+    return await client.post("/api/users/signin", scope_base={"client": (address, 50000)},
+                             json={"email": "test@test.com", "password": PASSWORD})
+
+
+@pytest.fixture
+async def clocked(settings: Settings) -> AsyncIterator[tuple[Client, FakeClock]]:
+    """A client of an app whose throttle windows run on a clock the test moves."""
+    clock = FakeClock()
+    app = create_app(settings, clock=clock)
+    async with app.test_app():
+        yield app.test_client(), clock
+
+
 async def test_repeated_failures_for_one_account_from_one_address_answer_429(
-    client: Client,
+    clocked: tuple[Client, FakeClock],
 ) -> None:
+    client, _ = clocked
     await sign_up(client)
     limit = SIGNIN_PER_ACCOUNT_AND_ADDRESS
     for _ in range(limit.failures):
         assert (await fail_signin(client, "test@test.com")).status_code == 400
 
     throttled = await fail_signin(client, "Test@test.com")
-    right_password = await client.post("/api/users/signin", scope_base={
-        "client": ("198.51.100.1", 50000)}, json={"email": "test@test.com", "password": PASSWORD})
+    right_password = await right_signin(client)
 
     for response in (throttled, right_password):
         assert response.status_code == 429
         assert_error_shape(await response.get_json())
-        assert 0 < int(response.headers["Retry-After"]) <= limit.window_seconds
+        assert response.headers["Retry-After"] == str(limit.window_seconds)  # no time passed
     other_account = await fail_signin(client, "someone-else@test.com")
     assert other_account.status_code == 400
+
+
+async def test_a_throttled_account_may_sign_in_again_once_its_window_has_passed(
+    clocked: tuple[Client, FakeClock],
+) -> None:
+    client, clock = clocked
+    await sign_up(client)
+    limit = SIGNIN_PER_ACCOUNT_AND_ADDRESS
+    for _ in range(limit.failures):
+        await fail_signin(client, "test@test.com")
+
+    clock.advance(limit.window_seconds - 1)
+    a_second_early = await right_signin(client)
+    clock.advance(1)
+    on_time = await right_signin(client)
+
+    assert a_second_early.status_code == 429
+    assert a_second_early.headers["Retry-After"] == "1"
+    assert on_time.status_code == 200
 
 
 async def test_someone_elses_guesses_never_lock_the_owner_out(client: Client) -> None:
@@ -342,8 +378,7 @@ async def test_someone_elses_guesses_never_lock_the_owner_out(client: Client) ->
     for _ in range(SIGNIN_PER_ACCOUNT_AND_ADDRESS.failures + 3):
         await fail_signin(client, "test@test.com", "203.0.113.66")
 
-    owner = await client.post("/api/users/signin", scope_base={
-        "client": ("198.51.100.7", 50000)}, json={"email": "test@test.com", "password": PASSWORD})
+    owner = await right_signin(client, "198.51.100.7")
 
     assert owner.status_code == 200
 

@@ -7,7 +7,7 @@ from ticketing.modules.auth.models import DeadLetter, Outbox, Processed
 
 
 def _build(context: ModuleContext) -> ModuleParts:
-    return ModuleParts(facade=AuthApi(context.settings, context.outbox))
+    return ModuleParts(facade=AuthApi(context.settings, context.outbox, context.clock))
 
 
 MODULE = ModuleSpec(name="auth", tables=BusTables(Outbox, Processed, DeadLetter), build=_build)

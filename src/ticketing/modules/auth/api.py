@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Protocol, runtime_checkable
 
 from tortoise.exceptions import IntegrityError
 
 from ticketing.bus.contracts import SessionEnded, SessionsEnded
 from ticketing.bus.outbox import Outbox
 from ticketing.bus.sessions import Revocations
+from ticketing.clock import Clock, utc_now
 from ticketing.errors import DomainError, Throttled
 from ticketing.ids import new_id
 from ticketing.modules.auth.models import User
@@ -25,8 +27,8 @@ from ticketing.modules.auth.throttle import (
 from ticketing.modules.auth.tokens import SessionUser, TokenCodec
 from ticketing.settings import Settings
 
-__all__ = ["AuthApi", "EmailInUse", "InvalidCredentials", "SessionReader", "SessionUser",
-           "SignedIn"]
+__all__ = ["Auth", "AuthApi", "EmailInUse", "InvalidCredentials", "SessionReader",
+           "SessionUser", "SignedIn"]
 
 
 class EmailInUse(DomainError):
@@ -71,18 +73,40 @@ class SessionReader:
         return user
 
 
-class AuthApi:
-    """Sign-up and sign-in against the auth schema."""
-
-    def __init__(self, settings: Settings, outbox: Outbox | None = None) -> None:
-        self._codec = TokenCodec(settings.jwt_key, settings.jwt_lifetime_seconds,
-                                 settings.jwt_previous_keys)
-        self._outbox = outbox
-        self._throttle = Throttle(enabled=settings.throttle)
-        self.session_lifetime_seconds = settings.jwt_lifetime_seconds
+@runtime_checkable
+class Auth(Protocol):
+    """What the web layer may ask of auth: commands only (reading a session is
+    :class:`SessionReader`'s, in every process)."""
 
     async def sign_up(self, email: str, password: str, client_address: str) -> SignedIn:
         """Create an account; emails are unique whatever their case."""
+
+    async def sign_in(self, email: str, password: str, client_address: str) -> SignedIn:
+        """Check the password; unknown email and wrong password fail alike, and too many
+        failures are throttled (429)."""
+
+    async def sign_out(self, session: SessionUser | None, *, everywhere: bool = False) -> None:
+        """End this session in every process, or with ``everywhere`` every session of the
+        user begun until now; nothing to do when signed out (the caller expires the
+        cookie either way)."""
+
+
+class AuthApi(Auth):
+    """Sign-up and sign-in against the auth schema.
+
+    ``clock`` times the throttle's windows. Sessions stay on the system clock: PyJWT
+    checks a token's expiry against it, and an ended session is compared with the
+    token's issue time.
+    """
+
+    def __init__(self, settings: Settings, outbox: Outbox | None = None,
+                 clock: Clock = utc_now) -> None:
+        self._codec = TokenCodec(settings.jwt_key, settings.jwt_lifetime_seconds,
+                                 settings.jwt_previous_keys)
+        self._outbox = outbox
+        self._throttle = Throttle(enabled=settings.throttle, clock=clock)
+
+    async def sign_up(self, email: str, password: str, client_address: str) -> SignedIn:
         await self._throttle.check(SIGNUP_PER_ADDRESS, client_address)
         await self._throttle.count(SIGNUP_PER_ADDRESS, client_address)
         email = canonical_email(email)
@@ -96,8 +120,8 @@ class AuthApi:
         return SignedIn(user.id, user.email, self._codec.issue_cookie(user.id, user.email))
 
     async def sign_in(self, email: str, password: str, client_address: str) -> SignedIn:
-        """Check the password, once a slot of each sign-in window is taken (throttle.py);
-        a success gives them back and forgets the account's failures."""
+        """The password is checked once a slot of each sign-in window is taken
+        (throttle.py); a success gives them back and forgets the account's failures."""
         email = canonical_email(email)
         windows = ((SIGNIN_PER_ADDRESS, client_address),
                    (SIGNIN_PER_ACCOUNT_AND_ADDRESS, f"{email}|{client_address}"),
@@ -120,11 +144,7 @@ class AuthApi:
             await self._throttle.clear(limit, subject)
         return SignedIn(user.id, user.email, self._codec.issue_cookie(user.id, user.email))
 
-
     async def sign_out(self, session: SessionUser | None, *, everywhere: bool = False) -> None:
-        """End this session in every process, or with ``everywhere`` every session of the
-        user begun until now; nothing to do when signed out (the caller expires the
-        cookie either way)."""
         if session is None:
             return
         event: SessionEnded | SessionsEnded = (

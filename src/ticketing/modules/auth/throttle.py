@@ -13,10 +13,11 @@ after a hundred guesses.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from tortoise.transactions import in_transaction
 
+from ticketing.clock import Clock, utc_now
 from ticketing.errors import Throttled
 from ticketing.modules.auth.models import ThrottleWindow
 
@@ -40,8 +41,9 @@ SIGNUP_PER_ADDRESS = Limit("signup-address", failures=100, window_seconds=60)
 class Throttle:
     """Raises :class:`Throttled` once a key has used up its window; off for load tests."""
 
-    def __init__(self, enabled: bool) -> None:
+    def __init__(self, enabled: bool, clock: Clock = utc_now) -> None:
         self.enabled = enabled
+        self._clock = clock
 
     async def check(self, limit: Limit, subject: str) -> None:
         if not self.enabled:
@@ -49,7 +51,7 @@ class Throttle:
         window = await ThrottleWindow.get_or_none(key=_key(limit, subject))
         if window is None:
             return
-        remaining = _seconds_left(window, limit)
+        remaining = self._seconds_left(window, limit)
         if remaining > 0 and window.failures >= limit.failures:
             raise Throttled(retry_after=remaining)
 
@@ -80,7 +82,7 @@ class Throttle:
         if not self.enabled:
             return
         key = _key(limit, subject)
-        now = datetime.now(UTC)
+        now = self._clock()
         async with in_transaction("auth") as connection:
             # Insert-if-absent, then lock: concurrent first failures for one key must not
             # race on its primary key (on PostgreSQL the losers raised IntegrityError).
@@ -90,7 +92,7 @@ class Throttle:
             )
             window = await ThrottleWindow.filter(key=key).using_db(connection) \
                 .select_for_update().get()
-            remaining = _seconds_left(window, limit)
+            remaining = self._seconds_left(window, limit)
             if remaining <= 0:
                 window.window_started_at, window.failures = now, 0
             elif refuse_when_full and window.failures >= limit.failures:
@@ -103,11 +105,10 @@ class Throttle:
         if self.enabled:
             await ThrottleWindow.filter(key=_key(limit, subject)).delete()
 
+    def _seconds_left(self, window: ThrottleWindow, limit: Limit) -> int:
+        ends = window.window_started_at + timedelta(seconds=limit.window_seconds)
+        return int((ends - self._clock()).total_seconds() + 0.999)
+
 
 def _key(limit: Limit, subject: str) -> str:
     return f"{limit.kind}:{subject}"[:300]
-
-
-def _seconds_left(window: ThrottleWindow, limit: Limit) -> int:
-    ends = window.window_started_at + timedelta(seconds=limit.window_seconds)
-    return int((ends - datetime.now(UTC)).total_seconds() + 0.999)

@@ -7,6 +7,9 @@ schedules on whole-second ticks. This source keeps that cheap and on time:
   whole table, so 10,000 pending orders cost nothing while they are far off;
 - a schedule is due at the whole second *before* its deadline and the task sleeps the
   remaining fraction, so firing is not up to a second late;
+- the deadlines are read by the module's clock, while Taskiq fires by the system's: each
+  schedule is handed over as far from the system's now as its deadline is from the
+  clock's (the same instant in production; a test's clock moves expiries without waiting);
 - only the replica holding a lease in the database returns schedules, so one scheduler
   fires at a time; the task stays idempotent anyway;
 - deadlines that were due a while ago and are still pending (a worker died, the broker
@@ -43,16 +46,18 @@ class PendingExpirationSource(ScheduleSource):
 
     async def get_schedules(self) -> list[ScheduledTask]:
         now = self._clock()
+        to_taskiq = utc_now() - now
         if not await self._hold_lease(now):
             return []
         due = await (PendingExpiration.filter(expires_at__lte=now + HORIZON)
                      .order_by("expires_at").limit(MAX_BATCH))
-        return [self._schedule(pending, now) for pending in due]
+        return [self._schedule(pending, now, to_taskiq) for pending in due]
 
     async def release(self) -> None:
         await SchedulerLease.filter(name="scheduler", holder=self.holder).delete()
 
-    def _schedule(self, pending: PendingExpiration, now: datetime) -> ScheduledTask:
+    def _schedule(self, pending: PendingExpiration, now: datetime,
+                  to_taskiq: timedelta) -> ScheduledTask:
         deadline = pending.expires_at.astimezone(UTC)
         overdue = (now - deadline).total_seconds()
         schedule_id = pending.order_id
@@ -61,7 +66,7 @@ class PendingExpirationSource(ScheduleSource):
         return ScheduledTask(
             task_name=EXPIRE_TASK, labels={}, args=[],
             kwargs={"order_id": pending.order_id, "expires_at": deadline.isoformat()},
-            schedule_id=schedule_id, time=deadline.replace(microsecond=0),
+            schedule_id=schedule_id, time=(deadline + to_taskiq).replace(microsecond=0),
         )
 
     async def _hold_lease(self, now: datetime) -> bool:

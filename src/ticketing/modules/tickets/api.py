@@ -1,32 +1,21 @@
-"""The tickets module's public facade."""
+"""The tickets module's public facade: list, show, create and edit tickets.
+
+Its reactions to order events (holds) are internal: ``reactions.py``.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
-from tortoise.backends.base.client import BaseDBAsyncClient
-
-from ticketing.bus.consumer import Subscriptions
-from ticketing.bus.contracts import (
-    OPEN_ORDER_STATUSES,
-    OrderCancelled,
-    OrderCompleted,
-    OrderCreated,
-    OrderStatus,
-    TicketCreated,
-    TicketUpdated,
-)
-from ticketing.bus.outbox import Outbox, UnitOfWork
+from ticketing.bus.contracts import TicketCreated
+from ticketing.bus.outbox import Outbox
 from ticketing.errors import Conflict, DomainError, NotAuthorized, NotFound
 from ticketing.ids import is_valid_id, new_id
-from ticketing.modules.tickets.models import OrderState, Ticket
+from ticketing.modules.tickets.models import Ticket
 
-__all__ = ["TicketPage", "TicketReserved", "TicketsApi", "ticket_json"]
-
-# Order statuses that hold a ticket until payment or cancellation.
-OPEN = tuple(OPEN_ORDER_STATUSES)
+__all__ = ["TicketPage", "TicketReserved", "Tickets", "TicketsApi", "ticket_json"]
 
 
 class TicketReserved(DomainError):
@@ -60,21 +49,30 @@ def money(amount: Decimal) -> float:
     return float(amount)
 
 
-class TicketsApi:
-    def __init__(self, outbox: Outbox) -> None:
-        self._outbox = outbox
-
-    @property
-    def subscriptions(self) -> Subscriptions:
-        """What tickets reacts to: holds placed, released and made permanent by orders."""
-        return {
-            OrderCreated: self.on_order_created,
-            OrderCancelled: self.on_order_cancelled,
-            OrderCompleted: self.on_order_completed,
-        }
+@runtime_checkable
+class Tickets(Protocol):
+    """What the web layer may ask of tickets: commands and queries, nothing else."""
 
     async def create(self, user_id: str, title: str, price: Decimal) -> dict[str, Any]:
         """List a ticket for sale (version 0) and announce it."""
+
+    async def get(self, ticket_id: str) -> dict[str, Any]:
+        """One ticket, reserved or not; 404 for an unknown (or malformed) id."""
+
+    async def list_available(self, limit: int, before: str | None) -> TicketPage:
+        """Tickets neither reserved nor sold, newest first, ``limit`` at a time."""
+
+    async def update(self, ticket_id: str, user_id: str, title: str, price: Decimal,
+                     expected_version: int | None = None) -> dict[str, Any]:
+        """Edit a ticket: 404, then reserved (400), then not the owner (401), then a
+        version other than ``expected_version`` (409)."""
+
+
+class TicketsApi(Tickets):
+    def __init__(self, outbox: Outbox) -> None:
+        self._outbox = outbox
+
+    async def create(self, user_id: str, title: str, price: Decimal) -> dict[str, Any]:
         async with self._outbox.transaction() as unit:
             ticket = await Ticket.create(id=new_id(), title=title, price=price, user_id=user_id,
                                          using_db=unit.connection)
@@ -86,7 +84,6 @@ class TicketsApi:
         return ticket_json(await _find(ticket_id))
 
     async def list_available(self, limit: int, before: str | None) -> TicketPage:
-        """Tickets neither reserved nor sold, newest first, ``limit`` at a time."""
         query = Ticket.filter(order_id=None, sold=False)
         if before:
             query = query.filter(id__lt=before)
@@ -97,11 +94,8 @@ class TicketsApi:
 
     async def update(self, ticket_id: str, user_id: str, title: str, price: Decimal,
                      expected_version: int | None = None) -> dict[str, Any]:
-        """Edit a ticket: 404, then reserved (400), then not the owner (401).
-
-        The write is conditional on the version read, so a concurrent edit or hold
-        becomes a 409 instead of a lost update.
-        """
+        """The write is conditional on the version read, so a concurrent edit or hold
+        becomes a 409 instead of a lost update."""
         ticket = await _find(ticket_id)
         if ticket.order_id:
             raise TicketReserved()
@@ -117,69 +111,8 @@ class TicketsApi:
             if not changed:
                 raise Conflict("Ticket was changed by someone else; reload and try again")
             ticket.title, ticket.price, ticket.version = title, price, ticket.version + 1
-            await _announce(unit, ticket)
+            await unit.publish(ticket.updated_event())
         return ticket_json(ticket)
-
-    async def on_order_created(self, event: OrderCreated, unit: UnitOfWork) -> None:
-        """The order holds the ticket, unless another still-open order already does."""
-        await self._order_changed(unit, event.id, event.ticket.id, event.version,
-                                  OrderStatus.CREATED)
-
-    async def on_order_cancelled(self, event: OrderCancelled, unit: UnitOfWork) -> None:
-        """Free the ticket only if this very order holds it (a late cancel is a no-op)."""
-        await self._order_changed(unit, event.id, event.ticket.id, event.version,
-                                  OrderStatus.CANCELLED)
-
-    async def on_order_completed(self, event: OrderCompleted, unit: UnitOfWork) -> None:
-        """The order was paid: the ticket is sold for good."""
-        await self._order_changed(unit, event.id, event.ticket.id, event.version,
-                                  OrderStatus.COMPLETE)
-
-    async def _order_changed(self, unit: UnitOfWork, order_id: str, ticket_id: str,
-                             version: int, status: str) -> None:
-        """Apply an order's new state to its ticket unless a newer one was already applied."""
-        connection = unit.connection
-        state = await OrderState.filter(order_id=order_id).using_db(connection) \
-            .select_for_update().first()
-        if state is not None and state.version >= version:
-            return
-        await OrderState.update_or_create(
-            order_id=order_id,
-            defaults={"ticket_id": ticket_id, "version": version, "status": status},
-            using_db=connection,
-        )
-        ticket = await Ticket.filter(id=ticket_id).using_db(connection) \
-            .select_for_update().first()
-        if ticket is None or ticket.sold:
-            return
-        holder = ticket.order_id
-        hold: str | None
-        if status == OrderStatus.COMPLETE:
-            hold, sold = order_id, True
-        elif holder not in (None, order_id) and await _still_open(connection, holder):
-            # Another order holds it and, as far as we know, still does: at most one of the
-            # two is really open, and the other's cancellation is on its way.
-            return
-        elif status == OrderStatus.CANCELLED:
-            # Freed; if a newer order's creation arrived while this one held the ticket,
-            # that order holds it now.
-            successor = await OrderState.filter(ticket_id=ticket_id, status__in=OPEN) \
-                .exclude(order_id=order_id).using_db(connection).order_by("-order_id").first()
-            hold, sold = (successor.order_id if successor else None), False
-        else:
-            hold, sold = order_id, False
-        if (hold, sold) == (ticket.order_id, ticket.sold):
-            return
-        ticket.order_id, ticket.sold = hold, sold
-        ticket.version += 1
-        await ticket.save(using_db=connection, update_fields=["order_id", "sold", "version"])
-        await _announce(unit, ticket)
-
-
-async def _still_open(connection: BaseDBAsyncClient, order_id: str) -> bool:
-    """True unless the latest event seen of ``order_id`` closed it."""
-    return await OrderState.filter(order_id=order_id, status__in=OPEN) \
-        .using_db(connection).exists()
 
 
 async def _find(ticket_id: str) -> Ticket:
@@ -187,10 +120,3 @@ async def _find(ticket_id: str) -> Ticket:
     if ticket is None:
         raise NotFound()
     return ticket
-
-
-async def _announce(unit: UnitOfWork, ticket: Ticket) -> None:
-    await unit.publish(TicketUpdated(
-        id=ticket.id, version=ticket.version, title=ticket.title, price=ticket.price,
-        user_id=ticket.user_id, order_id=ticket.order_id,
-    ))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from tortoise import fields
 from tortoise.models import Model
 
+from ticketing.bus.contracts import TicketUpdated
 from ticketing.bus.tables import DeadLetter as DeadLetterRecord
 from ticketing.bus.tables import OutboxRecord, ProcessedEvent
 
@@ -23,6 +24,11 @@ class Ticket(Model):
     class Meta:
         table = "tickets_tickets"
         indexes = (("order_id", "sold", "id"),)
+
+    def updated_event(self) -> TicketUpdated:
+        """The ``ticket:updated`` event that announces the ticket as it is now."""
+        return TicketUpdated(id=self.id, version=self.version, title=self.title,
+                             price=self.price, user_id=self.user_id, order_id=self.order_id)
 
 
 class OrderState(Model):

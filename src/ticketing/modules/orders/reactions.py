@@ -1,0 +1,76 @@
+"""What orders does when others speak: the ticket replica, expiries and payments."""
+
+from __future__ import annotations
+
+import logging
+
+from ticketing.bus.consumer import RetryLater, Subscriptions
+from ticketing.bus.contracts import (
+    ExpirationComplete,
+    OrderPaymentRefused,
+    OrderStatus,
+    PaymentAuthorized,
+    PaymentCreated,
+    TicketCreated,
+    TicketUpdated,
+)
+from ticketing.bus.outbox import UnitOfWork
+from ticketing.modules.orders.models import Order, TicketReplica
+from ticketing.modules.orders.rules import ReplicaStep, payment_refusal, replica_step
+from ticketing.modules.orders.transitions import close_order
+
+log = logging.getLogger("ticketing.orders")
+
+
+async def on_ticket_changed(event: TicketCreated | TicketUpdated, unit: UnitOfWork) -> None:
+    """Apply strictly in version order: wait for a missing predecessor, drop the stale."""
+    replica = await TicketReplica.filter(id=event.id).using_db(unit.connection) \
+        .select_for_update().first()
+    step = replica_step(replica.version if replica is not None else None, event.version)
+    if step is ReplicaStep.WAIT:
+        raise RetryLater(f"ticket {event.id} v{event.version} before its predecessor")
+    if step is ReplicaStep.IGNORE:
+        return
+    if replica is None:
+        await TicketReplica.create(id=event.id, title=event.title, price=event.price,
+                                   version=event.version, using_db=unit.connection)
+        return
+    replica.title, replica.price, replica.version = event.title, event.price, event.version
+    await replica.save(using_db=unit.connection, update_fields=["title", "price", "version"])
+
+
+async def on_expiration_complete(event: ExpirationComplete, unit: UnitOfWork) -> None:
+    """The window closed: cancel unless the order was paid or cancelled meanwhile."""
+    await close_order(unit, event.order_id, OrderStatus.CANCELLED)
+
+
+async def on_payment_authorized(event: PaymentAuthorized, unit: UnitOfWork) -> None:
+    """Orders is where a payment and a cancel or an expiry meet: the first one here
+    wins. An open order whose window was still open when the money was held is
+    completed (payments then captures); otherwise the payment is refused (payments
+    releases the hold, and no money moves)."""
+    order = await Order.filter(id=event.order_id).using_db(unit.connection) \
+        .select_for_update().first()
+    if order is None:
+        raise RetryLater(f"payment {event.id} for order {event.order_id} not known yet")
+    refusal = payment_refusal(order.status, order.expires_at, event.authorized_at)
+    if refusal is None:
+        await close_order(unit, order.id, OrderStatus.COMPLETE, payment_id=event.id)
+        return
+    log.info("order=%s refuses payment=%s: %s", order.id, event.id, refusal)
+    await unit.publish(OrderPaymentRefused(id=order.id, payment_id=event.id, reason=refusal))
+
+
+async def on_payment_created(event: PaymentCreated, unit: UnitOfWork) -> None:
+    """The money moved. Normally the order was completed already (it accepted the
+    authorisation); a payment of the 0.1 flow completes an order still open."""
+    await close_order(unit, event.order_id, OrderStatus.COMPLETE, payment_id=event.id)
+
+
+SUBSCRIPTIONS: Subscriptions = {
+    TicketCreated: on_ticket_changed,
+    TicketUpdated: on_ticket_changed,
+    ExpirationComplete: on_expiration_complete,
+    PaymentAuthorized: on_payment_authorized,
+    PaymentCreated: on_payment_created,
+}

@@ -1,0 +1,65 @@
+"""The orders module's rules, over plain values: what a reservation or a payment is refused
+for, and which ticket event the replica applies next."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable
+from datetime import datetime
+
+from ticketing.bus.contracts import OrderStatus
+from ticketing.errors import DomainError, NotFound
+
+# The statuses of an order that holds its ticket; the unique partial index of migration
+# 0003 allows one such order per ticket.
+ACTIVE = frozenset({OrderStatus.CREATED, OrderStatus.AWAITING_PAYMENT, OrderStatus.COMPLETE})
+
+
+class TicketAlreadyReserved(DomainError):
+    code = "ticket_reserved"
+
+    def __init__(self) -> None:
+        super().__init__("Ticket is already reserved")
+
+
+def reservation_refusal(ticket_known: bool,
+                        statuses: Iterable[OrderStatus]) -> DomainError | None:
+    """Why a ticket cannot be reserved, given whether orders knows it and the statuses of
+    the orders placed for it so far; None if it can."""
+    if not ticket_known:
+        return NotFound()
+    if any(status in ACTIVE for status in statuses):
+        return TicketAlreadyReserved()
+    return None
+
+
+def payment_refusal(status: OrderStatus, expires_at: datetime,
+                    authorized_at: datetime) -> str | None:
+    """Why an order in ``status`` with its window closing at ``expires_at`` cannot take a
+    payment held at ``authorized_at``: a reason code, or None if it can."""
+    if status == OrderStatus.CANCELLED:
+        return "order_cancelled"
+    if status == OrderStatus.COMPLETE:
+        return "order_paid"
+    if authorized_at >= expires_at:
+        return "order_expired"
+    return None
+
+
+class ReplicaStep(enum.Enum):
+    """What the ticket replica does with one ticket event."""
+
+    APPLY = "apply"  # the next version: apply it
+    IGNORE = "ignore"  # this version or a newer one is applied already
+    WAIT = "wait"  # a predecessor is missing: deliver it again later
+
+
+def replica_step(known_version: int | None, version: int) -> ReplicaStep:
+    """The step for an event of ``version`` when the replica is at ``known_version``
+    (None: the ticket is not known yet, so only its creation, version 0, applies)."""
+    expected = 0 if known_version is None else known_version + 1
+    if version < expected:
+        return ReplicaStep.IGNORE
+    if version > expected:
+        return ReplicaStep.WAIT
+    return ReplicaStep.APPLY

@@ -1,0 +1,28 @@
+"""Closing an order: the one write that cancels or completes it, and its announcement."""
+
+from __future__ import annotations
+
+from ticketing.bus.contracts import OrderCancelled, OrderCompleted, OrderStatus, TicketRef
+from ticketing.bus.outbox import UnitOfWork
+from ticketing.modules.orders.models import Order
+
+CLOSED = (OrderStatus.COMPLETE, OrderStatus.CANCELLED)
+
+
+async def close_order(unit: UnitOfWork, order_id: str, status: OrderStatus,
+                      payment_id: str | None = None) -> bool:
+    """Move an open order to ``status`` (version + 1) and publish it; False if closed."""
+    order = await Order.filter(id=order_id).using_db(unit.connection) \
+        .select_for_update().first()
+    if order is None or order.status in CLOSED:
+        return False
+    order.status = status
+    order.version += 1
+    await order.save(using_db=unit.connection, update_fields=["status", "version"])
+    ticket = TicketRef(id=order.ticket_id)
+    if status == OrderStatus.CANCELLED:
+        await unit.publish(OrderCancelled(id=order.id, version=order.version, ticket=ticket))
+    else:
+        await unit.publish(OrderCompleted(id=order.id, version=order.version, ticket=ticket,
+                                          payment_id=payment_id))
+    return True
