@@ -24,8 +24,10 @@ from quart.testing.app import TestApp
 from quart.typing import TestClientProtocol
 from tortoise.backends.base.executor import EXECUTOR_CACHE
 
+from tests.support.payments import LockAwareGateway
 from ticketing import db
 from ticketing.app import create_app
+from ticketing.modules.payments.api import PaymentGateway
 from ticketing.settings import MODULE_NAMES, Settings
 
 # The real NATS JetStream server fixture (``nats_server``), for every test that wants it,
@@ -181,9 +183,17 @@ async def settings(make_settings: Callable[..., Settings], backend: str,
 
 
 @pytest.fixture
-async def app(settings: Settings) -> AsyncIterator[Quart]:
+def gateway() -> PaymentGateway:
+    """The payment provider the app is built with, made here and passed in, so a test
+    holds it instead of reaching into the app: the offline one (a Stripe test overrides
+    it), noting any call made while a payments transaction is open."""
+    return LockAwareGateway()
+
+
+@pytest.fixture
+async def app(settings: Settings, gateway: PaymentGateway) -> AsyncIterator[Quart]:
     """The app, started (databases open) for the test and stopped after it."""
-    application = create_app(settings)
+    application = create_app(settings, gateway=gateway)
     async with application.test_app():
         yield application
 

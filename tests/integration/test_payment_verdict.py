@@ -29,7 +29,6 @@ from tests.support.waiting import eventually
 from ticketing.bus.contracts import PaymentAuthorized
 from ticketing.ids import new_id
 from ticketing.modules.orders.models import Outbox as OrdersOutbox
-from ticketing.modules.payments.api import PaymentsApi
 from ticketing.modules.payments.gateway import FakeGateway
 from ticketing.settings import Settings
 
@@ -55,15 +54,8 @@ async def published_by_orders(event_type: str) -> list[dict[str, Any]]:
     return [json.loads(row.body)["data"] for row in rows]
 
 
-def gateway(app: Quart) -> FakeGateway:
-    payments = app.extensions["ticketing"].facades["payments"]
-    assert isinstance(payments, PaymentsApi)
-    assert isinstance(payments.gateway, FakeGateway)
-    return payments.gateway
-
-
 async def test_an_accepted_payment_completes_the_order_naming_it_then_is_captured(
-    app: Quart, client: TestClientProtocol,
+    app: Quart, client: TestClientProtocol, gateway: FakeGateway,
 ) -> None:
     buyer, order = await open_order(app, client)
 
@@ -74,9 +66,9 @@ async def test_an_accepted_payment_completes_the_order_naming_it_then_is_capture
     payment_id = (await paid.get_json())["id"]
     [completed] = await published_by_orders("order:completed")
     assert completed["paymentId"] == payment_id
-    [hold] = gateway(app).holds
-    assert gateway(app).charges == [hold]
-    assert gateway(app).releases == []
+    [hold] = gateway.holds
+    assert gateway.charges == [hold]
+    assert gateway.releases == []
 
 
 @pytest.mark.parametrize(("held_after_deadline", "verdict"), [

@@ -22,7 +22,6 @@ from tests.support.clock import FakeClock
 from tests.support.payments import (
     deliver,
     errors,
-    fake_gateway,
     open_order,
     order_status,
     pay,
@@ -31,7 +30,8 @@ from tests.support.payments import (
 from tests.support.waiting import eventually
 from ticketing.bus.contracts import Envelope, OrderCancelled, OrderCreated, TicketRef
 from ticketing.ids import new_id
-from ticketing.modules.payments import api as payments_api
+from ticketing.modules.payments import attempts
+from ticketing.modules.payments.gateway import FakeGateway
 from ticketing.modules.payments.models import (
     AttemptStatus,
     OrderReplica,
@@ -77,11 +77,11 @@ async def test_unknown_order_is_404(app: Quart, order_id: str) -> None:
 
 
 async def test_a_payment_for_a_just_made_order_waits_for_the_order_to_arrive(
-    app: Quart, monkeypatch: pytest.MonkeyPatch,
+    app: Quart, gateway: FakeGateway, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The order reaches payments only (orders never heard of it): its price is held,
     and the request answers "processing" when no verdict comes."""
-    monkeypatch.setattr(payments_api, "DECISION_WAIT_SECONDS", 0.3)
+    monkeypatch.setattr(attempts, "DECISION_WAIT_SECONDS", 0.3)
     buyer = await signed_up(app, "buyer@test.com")
     user_id = (await (await buyer.get("/api/users/currentuser")).get_json())["currentUser"]["id"]
     order_id = new_id()
@@ -98,21 +98,25 @@ async def test_a_payment_for_a_just_made_order_waits_for_the_order_to_arrive(
     response, _ = await asyncio.gather(pay(buyer, order_id), arrive_late())
     assert response.status_code == 202, await response.get_json()
     assert (await response.get_json())["status"] == "processing"
-    [hold] = fake_gateway(app).holds
+    [hold] = gateway.holds
     assert hold.amount_cents == 1999
-    assert fake_gateway(app).charges == []
+    assert gateway.charges == []
 
 
-async def test_someone_elses_order_is_401_and_charges_nothing(app: Quart) -> None:
+async def test_someone_elses_order_is_401_and_charges_nothing(
+    app: Quart, gateway: FakeGateway,
+) -> None:
     owner = await signed_up(app, "owner@test.com")
     order = await open_order(app, owner)
     stranger = await signed_up(app, "stranger@test.com")
     response = await pay(stranger, order["id"])
     assert response.status_code == 401
-    assert fake_gateway(app).calls == 0
+    assert gateway.calls == 0
 
 
-async def test_paying_charges_exact_cents_once_and_completes_the_order(app: Quart) -> None:
+async def test_paying_charges_exact_cents_once_and_completes_the_order(
+    app: Quart, gateway: FakeGateway,
+) -> None:
     buyer = await signed_up(app, "buyer@test.com")
     order = await open_order(app, buyer, price=19.99)
 
@@ -120,7 +124,7 @@ async def test_paying_charges_exact_cents_once_and_completes_the_order(app: Quar
 
     assert response.status_code == 201
     payment_id = (await response.get_json())["id"]
-    [charge] = fake_gateway(app).charges
+    [charge] = gateway.charges
     assert charge.amount_cents == 1999
     assert charge.currency == "usd"
     assert charge.payment_method == "tok_visa"
@@ -145,15 +149,17 @@ async def _has_status(client: Client, order_id: str, status: str) -> bool:
     return await order_status(client, order_id) == status
 
 
-async def test_a_payment_method_reference_pays_too(app: Quart) -> None:
+async def test_a_payment_method_reference_pays_too(app: Quart, gateway: FakeGateway) -> None:
     buyer = await signed_up(app, "buyer@test.com")
     order = await open_order(app, buyer, price=250)
     response = await pay(buyer, order["id"], "pm_card_visa")
     assert response.status_code == 201
-    assert [c.amount_cents for c in fake_gateway(app).charges] == [25000]
+    assert [c.amount_cents for c in gateway.charges] == [25000]
 
 
-async def test_paying_twice_is_refused_without_a_second_charge(app: Quart) -> None:
+async def test_paying_twice_is_refused_without_a_second_charge(
+    app: Quart, gateway: FakeGateway,
+) -> None:
     buyer = await signed_up(app, "buyer@test.com")
     order = await open_order(app, buyer)
     assert (await pay(buyer, order["id"])).status_code == 201
@@ -162,7 +168,6 @@ async def test_paying_twice_is_refused_without_a_second_charge(app: Quart) -> No
 
     assert again.status_code == 400
     assert await again.get_json() == errors("Order is already paid")
-    gateway = fake_gateway(app)
     assert (len(gateway.holds), len(gateway.charges)) == (1, 1)
     await eventually(lambda: _has_status(buyer, order["id"], "complete"), what="completion")
     later = await pay(buyer, order["id"])
@@ -170,7 +175,9 @@ async def test_paying_twice_is_refused_without_a_second_charge(app: Quart) -> No
     assert (len(gateway.holds), len(gateway.charges)) == (1, 1)
 
 
-async def test_a_declined_card_says_so_and_the_order_stays_payable(app: Quart) -> None:
+async def test_a_declined_card_says_so_and_the_order_stays_payable(
+    app: Quart, gateway: FakeGateway,
+) -> None:
     buyer = await signed_up(app, "buyer@test.com")
     order = await open_order(app, buyer)
 
@@ -184,19 +191,19 @@ async def test_a_declined_card_says_so_and_the_order_stays_payable(app: Quart) -
     attempts = await PaymentAttempt.filter(order_id=order["id"]).order_by("created_at")
     assert [a.status for a in attempts] == [AttemptStatus.FAILED, AttemptStatus.SUCCEEDED]
     assert attempts[0].idempotency_key != attempts[1].idempotency_key
-    assert len(fake_gateway(app).charges) == 1
+    assert len(gateway.charges) == 1
 
 
-async def test_an_unknown_payment_method_is_refused(app: Quart) -> None:
+async def test_an_unknown_payment_method_is_refused(app: Quart, gateway: FakeGateway) -> None:
     buyer = await signed_up(app, "buyer@test.com")
     order = await open_order(app, buyer)
     response = await pay(buyer, order["id"], "pm_nonsense")
     assert response.status_code == 400
     assert await response.get_json() == errors("No such PaymentMethod: 'pm_nonsense'")
-    assert fake_gateway(app).charges == []
+    assert gateway.charges == []
 
 
-async def test_a_cancelled_order_cannot_be_paid(app: Quart) -> None:
+async def test_a_cancelled_order_cannot_be_paid(app: Quart, gateway: FakeGateway) -> None:
     buyer = await signed_up(app, "buyer@test.com")
     order = await open_order(app, buyer)
     assert (await buyer.delete(f"/api/orders/{order['id']}")).status_code == 204
@@ -208,13 +215,15 @@ async def test_a_cancelled_order_cannot_be_paid(app: Quart) -> None:
 
     assert response.status_code == 400
     assert await response.get_json() == errors("Cannot pay for a cancelled order")
-    assert fake_gateway(app).calls == 0
+    assert gateway.calls == 0
 
 
-async def test_concurrent_payments_for_one_order_charge_once(app: Quart) -> None:
+async def test_concurrent_payments_for_one_order_charge_once(
+    app: Quart, gateway: FakeGateway,
+) -> None:
     buyer = await signed_up(app, "buyer@test.com")
     order = await open_order(app, buyer)
-    fake_gateway(app).latency = 0.2
+    gateway.latency = 0.2
 
     answers = await asyncio.gather(*(pay(buyer, order["id"]) for _ in range(6)))
 
@@ -227,17 +236,16 @@ async def test_concurrent_payments_for_one_order_charge_once(app: Quart) -> None
                 "A payment for this order is already in progress")
         elif answer.status_code == 400:
             assert await answer.get_json() == errors("Order is already paid")
-    assert len(fake_gateway(app).holds) == 1
-    assert len(fake_gateway(app).charges) == 1
+    assert len(gateway.holds) == 1
+    assert len(gateway.charges) == 1
     assert await Payment.filter(order_id=order["id"]).count() == 1
 
 
 async def test_an_order_cancelled_while_its_payment_is_in_flight_is_never_charged(
-    app: Quart,
+    app: Quart, gateway: FakeGateway,
 ) -> None:
     buyer = await signed_up(app, "buyer@test.com")
     order = await open_order(app, buyer)
-    gateway = fake_gateway(app)
     gateway.latency = 0.5
 
     async def cancel_meanwhile() -> None:
@@ -261,11 +269,11 @@ async def test_an_order_cancelled_while_its_payment_is_in_flight_is_never_charge
 
 
 async def test_a_payment_right_after_a_cancel_that_payments_has_not_heard_of_is_released(
-    app: Quart, monkeypatch: pytest.MonkeyPatch,
+    app: Quart, gateway: FakeGateway, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The probe's "money moved twice": the cancel answered 204 but its event is still
     in orders' outbox, so payments' copy says payable. Orders decides: no charge."""
-    monkeypatch.setattr(payments_api, "DECISION_WAIT_SECONDS", 0.3)
+    monkeypatch.setattr(attempts, "DECISION_WAIT_SECONDS", 0.3)
     buyer = await signed_up(app, "buyer@test.com")
     order = await open_order(app, buyer)
     bus = app.extensions["ticketing"].bus
@@ -280,7 +288,6 @@ async def test_a_payment_right_after_a_cancel_that_payments_has_not_heard_of_is_
     [attempt] = await PaymentAttempt.filter(order_id=order["id"])
     await eventually(lambda: PaymentAttempt.exists(id=attempt.id, status=AttemptStatus.VOIDED),
                      what="the hold released")
-    gateway = fake_gateway(app)
     assert gateway.releases == [h.intent_id for h in gateway.holds]
     assert gateway.charges == gateway.refunds == []
     assert await order_status(buyer, order["id"]) == "cancelled"
@@ -289,10 +296,11 @@ async def test_a_payment_right_after_a_cancel_that_payments_has_not_heard_of_is_
 
 
 async def test_money_captured_for_an_order_that_is_then_cancelled_is_refunded(
-    app: Quart,
+    app: Quart, gateway: FakeGateway,
 ) -> None:
     """Never in this release's flow (orders never cancels a completed order), but money
-    captured under the 0.1 flow, which raced the expiry, still goes back."""
+    captured under the 0.1 flow, which raced the expiry, still goes back: the settler
+    refunds it once the consumer's transaction has committed."""
     buyer = await signed_up(app, "buyer@test.com")
     order = await open_order(app, buyer)
     assert (await pay(buyer, order["id"])).status_code == 201
@@ -300,9 +308,13 @@ async def test_money_captured_for_an_order_that_is_then_cancelled_is_refunded(
     await deliver(app, OrderCancelled(id=order["id"], version=5,
                                       ticket=TicketRef(id=order["ticket"]["id"])))
 
-    [refund] = fake_gateway(app).refunds
-    assert refund.amount_cents == 1999
     [attempt] = await PaymentAttempt.filter(order_id=order["id"])
+    await eventually(lambda: PaymentAttempt.exists(id=attempt.id,
+                                                   status=AttemptStatus.REFUNDED),
+                     what="the refund")
+    [refund] = gateway.refunds
+    assert refund.amount_cents == 1999
+    await attempt.refresh_from_db()
     assert attempt.status == AttemptStatus.REFUNDED
     assert attempt.failure_message == "Cannot pay for a cancelled order"
 
@@ -328,64 +340,64 @@ async def test_replica_applies_order_events_in_version_order(app: Quart) -> None
 
 
 @asynccontextmanager
-async def without_expiration(settings: Settings, clock: FakeClock) -> AsyncIterator[
+async def without_expiration(settings: Settings, clock: FakeClock,
+                             gateway: FakeGateway) -> AsyncIterator[
         tuple[Quart, Client, dict[str, Any]]]:
-    """An app on ``clock`` with no expiration module (only the deadline itself can
-    refuse), a buyer, and an open order of a minute that payments knows of."""
+    """An app on ``clock`` and ``gateway`` with no expiration module (only the deadline
+    itself can refuse), a buyer, and an open order of a minute that payments knows of."""
     from ticketing.app import create_app
 
     app = create_app(replace(settings, modules=("auth", "tickets", "orders", "payments"),
-                             expiration_seconds=60), clock=clock)
+                             expiration_seconds=60), clock=clock, gateway=gateway)
     async with app.test_app():
         buyer = await signed_up(app, "buyer@test.com")
         yield app, buyer, await open_order(app, buyer)
 
 
 async def test_an_order_past_its_deadline_is_refused_before_any_expiry_event(
-    settings: Settings,
+    settings: Settings, gateway: FakeGateway,
 ) -> None:
     clock = FakeClock()
-    async with without_expiration(settings, clock) as (app, buyer, order):
+    async with without_expiration(settings, clock, gateway) as (_app, buyer, order):
         clock.advance(60)
 
         response = await pay(buyer, order["id"])
 
         assert response.status_code == 400
         assert await response.get_json() == errors("Order has expired")
-        assert fake_gateway(app).calls == 0
+        assert gateway.calls == 0
         assert await order_status(buyer, order["id"]) == "created"
 
 
 async def test_a_payment_retried_past_the_deadline_hears_how_the_earlier_hold_ended(
-    settings: Settings, monkeypatch: pytest.MonkeyPatch,
+    settings: Settings, gateway: FakeGateway, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The fault run found it: the first try held the card before the deadline and got no
     answer; the retry, after the deadline, was told "Order has expired" while orders
     accepted the hold and the money was captured."""
-    monkeypatch.setattr(payments_api, "DECISION_WAIT_SECONDS", 0.3)
+    monkeypatch.setattr(attempts, "DECISION_WAIT_SECONDS", 0.3)
     clock = FakeClock()
-    async with without_expiration(settings, clock) as (app, buyer, order):
+    async with without_expiration(settings, clock, gateway) as (app, buyer, order):
         bus = app.extensions["ticketing"].bus
         [payments_relay] = [r for r in bus.relays if r.outbox.module == "payments"]
         await payments_relay.stop()  # payment:authorized waits in payments' outbox
         assert (await pay(buyer, order["id"])).status_code == 202
         clock.advance(60)
-        monkeypatch.setattr(payments_api, "DECISION_WAIT_SECONDS", 10.0)
+        monkeypatch.setattr(attempts, "DECISION_WAIT_SECONDS", 10.0)
         payments_relay.start(bus.supervisor)
 
         again = await pay(buyer, order["id"])
 
         assert await again.get_json() == errors("Order is already paid")
         assert await order_status(buyer, order["id"]) == "complete"
-        assert len(fake_gateway(app).charges) == 1
+        assert len(gateway.charges) == 1
 
 
 async def test_a_charge_whose_answer_was_lost_is_asked_again_with_the_same_key(
-    app: Quart,
+    app: Quart, gateway: FakeGateway,
 ) -> None:
     buyer = await signed_up(app, "buyer@test.com")
     order = await open_order(app, buyer)
-    gateway = fake_gateway(app)
     gateway.lose_next_answer = True
 
     lost = await pay(buyer, order["id"])

@@ -8,12 +8,12 @@ import pytest
 from quart import Quart
 
 from tests.support.payments import (
-    fake_gateway,
     open_order,
     order_status,
     signed_up,
 )
 from tests.support.waiting import eventually
+from ticketing.modules.payments.gateway import FakeGateway
 from ticketing.modules.payments.models import OrderReplica, ReplicaStatus
 from ticketing.settings import Settings
 
@@ -31,7 +31,9 @@ async def test_the_pay_page_shows_the_offline_card_form(app: Quart) -> None:
     assert "js.stripe.com" not in html
 
 
-async def test_paying_lands_on_my_orders_with_the_order_complete(app: Quart) -> None:
+async def test_paying_lands_on_my_orders_with_the_order_complete(
+    app: Quart, gateway: FakeGateway,
+) -> None:
     buyer = await signed_up(app, "buyer@test.com")
     order = await open_order(app, buyer)
 
@@ -40,7 +42,7 @@ async def test_paying_lands_on_my_orders_with_the_order_complete(app: Quart) -> 
     assert response.status_code == 303
     assert response.headers["Location"] == "/orders"
     assert await order_status(buyer, order["id"]) == "complete"
-    assert [c.amount_cents for c in fake_gateway(app).charges] == [1999]
+    assert [c.amount_cents for c in gateway.charges] == [1999]
 
 
 async def test_a_decline_shows_the_message_and_keeps_the_form(app: Quart) -> None:
@@ -74,14 +76,16 @@ async def test_a_cancelled_order_shows_why_without_a_form(app: Quart) -> None:
     assert 'id="payment-form"' not in html
 
 
-async def test_a_signed_out_visitor_is_sent_to_sign_in_and_back(app: Quart) -> None:
+async def test_a_signed_out_visitor_is_sent_to_sign_in_and_back(
+    app: Quart, gateway: FakeGateway,
+) -> None:
     buyer = await signed_up(app, "buyer@test.com")
     order = await open_order(app, buyer)
     response = await app.test_client().post(f"/payments/{order['id']}",
                                             form={"token": "tok_visa"})
     assert response.status_code == 302
     assert response.headers["Location"].startswith("/auth/signin?next=")
-    assert fake_gateway(app).calls == 0
+    assert gateway.calls == 0
 
 
 async def test_someone_elses_order_is_refused(app: Quart) -> None:

@@ -26,6 +26,8 @@ from tests.support.payments import (
     signed_up,
 )
 from tests.support.waiting import eventually
+from ticketing.bootstrap import build_gateway
+from ticketing.modules.payments.gateway import PaymentGateway
 from ticketing.modules.payments.models import (
     AttemptStatus,
     OrderReplica,
@@ -34,6 +36,7 @@ from ticketing.modules.payments.models import (
     ReplicaStatus,
     WebhookEvent,
 )
+from ticketing.modules.payments.stripe_gateway import StripeGateway
 from ticketing.settings import Settings
 
 STRIPE_KEY = "sk_test_fake_0123456789"
@@ -52,6 +55,12 @@ def settings(settings: Settings, fake_stripe: FakeStripe) -> Settings:
     """The suite's settings, switched to Stripe at the fake's address."""
     return replace(settings, payments="stripe", stripe_key=STRIPE_KEY,
                    stripe_api_base=fake_stripe.url, stripe_webhook_secret=WEBHOOK_SECRET)
+
+
+@pytest.fixture
+def gateway(settings: Settings) -> PaymentGateway:
+    """The gateway those settings choose (Stripe), made here and passed to the app."""
+    return build_gateway(settings)
 
 
 async def webhook(app: Quart, payload: bytes, signature: str) -> tuple[int, object]:
@@ -298,11 +307,11 @@ async def test_3d_secure_finished_after_the_order_was_cancelled_releases_the_hol
 
 
 async def test_the_stripe_client_is_closed_when_the_app_stops(
-    settings: Settings, fake_stripe: FakeStripe,
+    settings: Settings, gateway: PaymentGateway,
 ) -> None:
     from ticketing.app import create_app
 
-    app = create_app(settings)
+    app = create_app(settings, gateway=gateway)
     async with app.test_app():
-        gateway = app.extensions["ticketing"].facades["payments"].gateway
+        assert isinstance(gateway, StripeGateway)
     assert gateway._http._client_async.is_closed

@@ -1,7 +1,9 @@
 """Payments from the outside: a payable order made the real way, paying, the provider.
 
 A seller lists a ticket, a buyer reserves it, and the in-process relay carries
-``order:created`` to payments; these helpers wait for that instead of sleeping.
+``order:created`` to payments; these helpers wait for that instead of sleeping. The
+provider is made by the test and passed to ``create_app`` (the ``gateway`` fixture), so
+a test holds it without reaching into the app.
 """
 
 from __future__ import annotations
@@ -11,11 +13,12 @@ from typing import Any
 
 from quart import Quart
 from quart.typing import TestClientProtocol as Client
+from tortoise import connections
+from tortoise.backends.base.client import TransactionalDBClient
 
 from tests.support.waiting import eventually
 from ticketing.bus.contracts import Envelope, Event
-from ticketing.modules.payments.api import PaymentsApi
-from ticketing.modules.payments.gateway import FakeGateway
+from ticketing.modules.payments.gateway import ChargeRequest, FakeGateway, Intent
 from ticketing.modules.payments.models import OrderReplica
 
 
@@ -58,16 +61,39 @@ async def pay(client: Client, order_id: str, token: str = "tok_visa") -> Any:
     return await client.post("/api/payments", json={"orderId": order_id, "token": token})
 
 
-def facade(app: Quart) -> PaymentsApi:
-    found = app.extensions["ticketing"].facades["payments"]
-    assert isinstance(found, PaymentsApi)
-    return found
+class LockAwareGateway(FakeGateway):
+    """The offline provider, noting every call made while a payments transaction is open
+    in the calling task: a row locked in it stays locked for as long as the provider
+    takes to answer, which must never happen (``calls_under_lock`` stays empty)."""
 
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls_under_lock: list[str] = []
 
-def fake_gateway(app: Quart) -> FakeGateway:
-    gateway = facade(app).gateway
-    assert isinstance(gateway, FakeGateway)
-    return gateway
+    def _note(self, call: str) -> None:
+        # Inside ``in_transaction`` the connection's name resolves to the transaction.
+        if isinstance(connections.get("payments"), TransactionalDBClient):
+            self.calls_under_lock.append(call)
+
+    async def authorize(self, request: ChargeRequest) -> Intent:
+        self._note("authorize")
+        return await super().authorize(request)
+
+    async def capture(self, intent_id: str, idempotency_key: str) -> Intent:
+        self._note("capture")
+        return await super().capture(intent_id, idempotency_key)
+
+    async def retrieve(self, intent_id: str) -> Intent:
+        self._note("retrieve")
+        return await super().retrieve(intent_id)
+
+    async def cancel(self, intent_id: str) -> Intent:
+        self._note("cancel")
+        return await super().cancel(intent_id)
+
+    async def refund(self, intent_id: str, idempotency_key: str) -> str:
+        self._note("refund")
+        return await super().refund(intent_id, idempotency_key)
 
 
 async def deliver(app: Quart, event: Event, source: str = "orders") -> None:

@@ -10,9 +10,11 @@ from decimal import Decimal
 import pytest
 
 from ticketing.bus.outbox import Outbox
+from ticketing.clock import utc_now
 from ticketing.modules.payments import models
 from ticketing.modules.payments.api import InvalidWebhook, PaymentResult, PaymentsApi
 from ticketing.modules.payments.gateway import FakeGateway, cents
+from ticketing.modules.payments.settler import Settler
 
 
 @pytest.mark.parametrize(("amount", "expected"), [
@@ -29,7 +31,8 @@ def test_amounts_that_are_not_whole_cents_are_refused(amount: str) -> None:
 
 
 def payments(secret: str) -> PaymentsApi:
-    return PaymentsApi(Outbox("payments", models.Outbox), FakeGateway(), secret)
+    outbox, gateway = Outbox("payments", models.Outbox), FakeGateway()
+    return PaymentsApi(outbox, gateway, Settler(outbox, gateway, utc_now), secret)
 
 
 @pytest.mark.parametrize("secret", ["", "whsec_test"])

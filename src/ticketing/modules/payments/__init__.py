@@ -5,15 +5,19 @@ from ticketing.modules import ModuleContext, ModuleParts, ModuleSpec
 from ticketing.modules.payments.api import PaymentsApi
 from ticketing.modules.payments.gateway import PaymentGateway
 from ticketing.modules.payments.models import DeadLetter, Outbox, Processed
+from ticketing.modules.payments.reactions import Reactions
+from ticketing.modules.payments.settler import Settler
 
 
 def _build(context: ModuleContext) -> ModuleParts:
     gateway: PaymentGateway = context.adapter
     assert gateway is not None, "the composition root chooses the payment gateway"
-    payments = PaymentsApi(context.outbox, gateway,
+    # One settler: the facade runs it, the reactions wake it when a verdict commits.
+    settler = Settler(context.outbox, gateway, context.clock)
+    payments = PaymentsApi(context.outbox, gateway, settler,
                            context.settings.stripe_webhook_secret, clock=context.clock,
                            supervisor=context.supervisor)
-    return ModuleParts(facade=payments, subscriptions=payments.subscriptions,
+    return ModuleParts(facade=payments, subscriptions=Reactions(settler).subscriptions,
                        on_start=payments.start, on_stop=payments.close)
 
 

@@ -1,14 +1,17 @@
-"""Tables of the payments module (schema ``payments``)."""
+"""Tables of the payments module (schema ``payments``), and how one of its rows is locked."""
 
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import TypeVar
 
 from tortoise import fields
+from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.models import Model
 
 from ticketing.bus.tables import DeadLetter as DeadLetterRecord
 from ticketing.bus.tables import OutboxRecord, ProcessedEvent
+from ticketing.errors import NotFound
 
 
 class ReplicaStatus(StrEnum):
@@ -19,7 +22,8 @@ class ReplicaStatus(StrEnum):
 
 class AttemptStatus(StrEnum):
     """An attempt's life: pending -> (requires_action ->) authorized -> capturing ->
-    succeeded, or -> voiding -> voided when orders refuses; failed when declined."""
+    succeeded, or -> voiding -> voided when orders refuses; failed when declined;
+    -> refunding -> refunded when money moved for an order that could not take it."""
 
     # The provider call is in flight (or its outcome is not known yet).
     PENDING = "pending"
@@ -31,6 +35,8 @@ class AttemptStatus(StrEnum):
     CAPTURING = "capturing"
     # Orders refused, or the order ended: the hold is to be released.
     VOIDING = "voiding"
+    # Money was taken for an order that cannot be paid any more: it is to be given back.
+    REFUNDING = "refunding"
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     # The hold was released: the order was not paid and no money moved.
@@ -44,8 +50,8 @@ class AttemptStatus(StrEnum):
 BLOCKING_STATUSES = (AttemptStatus.PENDING, AttemptStatus.REQUIRES_ACTION,
                      AttemptStatus.AUTHORIZED, AttemptStatus.CAPTURING,
                      AttemptStatus.SUCCEEDED)
-# Attempts the settler has to take to the provider (capture or release).
-DECIDED_STATUSES = (AttemptStatus.CAPTURING, AttemptStatus.VOIDING)
+# Attempts the settler has to take to the provider (capture, release or refund).
+DECIDED_STATUSES = (AttemptStatus.CAPTURING, AttemptStatus.VOIDING, AttemptStatus.REFUNDING)
 
 
 class OrderReplica(Model):
@@ -159,3 +165,14 @@ class Processed(ProcessedEvent):
 class DeadLetter(DeadLetterRecord):
     class Meta:
         table = "payments_dead_letters"
+
+
+LockedT = TypeVar("LockedT", OrderReplica, PaymentAttempt)
+
+
+async def locked(model: type[LockedT], key: str, connection: BaseDBAsyncClient) -> LockedT:
+    """The row, locked until the caller's transaction ends (so no provider call until then)."""
+    found = await model.filter(id=key).using_db(connection).select_for_update().first()
+    if found is None:
+        raise NotFound()
+    return found

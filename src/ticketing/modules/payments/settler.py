@@ -1,12 +1,14 @@
-"""The settler: takes orders' verdict on each authorised payment to the provider.
+"""The settler: the one place a decided attempt is taken to the provider.
 
-Orders accepts an authorisation (``order:completed`` naming it) or refuses it
-(``order:payment-refused``, or the order was cancelled). The reactions only mark the
-attempt *capturing* or *voiding* in the consumer's transaction, never call the provider
-there; this task then captures (money moves once: the idempotency key is per attempt) or
-releases the hold (no money moves), and records the end. It runs under the process's
-supervisor, wakes when a verdict commits, and polls as a backstop: a provider that is
-away is asked again until it answers.
+Whoever decides an attempt's fate (the reactions hearing orders' verdict, a request or a
+webhook finding money the order cannot take) does so in a transaction that locks the
+order's copy or the attempt, and there only records the decision: the attempt becomes
+*capturing*, *voiding* or *refunding* (:meth:`Settler.decide`). No provider call is made
+while such a lock is held. Once it commits, this task captures (money moves once: the
+idempotency key is per attempt), releases the hold (no money moves) or refunds, and
+records the end. It runs under the process's supervisor, wakes when a decision commits,
+and polls as a backstop: a provider that is away, or a process that stopped between the
+commit and the call, is asked again until it answers.
 """
 
 from __future__ import annotations
@@ -14,26 +16,29 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
-from datetime import datetime
-
-from tortoise.backends.base.client import BaseDBAsyncClient
 
 from ticketing.bus.contracts import PaymentCreated
 from ticketing.bus.outbox import Outbox, UnitOfWork
+from ticketing.clock import Clock
 from ticketing.errors import DomainError
-from ticketing.modules.payments.gateway import Intent, IntentStatus, PaymentGateway
+from ticketing.modules.payments.errors import refusal
+from ticketing.modules.payments.gateway import Intent, PaymentGateway
 from ticketing.modules.payments.models import (
     DECIDED_STATUSES,
     AttemptStatus,
     Payment,
     PaymentAttempt,
+    locked,
 )
+from ticketing.modules.payments.rules import Step, Verdict, settlement
 
 log = logging.getLogger("ticketing.payments")
 
 POLL_SECONDS = 1.0
 BATCH = 50
+# What a decided step leaves on the attempt until the settler has carried it out.
+_DECIDED = {Step.CAPTURE: AttemptStatus.CAPTURING, Step.RELEASE: AttemptStatus.VOIDING,
+            Step.REFUND: AttemptStatus.REFUNDING}
 
 
 async def record_payment(unit: UnitOfWork, attempt: PaymentAttempt, intent: Intent) -> None:
@@ -52,33 +57,24 @@ async def record_payment(unit: UnitOfWork, attempt: PaymentAttempt, intent: Inte
              attempt.id, intent.id, attempt.amount_cents)
 
 
-async def refund(gateway: PaymentGateway, attempt: PaymentAttempt, reason: DomainError,
-                 now: datetime) -> None:
-    """Give captured money back and record why (the caller saves the attempt).
-
-    Only for money that moved without orders' acceptance (a provider that captured by
-    itself); the refund's own idempotency key makes a retry safe.
-    """
-    assert attempt.intent_id is not None
-    attempt.refund_id = await gateway.refund(attempt.intent_id,
-                                             f"ticketing-refund-{attempt.id}")
-    attempt.status = AttemptStatus.REFUNDED
-    attempt.refunded_at = now
-    attempt.failure_message = reason.message
-    log.warning("order=%s refunded intent=%s refund=%s: %s", attempt.order_id,
-                attempt.intent_id, attempt.refund_id, reason.message)
-
-
 class Settler:
-    """Captures accepted holds and releases refused ones (see the module docstring)."""
+    """Carries out captures, releases and refunds (see the module docstring)."""
 
-    def __init__(self, outbox: Outbox, gateway: PaymentGateway,
-                 clock: Callable[[], datetime]) -> None:
+    def __init__(self, outbox: Outbox, gateway: PaymentGateway, clock: Clock) -> None:
         self._outbox = outbox
         self._gateway = gateway
         self._clock = clock
         self._wakeup = asyncio.Event()
         self._stopping = False
+
+    def decide(self, unit: UnitOfWork, attempt: PaymentAttempt, step: Step,
+               verdict: Verdict) -> None:
+        """Record a capture, release or refund on the attempt, in the caller's (locked)
+        transaction; the caller saves it. The provider is called once that commits."""
+        attempt.status = _DECIDED[step]
+        if verdict.refuses:
+            attempt.failure_message = refusal(verdict).message
+        unit.after_commit(self.wake)
 
     def wake(self) -> None:
         self._wakeup.set()
@@ -109,63 +105,61 @@ class Settler:
             .order_by("updated_at").limit(BATCH)
         for attempt in decided:
             try:
-                if attempt.status == AttemptStatus.CAPTURING:
-                    await self._capture(attempt)
-                else:
-                    await self._release(attempt)
+                await self._settle(attempt)
             except DomainError as error:  # provider away or refusing us: next round
                 log.warning("order=%s attempt=%s not settled yet: %s", attempt.order_id,
                             attempt.id, error.message)
         return len(decided)
 
-    async def _capture(self, attempt: PaymentAttempt) -> None:
+    async def _settle(self, attempt: PaymentAttempt) -> None:
         assert attempt.intent_id is not None
-        intent = await self._gateway.capture(attempt.intent_id,
-                                             f"ticketing-capture-{attempt.id}")
-        async with self._outbox.transaction() as unit:
-            current = await _locked(attempt.id, unit.connection)
-            if current.status != AttemptStatus.CAPTURING:
-                return
-            if intent.status == IntentStatus.SUCCEEDED:
-                await record_payment(unit, current, intent)
-            else:
-                # The hold was gone (released at the provider, or expired after days):
-                # the order is complete but unpaid, which an operator must resolve.
-                current.status = AttemptStatus.FAILED
-                current.failure_message = intent.failure_message or "The hold was released"
-                log.error("order=%s attempt=%s accepted but its hold could not be captured "
-                          "(intent %s is %s)", current.order_id, current.id, intent.id,
-                          intent.status)
-            await current.save(using_db=unit.connection)
+        if attempt.status == AttemptStatus.REFUNDING:
+            await self._refund(attempt)
+            return
+        if attempt.status == AttemptStatus.CAPTURING:
+            answer = await self._gateway.capture(attempt.intent_id,
+                                                 f"ticketing-capture-{attempt.id}")
+        else:
+            answer = await self._gateway.cancel(attempt.intent_id)
+        step = settlement(attempt.status, answer.status)
+        if step == Step.REFUND:
+            await self._refund(attempt)
+        else:
+            await self._record(attempt, step, answer)
 
-    async def _release(self, attempt: PaymentAttempt) -> None:
-        assert attempt.intent_id is not None
-        intent = await self._gateway.cancel(attempt.intent_id)
-        if intent.status == IntentStatus.SUCCEEDED:  # captured by the provider itself
-            await refund(self._gateway, attempt, _Reason(attempt.failure_message), self._clock())
+    async def _record(self, attempt: PaymentAttempt, step: Step, answer: Intent) -> None:
+        """The provider's answer to a capture or a release, unless another settler (a
+        replica of this process) recorded the attempt's end first."""
         async with self._outbox.transaction() as unit:
-            current = await _locked(attempt.id, unit.connection)
-            if current.status != AttemptStatus.VOIDING:
+            current = await locked(PaymentAttempt, attempt.id, unit.connection)
+            if current.status != attempt.status:
                 return
-            if attempt.status == AttemptStatus.REFUNDED:
-                current.status, current.refund_id = attempt.status, attempt.refund_id
-                current.refunded_at = attempt.refunded_at
-            else:
+            if step == Step.COMPLETE:
+                await record_payment(unit, current, answer)
+            elif step == Step.VOID:
                 current.status = AttemptStatus.VOIDED
+                log.info("order=%s attempt=%s hold released: %s", current.order_id,
+                         current.id, current.failure_message)
+            else:
+                current.status = AttemptStatus.FAILED
+                current.failure_message = answer.failure_message or "The hold was released"
+                log.error("order=%s attempt=%s accepted but its hold could not be captured "
+                          "(intent %s is %s)", current.order_id, current.id, answer.id,
+                          answer.status)
             await current.save(using_db=unit.connection)
-        log.info("order=%s attempt=%s hold released: %s", attempt.order_id, attempt.id,
-                 attempt.failure_message)
 
-
-class _Reason(DomainError):
-    """The reason already stored on the attempt, for a refund's record."""
-
-    code = "payment_refused_by_orders"
-
-    def __init__(self, message: str | None) -> None:
-        super().__init__(message or "The order could not be paid any more")
-
-
-async def _locked(attempt_id: str, connection: BaseDBAsyncClient) -> PaymentAttempt:
-    return await PaymentAttempt.filter(id=attempt_id).using_db(connection) \
-        .select_for_update().get()
+    async def _refund(self, attempt: PaymentAttempt) -> None:
+        """Give the captured money back; the refund's own idempotency key makes a retry
+        (after a crash, or by another replica) safe."""
+        assert attempt.intent_id is not None
+        refund_id = await self._gateway.refund(attempt.intent_id,
+                                               f"ticketing-refund-{attempt.id}")
+        async with self._outbox.transaction() as unit:
+            current = await locked(PaymentAttempt, attempt.id, unit.connection)
+            if current.status != attempt.status:
+                return
+            current.status, current.refund_id = AttemptStatus.REFUNDED, refund_id
+            current.refunded_at = self._clock()
+            await current.save(using_db=unit.connection)
+        log.warning("order=%s refunded intent=%s refund=%s: %s", attempt.order_id,
+                    attempt.intent_id, refund_id, attempt.failure_message)
