@@ -55,8 +55,8 @@ def create_app(settings: Settings, *, clock: Clock = utc_now,
         if parts.facade is not None:
             runtime.facades[name] = parts.facade
 
-    slices = (load_slice(name) for name in settings.modules)
-    install_shell(app, runtime, [found for found in slices if found is not None])
+    slices = {name: load_slice(name) for name in settings.modules}
+    install_shell(app, runtime, {name: found for name, found in slices.items() if found})
     _add_probes(app, settings, bus)
 
     @app.before_serving

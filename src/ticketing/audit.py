@@ -31,7 +31,7 @@ from ticketing.settings import Settings
 
 OPEN = tuple(sorted(OPEN_ORDER_STATUSES))
 ACTIVE = (*OPEN, OrderStatus.COMPLETE)
-UNDECIDED_ATTEMPTS = ("authorized", "capturing", "voiding")
+UNDECIDED_ATTEMPTS = ("authorized", "capturing", "voiding", "refunding")
 
 Rows = list[dict[str, Any]]
 

@@ -50,11 +50,6 @@ def created_at_ms(value: str) -> int:
     return number >> _RANDOM_BITS
 
 
-def age_seconds(value: str) -> float:
-    """How long ago an id was made, read from its time prefix (``value`` must be valid)."""
-    return time.time() - created_at_ms(value) / 1000
-
-
 def is_valid_id(value: str) -> bool:
     """True when ``value`` has the shape of an id (a malformed one is a 404, not a 500)."""
     return len(value) == 26 and all(c in _ALPHABET for c in value)

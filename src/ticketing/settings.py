@@ -131,8 +131,8 @@ class Settings:
     def with_checked_secrets(self) -> Settings:
         """Require a real JWT key in production; elsewhere keep a generated one on disk.
 
-        Stripe's secret key is required only where the payments module runs: other
-        processes (orders renders the payment form) need at most the publishable key.
+        Stripe's secret key is required only where the payments module runs (which also
+        renders the pay page with the publishable key).
         """
         if self.payments == "stripe" and "payments" in self.modules and not self.stripe_key:
             raise SettingsError("TICKETING_STRIPE_KEY",

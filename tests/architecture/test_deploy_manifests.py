@@ -410,9 +410,12 @@ def test_the_split_runs_each_module_once_over_nats(split_docs: list[Doc], tmp_pa
     nats = of_kind(split_docs, "StatefulSet")
     for deployment in of_kind(split_docs, "Deployment"):
         settings = settings_of(main_container(deployment), secrets, tmp_path)
-        if settings.modules[0] in ("orders", "payments"):  # both render the payment form
+        if settings.modules[0] == "payments":  # its pay page renders the payment form
             assert settings.payments == "stripe"
             assert settings.stripe_publishable_key
+        else:  # Stripe's keys stay with payments (ADR 15)
+            assert not settings.stripe_publishable_key
+            assert not settings.stripe_key
     assert [s["metadata"]["name"] for s in nats] == ["nats"]
     assert nats[0]["spec"]["volumeClaimTemplates"], "JetStream keeps its store on a PVC"
     assert "nats" in {s["metadata"]["name"] for s in of_kind(split_docs, "Service")}

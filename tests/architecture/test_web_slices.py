@@ -51,7 +51,8 @@ def test_the_slice_contracts_fail_on_planted_bad_imports(tmp_path: Path) -> None
     assert "ticketing.web.tickets.pages -> ticketing.web.orders.pages" in result.stdout
     assert "ticketing.web.payments.pages -> ticketing.modules.orders.api" in result.stdout
     assert "ticketing.web.shell.forms -> ticketing.web.auth.schemas" in result.stdout
-    assert "3 broken" in result.stdout, result.stdout
+    # The tickets slice importing the orders slice also reaches the orders module.
+    assert "4 broken" in result.stdout, result.stdout
 
 
 @pytest.mark.parametrize("module", WEB_MODULES)

@@ -28,6 +28,7 @@ from tests.support.payments import (
     signed_up,
 )
 from tests.support.waiting import eventually
+from ticketing.bus.consistency import CausedEvent, encode_token
 from ticketing.bus.contracts import Envelope, OrderCancelled, OrderCreated, TicketRef
 from ticketing.ids import new_id
 from ticketing.modules.payments import attempts
@@ -41,6 +42,7 @@ from ticketing.modules.payments.models import (
     ReplicaStatus,
 )
 from ticketing.settings import Settings
+from ticketing.web.shell.consistency import COOKIE
 
 
 async def test_signed_out_is_refused_before_the_body_is_checked(
@@ -79,17 +81,21 @@ async def test_unknown_order_is_404(app: Quart, order_id: str) -> None:
 async def test_a_payment_for_a_just_made_order_waits_for_the_order_to_arrive(
     app: Quart, gateway: FakeGateway, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """The order reaches payments only (orders never heard of it): its price is held,
-    and the request answers "processing" when no verdict comes."""
+    """The buyer's consistency cookie names the order's event (ADR 16), which reaches
+    payments only (orders never heard of it): the payment waits for it, its price is
+    held, and the request answers "processing" when no verdict comes."""
     monkeypatch.setattr(attempts, "DECISION_WAIT_SECONDS", 0.3)
     buyer = await signed_up(app, "buyer@test.com")
     user_id = (await (await buyer.get("/api/users/currentuser")).get_json())["currentUser"]["id"]
     order_id = new_id()
-    late_event = OrderCreated(
+    late_event = Envelope.wrap(OrderCreated(
         id=order_id, version=0, status="created", user_id=user_id,
         expires_at=datetime.now(UTC) + timedelta(minutes=15),
         ticket=TicketRef(id=new_id(), price=Decimal("19.99")),
-    )
+    ), "orders")
+    token = encode_token([CausedEvent(late_event.type, late_event.id)],
+                         app.extensions["ticketing"].settings.jwt_key)
+    buyer.set_cookie("localhost", COOKIE, token)  # type: ignore[attr-defined]
 
     async def arrive_late() -> None:
         await asyncio.sleep(0.3)

@@ -96,10 +96,10 @@ class LockAwareGateway(FakeGateway):
         return await super().refund(intent_id, idempotency_key)
 
 
-async def deliver(app: Quart, event: Event, source: str = "orders") -> None:
+async def deliver(app: Quart, event: Event | Envelope, source: str = "orders") -> None:
     """Hand one event straight to the payments consumer, as a transport would."""
     consumer = app.extensions["ticketing"].bus.modules["payments"].consumer
-    await consumer.handle(Envelope.wrap(event, source))
+    await consumer.handle(event if isinstance(event, Envelope) else Envelope.wrap(event, source))
 
 
 def errors(message: str, field: str | None = None) -> dict[str, Any]:

@@ -72,11 +72,14 @@ class Consumer:
     """One module's subscriptions, applied idempotently inside the module's transaction."""
 
     def __init__(self, module: str, outbox: Outbox, tables: BusTables,
-                 subscriptions: Subscriptions) -> None:
+                 subscriptions: Subscriptions,
+                 on_applied: Callable[[str], None] | None = None) -> None:
         self.name = module
         self._outbox = outbox
         self._tables = tables
         self._handlers = {event.WIRE_TYPE: handler for event, handler in subscriptions.items()}
+        # Told each event id once it is applied (committed), for readers waiting on it.
+        self._on_applied = on_applied or (lambda event_id: None)
 
     @property
     def event_types(self) -> tuple[str, ...]:
@@ -92,7 +95,9 @@ class Consumer:
                 await self._apply(envelope, unit)
         except _AlreadyProcessed:
             log.debug("consumer=%s event_id=%s duplicate ignored", self.name, envelope.id)
+            self._on_applied(envelope.id)
             return False
+        self._on_applied(envelope.id)
         return True
 
     async def _apply(self, envelope: Envelope, unit: UnitOfWork) -> None:
@@ -129,6 +134,8 @@ class Consumer:
             log.debug("consumer=%s group of %d falls back to one by one: %r",
                       self.name, len(deliveries), error)
             return None
+        for envelope in envelopes:
+            self._on_applied(envelope.id)
         return outcomes
 
     async def deliver(self, delivery: Delivery, attempt: int, max_attempts: int,

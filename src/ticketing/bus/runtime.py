@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from ticketing.bus.consistency import AppliedEvents, record_caused
 from ticketing.bus.consumer import Consumer, Subscriptions
 from ticketing.bus.contracts import Envelope, UnknownEvent
 from ticketing.bus.outbox import Outbox
@@ -65,6 +66,7 @@ class Bus:
     poll_interval: float = 1.0
     batch_size: int = 100
     watchers: list[Watcher] = field(default_factory=list)
+    applied: AppliedEvents = field(default_factory=AppliedEvents)
     _janitor: Janitor | None = field(default=None, init=False, repr=False)
     _sessions: Supervised | None = field(default=None, init=False, repr=False)
     _stopping: asyncio.Event = field(default_factory=asyncio.Event, init=False, repr=False)
@@ -83,7 +85,26 @@ class Bus:
     def subscribe(self, name: str, subscriptions: Subscriptions) -> None:
         """Declare a registered module's table of subscriptions (event type -> handler)."""
         part = self.modules[name]
-        part.consumer = Consumer(name, part.outbox, part.tables, subscriptions)
+        part.consumer = Consumer(name, part.outbox, part.tables, subscriptions,
+                                 on_applied=lambda event_id: self.applied.mark(name, event_id))
+
+    async def await_applied(self, module: str, event_type: str, event_id: str,
+                            within: float) -> bool:
+        """Until ``module`` has applied the event, if it consumes its type here (ADR 0016).
+
+        At most ``within`` seconds; woken by the module's consumer, never by polling. True when
+        there is nothing to wait for or it was applied.
+        """
+        part = self.modules.get(module)
+        consumer = part.consumer if part is not None else None
+        if part is None or consumer is None or not consumer.wants(event_type):
+            return True
+        processed = part.tables.processed
+
+        async def applied_before() -> bool:
+            return await processed.filter(consumer=consumer.name, event_id=event_id).exists()
+
+        return await self.applied.wait(module, event_id, within, applied_before)
 
     def watch(self, callback: Watcher) -> Callable[[], None]:
         """Call ``callback`` with each committed event, for live views; returns an unwatch.
@@ -105,6 +126,7 @@ class Bus:
         return unwatch
 
     def _committed(self, published: Sequence[Envelope]) -> None:
+        record_caused(published)
         if self.revocations is not None:  # this process's own sign-outs count at once
             for envelope in published:
                 if envelope.type in SESSION_EVENT_TYPES:

@@ -12,7 +12,6 @@ from tortoise.exceptions import IntegrityError
 
 from ticketing.bus.contracts import OrderCreated, OrderStatus, TicketRef
 from ticketing.bus.outbox import Outbox
-from ticketing.bus.replicas import replicated
 from ticketing.clock import Clock, utc_now
 from ticketing.errors import DomainError, NotAuthorized, NotFound
 from ticketing.ids import is_valid_id, new_id
@@ -73,8 +72,7 @@ class OrdersApi(Orders):
         """The unique partial index over active orders makes the database pick exactly one
         winner when many buyers race for the same ticket; the early check only makes
         the common refusal cheap."""
-        ticket = (await replicated(ticket_id, lambda: TicketReplica.get_or_none(id=ticket_id))
-                  if is_valid_id(ticket_id) else None)
+        ticket = await TicketReplica.get_or_none(id=ticket_id) if is_valid_id(ticket_id) else None
         placed = await Order.filter(ticket_id=ticket_id) if ticket is not None else []
         refusal = reservation_refusal(ticket is not None, (o.status for o in placed))
         if refusal is not None:

@@ -13,7 +13,6 @@ from datetime import UTC
 from typing import Any, Protocol
 
 from ticketing.bus.outbox import Outbox
-from ticketing.bus.replicas import replicated
 from ticketing.bus.supervisor import Supervised, Supervisor
 from ticketing.clock import Clock, utc_now
 from ticketing.errors import NotAuthorized, NotFound
@@ -109,14 +108,14 @@ async def _payable(user_id: str, order_id: str) -> OrderReplica:
 
 
 async def _owned(user_id: str, order_id: str) -> OrderReplica:
-    """404 for an unknown order, 401 for someone else's.
+    """404 for an unknown order, 401 for someone else's, at once.
 
-    An order made a moment ago may not have reached this replica yet (its events are on
-    their way); an id whose time prefix says so is waited for briefly before the 404.
+    An order made a moment ago may not have reached this replica yet: its buyer's
+    consistency cookie makes the request wait for it before it gets here (ADR 16).
     """
     if not is_valid_id(order_id):
         raise NotFound()
-    replica = await replicated(order_id, lambda: _replica(order_id))
+    replica = await _replica(order_id)
     if replica is None:
         raise NotFound()
     if replica.user_id != user_id:

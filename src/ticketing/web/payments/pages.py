@@ -3,7 +3,7 @@
 The order page links here; with JavaScript the form calls ``POST /api/payments`` itself
 (and Stripe.js, with the Stripe provider), without it it posts here. Either way success
 lands on My Orders, which the consistency cookie set by the payment makes wait until
-orders has applied it (ADR 0015).
+orders has applied it (ADR 0016).
 """
 
 from __future__ import annotations

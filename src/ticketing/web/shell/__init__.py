@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from quart import Quart
 
 from ticketing.web.shell import assets
+from ticketing.web.shell.consistency import install_consistency
 from ticketing.web.shell.errors import ApiRequest, register_error_handlers
 from ticketing.web.shell.live import install_live_hub
 from ticketing.web.shell.runtime import Runtime
@@ -19,9 +20,10 @@ from ticketing.web.shell.slices import Slice
 TEMPLATES = Path(__file__).parent / "templates"
 
 
-def install_shell(app: Quart, runtime: Runtime, slices: Iterable[Slice]) -> None:
-    """Errors, session, security headers, assets, the docs page, the live hub, and the
-    enabled modules' slices; where no slice serves a landing page, one says so."""
+def install_shell(app: Quart, runtime: Runtime, slices: Mapping[str, Slice]) -> None:
+    """Errors, session, security headers, assets, the docs page, the live hub, the
+    consistency cookie, and the enabled modules' slices (by module name); where no slice
+    serves a landing page, one says so."""
     app.request_class = ApiRequest
     app.extensions["ticketing"] = runtime
     register_error_handlers(app)
@@ -30,9 +32,12 @@ def install_shell(app: Quart, runtime: Runtime, slices: Iterable[Slice]) -> None
     install_live_hub(app, runtime.bus)
     for blueprint in (assets.blueprint, assets.vendor, assets.assets):
         app.register_blueprint(blueprint)
-    for web_slice in slices:
+    for web_slice in slices.values():
         for blueprint in web_slice.blueprints:
             app.register_blueprint(blueprint)
+    install_consistency(app, runtime, {blueprint.name: module
+                                       for module, web_slice in slices.items()
+                                       for blueprint in web_slice.blueprints})
     if not any(rule.rule == "/" for rule in app.url_map.iter_rules()):
         app.add_url_rule("/", "shell.no_listing", assets.no_listing)
 

@@ -35,16 +35,6 @@
     return (body && body.errors && body.errors[0] && body.errors[0].message) ||
       "The payment failed; please try again.";
   }
-  function waitUntilPaid(triesLeft) {
-    // The order turns complete by event, a moment after the payment.
-    return fetch("/api/orders/" + encodeURIComponent(orderId), {credentials: "same-origin"})
-      .then(function (r) { return r.json(); })
-      .then(function (order) {
-        if (order.status === "complete" || triesLeft <= 0) { return; }
-        return new Promise(function (done) { setTimeout(done, 200); })
-          .then(function () { return waitUntilPaid(triesLeft - 1); });
-      }).catch(function () {});
-  }
   async function tokenFor() {
     if (!stripe) { return form.elements.token.value.trim(); }
     var submitted = await elements.submit();
@@ -72,7 +62,7 @@
         (answer.status === 202 && answer.body.status === "processing") ||
         (answer.status === 400 && firstMessage(answer.body) === "Order is already paid");
       if (!paid) { return showError(firstMessage(answer.body)); }
-      await waitUntilPaid(25);
+      // The payment's consistency cookie makes My Orders wait until orders applied it.
       window.location.assign("/orders");
     } catch (error) {
       showError(error && error.message ? error.message : "The payment failed; please try again.");

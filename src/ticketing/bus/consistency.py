@@ -1,0 +1,133 @@
+"""Read-your-writes across modules, from the caller's own proof (ADR 0016).
+
+A write that publishes events hands the caller a *consistency token*: the events it
+caused, signed with the deployment's key so that no client can name an event it did not
+cause. A later request that carries the token to another module waits, bounded, until
+that module's consumer has applied those events, woken by the consumer itself, never by
+polling. A request without a token is answered at once from what the module knows.
+
+This is the bus's half: which events a request caused (:func:`collect_caused`), the
+token's encoding, and :class:`AppliedEvents`, where consumers say what they applied and
+readers wait for it. The web shell carries the token in a cookie.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Sequence
+from contextvars import ContextVar
+from dataclasses import dataclass
+
+from ticketing.bus.contracts import Envelope
+
+# How many of a request's events a token names (a request causes one or two).
+MAX_TOKEN_EVENTS = 4
+# How many applied events a process remembers, to answer most waits without a query.
+REMEMBERED_EVENTS = 4096
+_SIGNATURE_BYTES = 16
+
+_caused: ContextVar[list[CausedEvent] | None] = ContextVar("ticketing_caused", default=None)
+
+
+@dataclass(frozen=True)
+class CausedEvent:
+    """An event a write caused, as a token names it: its type and id."""
+
+    type: str
+    id: str
+
+
+def collect_caused() -> list[CausedEvent]:
+    """From now on in this task (a request), the events it commits; a list that grows."""
+    found: list[CausedEvent] = []
+    _caused.set(found)
+    return found
+
+
+def record_caused(published: Sequence[Envelope]) -> None:
+    """Note committed events for the context collecting them, if any (a consumer's are not)."""
+    found = _caused.get()
+    if found is not None:
+        found.extend(CausedEvent(e.type, e.id) for e in published)
+
+
+def _signature(payload: bytes, key: str) -> bytes:
+    mac = hmac.new(key.encode(), b"consistency:" + payload, hashlib.sha256)
+    return mac.digest()[:_SIGNATURE_BYTES]
+
+
+def encode_token(events: Sequence[CausedEvent], key: str) -> str:
+    """The signed token naming the last :data:`MAX_TOKEN_EVENTS` of ``events``."""
+    payload = json.dumps([[e.type, e.id] for e in events[-MAX_TOKEN_EVENTS:]],
+                         separators=(",", ":")).encode()
+    return ".".join(base64.urlsafe_b64encode(part).decode().rstrip("=")
+                    for part in (payload, _signature(payload, key)))
+
+
+def _unpadded(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def decode_token(token: str | None, key: str) -> list[CausedEvent]:
+    """The events a token names; none for a missing, malformed or forged token."""
+    if not token or len(token) > 1024 or token.count(".") != 1:
+        return []
+    encoded_payload, encoded_signature = token.split(".")
+    try:
+        payload, signature = _unpadded(encoded_payload), _unpadded(encoded_signature)
+        if not hmac.compare_digest(signature, _signature(payload, key)):
+            return []
+        named = json.loads(payload)
+        return [CausedEvent(str(kind), str(event_id)) for kind, event_id in named]
+    except (binascii.Error, ValueError, TypeError):
+        return []
+
+
+class AppliedEvents:
+    """What this process's consumers applied lately, and the readers waiting for it."""
+
+    def __init__(self, remember: int = REMEMBERED_EVENTS) -> None:
+        self._remember = remember
+        self._recent: OrderedDict[tuple[str, str], None] = OrderedDict()
+        self._waiting: dict[tuple[str, str], asyncio.Event] = {}
+
+    def mark(self, consumer: str, event_id: str) -> None:
+        """``consumer`` has applied (committed) ``event_id``: wake whoever waits for it."""
+        key = (consumer, event_id)
+        self._recent[key] = None
+        self._recent.move_to_end(key)
+        if len(self._recent) > self._remember:
+            self._recent.popitem(last=False)
+        waiting = self._waiting.pop(key, None)
+        if waiting is not None:
+            waiting.set()
+
+    async def wait(self, consumer: str, event_id: str, within: float,
+                   applied_before: Callable[[], Awaitable[bool]]) -> bool:
+        """Until ``consumer`` has applied ``event_id``, at most ``within`` seconds.
+
+        ``applied_before`` asks the consumer's processed-event table, for an event applied
+        before this process remembered it or by another replica. True once applied.
+        """
+        key = (consumer, event_id)
+        if key in self._recent:
+            return True
+        waiting = self._waiting.setdefault(key, asyncio.Event())
+        if await applied_before():
+            return True
+        try:
+            await asyncio.wait_for(waiting.wait(), within)
+        except TimeoutError:
+            # Applied by another replica of the module, or never (then the reader answers
+            # from what it knows, as without a token). Others waiting for the same event
+            # end by their own timeout.
+            if self._waiting.get(key) is waiting:
+                del self._waiting[key]
+            return await applied_before()
+        return True

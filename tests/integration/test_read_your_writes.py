@@ -1,0 +1,144 @@
+"""Read-your-writes across modules by the consistency cookie, not by polling (ADR 0016).
+
+Payments' consumer is held back on ``order:created`` so the order is certainly unknown
+to payments when the pay page is asked for: with the purchase's cookie the page waits
+until the consumer applies the event (woken by it: the wait allowed is far longer than
+the test's own bound), without one it answers at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import pytest
+from quart import Quart
+from quart.typing import TestClientProtocol
+
+from tests.support.payments import signed_up
+from tests.support.waiting import eventually
+from ticketing.bus.consumer import Delivery, Outcome
+from ticketing.bus.contracts import Envelope, OrderCreated
+from ticketing.web.shell import consistency
+from ticketing.web.shell.runtime import Runtime
+
+# Far past the test's own bound: a wait that is not woken by the consumer fails the test.
+PATIENT_SECONDS = 600.0
+BOUND_SECONDS = 20.0
+
+
+@pytest.fixture(autouse=True)
+def patient(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(consistency, "WAIT_SECONDS", PATIENT_SECONDS)
+
+
+@pytest.fixture
+def held_back(app: Quart, monkeypatch: pytest.MonkeyPatch) -> Iterator[asyncio.Event]:
+    """Payments applies ``order:created`` only once the returned event is set.
+
+    Held before the consumer's transaction opens: on SQLite an open transaction would
+    hold the database's one connection and stall every reader.
+    """
+    runtime: Runtime = app.extensions["ticketing"]
+    consumer = runtime.bus.modules["payments"].consumer
+    assert consumer is not None
+    gate = asyncio.Event()
+    handle, deliver_together = consumer.handle, consumer.deliver_together
+
+    async def held_handle(envelope: Envelope) -> bool:
+        if envelope.type == OrderCreated.WIRE_TYPE:
+            await gate.wait()
+        return await handle(envelope)
+
+    async def held_together(deliveries: Sequence[Delivery]) -> list[Outcome] | None:
+        if any(d.event_type == OrderCreated.WIRE_TYPE for d in deliveries):
+            await gate.wait()
+        return await deliver_together(deliveries)
+
+    monkeypatch.setattr(consumer, "handle", held_handle)
+    monkeypatch.setattr(consumer, "deliver_together", held_together)
+    yield gate
+    gate.set()
+
+
+async def purchase(app: Quart, buyer: TestClientProtocol) -> str:
+    seller = await signed_up(app, "seller@test.com")
+    created = await seller.post("/api/tickets", json={"title": "Concert", "price": 20})
+    ticket_id = (await created.get_json())["id"]
+
+    async def reserved() -> Any:
+        answer = await buyer.post("/api/orders", json={"ticketId": ticket_id})
+        return await answer.get_json() if answer.status_code == 201 else None
+
+    order: dict[str, Any] = await eventually(reserved, "orders to know the ticket")
+    return str(order["id"])
+
+
+def token_of(client: TestClientProtocol) -> str | None:
+    jar = client.cookie_jar  # type: ignore[attr-defined]
+    return next((c.value for c in jar if c.name == consistency.COOKIE), None)
+
+
+async def test_the_pay_page_after_a_purchase_waits_for_payments_to_hear_of_it(
+    app: Quart, held_back: asyncio.Event,
+) -> None:
+    buyer = await signed_up(app, "buyer@test.com")
+    order_id = await purchase(app, buyer)
+    assert token_of(buyer) is not None
+
+    page = asyncio.create_task(buyer.get(f"/payments/{order_id}"))
+    await asyncio.sleep(0.2)
+    assert not page.done()  # waiting: payments has not applied the order yet
+    held_back.set()
+    response = await asyncio.wait_for(page, BOUND_SECONDS)
+
+    assert response.status_code == 200
+    assert 'id="payment-form"' in await response.get_data(as_text=True)
+
+
+async def test_without_the_cookie_an_unknown_order_is_answered_at_once(
+    app: Quart, held_back: asyncio.Event,
+) -> None:
+    buyer = await signed_up(app, "buyer@test.com")
+    order_id = await purchase(app, buyer)
+    buyer.delete_cookie("localhost.local", consistency.COOKIE)  # type: ignore[attr-defined]
+
+    response = await asyncio.wait_for(buyer.get(f"/api/orders/{order_id}"), BOUND_SECONDS)
+    assert response.status_code == 200  # orders itself knows its order
+    response = await asyncio.wait_for(buyer.get(f"/payments/{order_id}"), BOUND_SECONDS)
+    assert response.status_code == 404
+
+
+async def test_a_forged_cookie_makes_nobody_wait(
+    app: Quart, held_back: asyncio.Event,
+) -> None:
+    buyer = await signed_up(app, "buyer@test.com")
+    order_id = await purchase(app, buyer)
+    token = token_of(buyer)
+    assert token is not None
+    payload, signature = token.split(".")
+    buyer.set_cookie("localhost.local", consistency.COOKIE,  # type: ignore[attr-defined]
+                     f"{payload}.{signature[::-1]}")
+
+    response = await asyncio.wait_for(buyer.get(f"/payments/{order_id}"), BOUND_SECONDS)
+    assert response.status_code == 404
+
+
+async def test_paying_then_my_orders_shows_the_order_paid_without_waiting_in_the_page(
+    app: Quart,
+) -> None:
+    buyer = await signed_up(app, "buyer@test.com")
+    order_id = await purchase(app, buyer)
+    await eventually(lambda: _payable(buyer, order_id), "payments to know the order")
+
+    paid = await buyer.post(f"/payments/{order_id}", form={"token": "tok_visa"})
+    assert paid.status_code == 303
+    assert paid.headers["Location"] == "/orders"
+    orders = await buyer.get("/api/orders")
+
+    assert [o["status"] for o in await orders.get_json() if o["id"] == order_id] == ["complete"]
+
+
+async def _payable(client: TestClientProtocol, order_id: str) -> bool:
+    return (await client.get(f"/payments/{order_id}")).status_code == 200
