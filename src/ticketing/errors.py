@@ -1,12 +1,58 @@
-"""Domain errors shared by every module: a stable code and a human message each.
+"""The error catalogue and the domain errors: a stable code and one message each.
 
-Modules raise these; ``ticketing.web.errors`` is the one place that turns them into
-HTTP responses of the contract's shape.
+Codes are what travels between modules and pages (a refusal's reason in an event, a
+stored attempt's refusal, a page's redirect); each message text is written once, here,
+in :data:`MESSAGES`. Modules raise :class:`DomainError` subclasses naming their code;
+``ticketing.web.shell.errors`` is the one place that turns them into HTTP responses of
+the contract's shape.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
+
+MESSAGES: Mapping[str, str] = MappingProxyType({
+    "bad_request": "Bad request",
+    "not_found": "Not Found",
+    "not_authorized": "Not authorized",
+    "conflict": "Changed by someone else; reload and try again",
+    "throttled": "Too many attempts, try again later",
+    "cross_site": "Cross-site request refused",
+    "malformed_json": "Request body must be valid JSON",
+    "deeply_nested_json": "Request body is nested too deeply",
+    # auth
+    "email_in_use": "Email in use",
+    "invalid_credentials": "Invalid credentials",
+    # tickets
+    "reserved_ticket_edit": "Cannot edit a reserved ticket",
+    "ticket_changed": "Ticket was changed by someone else; reload and try again",
+    # orders
+    "ticket_reserved": "Ticket is already reserved",
+    "ticket_not_yet": "This ticket cannot be ordered yet; try again in a moment",
+    "order_complete": "Cannot cancel a completed order",
+    # payments
+    "order_cancelled": "Cannot pay for a cancelled order",
+    "order_expired": "Order has expired",
+    "order_paid": "Order is already paid",
+    "invalid_webhook": "Invalid webhook signature",
+    "invalid_webhook_payload": "Invalid webhook payload",
+    "card_declined": "Your card was declined.",
+    "payment_in_progress": "A payment for this order is already in progress",
+    "payment_refused": "The payment method was refused",
+    "provider_unavailable": "Payment provider unavailable, please try again",
+    "provider_outcome_unknown": "The payment provider did not answer; your payment may still "
+                                "go through, so check your order before paying again",
+    "invalid_payment_method": "Invalid payment method",
+    "payment_canceled": "The payment was canceled.",
+    "hold_released": "The hold was released",
+})
+
+
+def message_of(code: str) -> str:
+    """The one message of ``code``."""
+    return MESSAGES[code]
 
 
 @dataclass(frozen=True)
@@ -18,30 +64,28 @@ class FieldError:
 
 
 class DomainError(Exception):
-    """A broken business rule: 400 with the message, unless a subclass says otherwise."""
+    """A broken business rule: 400 with the message, unless a subclass says otherwise.
+
+    The message is the catalogue's for the class's code unless one is given (a payment
+    provider's own words for a decline, a field rule's text).
+    """
 
     status = 400
     code = "bad_request"
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+    def __init__(self, message: str | None = None) -> None:
+        self.message = message if message is not None else message_of(self.code)
+        super().__init__(self.message)
 
 
 class NotFound(DomainError):
     status = 404
     code = "not_found"
 
-    def __init__(self, message: str = "Not Found") -> None:
-        super().__init__(message)
-
 
 class NotAuthorized(DomainError):
     status = 401
     code = "not_authorized"
-
-    def __init__(self, message: str = "Not authorized") -> None:
-        super().__init__(message)
 
 
 class Conflict(DomainError):
@@ -55,8 +99,7 @@ class Throttled(DomainError):
     status = 429
     code = "throttled"
 
-    def __init__(self, retry_after: int,
-                 message: str = "Too many attempts, try again later") -> None:
+    def __init__(self, retry_after: int, message: str | None = None) -> None:
         super().__init__(message)
         self.retry_after = max(1, retry_after)
 

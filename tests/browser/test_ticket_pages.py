@@ -91,7 +91,7 @@ def test_a_second_buyer_sees_ticket_is_already_reserved_in_place(
     switch_user(browser_context, page, server)
     page.goto(f"{server.base_url}{ticket_path}")
     page.get_by_role("button", name="Purchase").click()
-    expect(page).to_have_url(f"{server.base_url}{ticket_path}?purchase=reserved")
+    expect(page).to_have_url(f"{server.base_url}{ticket_path}?purchase=ticket_reserved")
     expect(page.locator("main").get_by_role("alert")).to_have_text("Ticket is already reserved")
 
 

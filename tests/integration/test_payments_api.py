@@ -322,7 +322,7 @@ async def test_money_captured_for_an_order_that_is_then_cancelled_is_refunded(
     assert refund.amount_cents == 1999
     await attempt.refresh_from_db()
     assert attempt.status == AttemptStatus.REFUNDED
-    assert attempt.failure_message == "Cannot pay for a cancelled order"
+    assert attempt.refusal_code == "order_cancelled"
 
 
 async def test_replica_applies_order_events_in_version_order(app: Quart) -> None:

@@ -297,7 +297,7 @@ async def test_3d_secure_finished_after_the_order_was_cancelled_releases_the_hol
     await eventually(lambda: PaymentAttempt.exists(id=attempt.id, status=AttemptStatus.VOIDED),
                      what="the hold released")
     await attempt.refresh_from_db()
-    assert attempt.failure_message == "Cannot pay for a cancelled order"
+    assert attempt.refusal_code == "order_cancelled"
     assert len(fake_stripe.calls("POST", f"/v1/payment_intents/{intent_id}/cancel")) == 1
     assert fake_stripe.calls("POST", "/v1/refunds") == []
     assert fake_stripe.calls("POST", f"/v1/payment_intents/{intent_id}/capture") == []

@@ -87,7 +87,7 @@ async def purchase(client: TestClientProtocol, ticket_id: str) -> object:
     async def attempt() -> bool:
         response = await client.post("/orders", form={"ticketId": ticket_id})
         responses.append(response)
-        return "purchase=not-yet" not in location(response)
+        return "purchase=ticket_not_yet" not in location(response)
 
     await eventually(attempt, f"ticket {ticket_id} orderable")
     return responses[-1]
@@ -358,7 +358,7 @@ async def test_a_second_buyer_is_told_in_place_the_ticket_is_reserved(
     await buy(buyer, ticket)
     late = await signed_in(app, "late@test.com")
     response = await late.post("/orders", form={"ticketId": ticket})
-    assert location(response) == f"/tickets/{ticket}?purchase=reserved"
+    assert location(response) == f"/tickets/{ticket}?purchase=ticket_reserved"
     response = await late.get(location(response))
     assert response.status_code == 400
     page = await text(response)

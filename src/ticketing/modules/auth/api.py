@@ -34,17 +34,11 @@ __all__ = ["Auth", "AuthApi", "EmailInUse", "InvalidCredentials", "SessionReader
 class EmailInUse(DomainError):
     code = "email_in_use"
 
-    def __init__(self) -> None:
-        super().__init__("Email in use")
-
 
 class InvalidCredentials(DomainError):
     """One message for an unknown email and a wrong password: no account probing."""
 
     code = "invalid_credentials"
-
-    def __init__(self) -> None:
-        super().__init__("Invalid credentials")
 
 
 @dataclass(frozen=True)

@@ -26,9 +26,6 @@ __all__ = ["CannotCancelCompleted", "Orders", "OrdersApi", "TicketAlreadyReserve
 class CannotCancelCompleted(DomainError):
     code = "order_complete"
 
-    def __init__(self) -> None:
-        super().__init__("Cannot cancel a completed order")
-
 
 def order_json(order: Order, ticket: TicketReplica) -> dict[str, Any]:
     """The contract's order JSON, its ticket embedded."""

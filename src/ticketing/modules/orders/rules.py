@@ -18,9 +18,6 @@ ACTIVE = frozenset({OrderStatus.CREATED, OrderStatus.AWAITING_PAYMENT, OrderStat
 class TicketAlreadyReserved(DomainError):
     code = "ticket_reserved"
 
-    def __init__(self) -> None:
-        super().__init__("Ticket is already reserved")
-
 
 def reservation_refusal(ticket_known: bool,
                         statuses: Iterable[OrderStatus]) -> DomainError | None:

@@ -29,7 +29,7 @@ from ticketing.bus.outbox import Outbox, UnitOfWork
 from ticketing.clock import Clock
 from ticketing.errors import DomainError
 from ticketing.ids import new_id
-from ticketing.modules.payments.errors import AlreadyPaid, OrderExpired, stored_refusal
+from ticketing.modules.payments.errors import AlreadyPaid, OrderExpired, refusal
 from ticketing.modules.payments.gateway import (
     CURRENCY,
     DECLINED_MESSAGE,
@@ -284,5 +284,5 @@ class Attempts:
 def _unpaid(attempt: PaymentAttempt) -> DomainError:
     """Why an attempt that ended without paying did not pay: orders' reason or the card's."""
     if attempt.status in (AttemptStatus.REFUNDED, AttemptStatus.VOIDED):
-        return stored_refusal(attempt.failure_message)
+        return refusal(attempt.refusal_code)
     return PaymentRefused(attempt.failure_message or DECLINED_MESSAGE)

@@ -22,10 +22,11 @@ from typing import Protocol
 
 from tortoise.exceptions import IntegrityError
 
-from ticketing.errors import Conflict, DomainError
+from ticketing.errors import Conflict, DomainError, message_of
 from ticketing.modules.payments.models import OfflineIntent
 
 __all__ = [
+    "CANCELED_MESSAGE",
     "CURRENCY",
     "ChargeRequest",
     "FakeGateway",
@@ -41,7 +42,8 @@ __all__ = [
 ]
 
 CURRENCY = "usd"
-DECLINED_MESSAGE = "Your card was declined."
+DECLINED_MESSAGE = message_of("card_declined")
+CANCELED_MESSAGE = message_of("payment_canceled")
 
 
 def cents(amount: Decimal) -> int:
@@ -63,8 +65,6 @@ class PaymentRefused(DomainError):
 class PaymentDeclined(PaymentRefused):
     code = "card_declined"
 
-    def __init__(self, message: str = DECLINED_MESSAGE) -> None:
-        super().__init__(message)
 
 
 class PaymentInProgress(Conflict):
@@ -72,8 +72,6 @@ class PaymentInProgress(Conflict):
 
     code = "payment_in_progress"
 
-    def __init__(self) -> None:
-        super().__init__("A payment for this order is already in progress")
 
 
 class ProviderUnavailable(DomainError):
@@ -82,8 +80,6 @@ class ProviderUnavailable(DomainError):
     status = 503
     code = "provider_unavailable"
 
-    def __init__(self, message: str = "Payment provider unavailable, please try again") -> None:
-        super().__init__(message)
 
 
 class OutcomeUnknown(ProviderUnavailable):
@@ -259,7 +255,7 @@ class FakeGateway:
         row = await self._row(intent_id)
         if row.status in (IntentStatus.PENDING, IntentStatus.AUTHORIZED):
             if await OfflineIntent.filter(id=intent_id, status=row.status).update(
-                    status=IntentStatus.FAILED, failure_message="The payment was canceled.") \
+                    status=IntentStatus.FAILED, failure_message=CANCELED_MESSAGE) \
                     and row.status == IntentStatus.AUTHORIZED:
                 self.releases.append(intent_id)
             row = await self._row(intent_id)

@@ -89,6 +89,9 @@ class PaymentAttempt(Model):
     status = fields.CharEnumField(AttemptStatus, max_length=20, db_index=True)
     intent_id = fields.CharField(max_length=255, null=True, db_index=True)
     failure_message = fields.TextField(null=True)
+    # Orders' reason code when orders refused the payment (the attempt was released or
+    # refunded): the refusal the payment request hears (payments/errors.py).
+    refusal_code = fields.CharField(max_length=32, null=True)
     refund_id = fields.CharField(max_length=255, null=True)
     refunded_at = fields.DatetimeField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)

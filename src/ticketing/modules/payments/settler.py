@@ -20,8 +20,7 @@ import logging
 from ticketing.bus.contracts import PaymentCreated
 from ticketing.bus.outbox import Outbox, UnitOfWork
 from ticketing.clock import Clock
-from ticketing.errors import DomainError
-from ticketing.modules.payments.errors import refusal
+from ticketing.errors import DomainError, message_of
 from ticketing.modules.payments.gateway import Intent, PaymentGateway
 from ticketing.modules.payments.models import (
     DECIDED_STATUSES,
@@ -73,7 +72,7 @@ class Settler:
         transaction; the caller saves it. The provider is called once that commits."""
         attempt.status = _DECIDED[step]
         if verdict.refuses:
-            attempt.failure_message = refusal(verdict).message
+            attempt.refusal_code = verdict.value
         unit.after_commit(self.wake)
 
     def wake(self) -> None:
@@ -139,10 +138,10 @@ class Settler:
             elif step == Step.VOID:
                 current.status = AttemptStatus.VOIDED
                 log.info("order=%s attempt=%s hold released: %s", current.order_id,
-                         current.id, current.failure_message)
+                         current.id, current.refusal_code)
             else:
                 current.status = AttemptStatus.FAILED
-                current.failure_message = answer.failure_message or "The hold was released"
+                current.failure_message = answer.failure_message or message_of("hold_released")
                 log.error("order=%s attempt=%s accepted but its hold could not be captured "
                           "(intent %s is %s)", current.order_id, current.id, answer.id,
                           answer.status)
@@ -162,4 +161,4 @@ class Settler:
             current.refunded_at = self._clock()
             await current.save(using_db=unit.connection)
         log.warning("order=%s refunded intent=%s refund=%s: %s", attempt.order_id,
-                    attempt.intent_id, refund_id, attempt.failure_message)
+                    attempt.intent_id, refund_id, attempt.refusal_code)

@@ -15,7 +15,9 @@ from typing import TYPE_CHECKING, Any, cast
 
 import stripe
 
+from ticketing.errors import message_of
 from ticketing.modules.payments.gateway import (
+    CANCELED_MESSAGE,
     DECLINED_MESSAGE,
     ChargeRequest,
     Intent,
@@ -130,7 +132,7 @@ def _intent(found: stripe.PaymentIntent) -> Intent:
         status = IntentStatus.FAILED
     failure = found.last_payment_error.message if found.last_payment_error else None
     if status == IntentStatus.FAILED and not failure:
-        failure = "The payment was canceled." if found.status == "canceled" else DECLINED_MESSAGE
+        failure = CANCELED_MESSAGE if found.status == "canceled" else DECLINED_MESSAGE
     return Intent(
         id=found.id, status=status, amount_cents=found.amount, currency=found.currency,
         metadata=_plain(found.metadata),
@@ -151,7 +153,7 @@ def _translate(error: stripe.StripeError, *, charging: bool = True) -> Exception
         return PaymentDeclined(error.user_message or DECLINED_MESSAGE)
     if (charging and isinstance(error, stripe.InvalidRequestError)
             and error.code in _CUSTOMER_ERRORS):
-        return PaymentRefused(error.user_message or "Invalid payment method")
+        return PaymentRefused(error.user_message or message_of("invalid_payment_method"))
     if isinstance(error, stripe.IdempotencyError):
         return PaymentInProgress()
     if isinstance(error, stripe.APIConnectionError | stripe.APIError):

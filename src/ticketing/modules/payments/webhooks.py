@@ -16,7 +16,7 @@ from tortoise.exceptions import IntegrityError
 
 from ticketing.ids import is_valid_id
 from ticketing.modules.payments.attempts import Attempts
-from ticketing.modules.payments.errors import InvalidWebhook
+from ticketing.modules.payments.errors import InvalidWebhook, InvalidWebhookPayload
 from ticketing.modules.payments.gateway import PaymentGateway
 from ticketing.modules.payments.models import PaymentAttempt, WebhookEvent
 
@@ -70,7 +70,7 @@ def verified(payload: str | bytes, signature: str | None, secret: str) -> dict[s
         raise InvalidWebhook() from None
     if not (isinstance(event, dict) and _short_text(event.get("id"))
             and _short_text(event.get("type"))):
-        raise InvalidWebhook("Invalid webhook payload")
+        raise InvalidWebhookPayload()
     return event
 
 

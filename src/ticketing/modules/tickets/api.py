@@ -19,10 +19,13 @@ __all__ = ["TicketPage", "TicketReserved", "Tickets", "TicketsApi", "ticket_json
 
 
 class TicketReserved(DomainError):
-    code = "ticket_reserved"
+    code = "reserved_ticket_edit"
 
-    def __init__(self) -> None:
-        super().__init__("Cannot edit a reserved ticket")
+
+class TicketChanged(Conflict):
+    """The ticket has another version than the editor saw: re-read, then edit again."""
+
+    code = "ticket_changed"
 
 
 @dataclass(frozen=True)
@@ -102,14 +105,14 @@ class TicketsApi(Tickets):
         if ticket.user_id != user_id:
             raise NotAuthorized()
         if expected_version is not None and expected_version != ticket.version:
-            raise Conflict("Ticket was changed by someone else; reload and try again")
+            raise TicketChanged()
         async with self._outbox.transaction() as unit:
             changed = await Ticket.filter(
                 id=ticket.id, version=ticket.version, order_id=None
             ).using_db(unit.connection).update(title=title, price=price,
                                                version=ticket.version + 1)
             if not changed:
-                raise Conflict("Ticket was changed by someone else; reload and try again")
+                raise TicketChanged()
             ticket.title, ticket.price, ticket.version = title, price, ticket.version + 1
             await unit.publish(ticket.updated_event())
         return ticket_json(ticket)

@@ -13,7 +13,7 @@ from ticketing.bus.contracts import OPEN_ORDER_STATUSES, OrderStatus
 from ticketing.errors import DomainError, NotAuthorized, NotFound
 from ticketing.modules.orders.api import OrdersApi
 from ticketing.web.shell.forms import sign_in_redirect
-from ticketing.web.shell.purchase import reason_for
+from ticketing.web.shell.purchase import refusal_code
 from ticketing.web.shell.runtime import facade
 from ticketing.web.shell.session import current_user
 
@@ -91,10 +91,8 @@ async def purchase() -> WerkzeugResponse:
         return redirect("/auth/signin?" + urlencode({"next": back}))
     try:
         order = await orders().reserve(user.id, ticket_id)
-    except NotFound:
-        return redirect(f"{back}?purchase=not-yet", 303)
     except DomainError as error:
-        return redirect(f"{back}?" + urlencode({"purchase": reason_for(error.message)}), 303)
+        return redirect(f"{back}?" + urlencode({"purchase": refusal_code(error)}), 303)
     return redirect(f"/orders/{order['id']}", 303)
 
 

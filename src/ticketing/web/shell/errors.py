@@ -30,8 +30,9 @@ DATABASE_RETRY_AFTER_SECONDS = 5
 class MalformedJson(DomainError):
     code = "malformed_json"
 
-    def __init__(self, message: str = "Request body must be valid JSON") -> None:
-        super().__init__(message)
+
+class DeeplyNestedJson(MalformedJson):
+    code = "deeply_nested_json"
 
 
 class DatabaseUnavailable(Exception):
@@ -176,7 +177,7 @@ class ApiRequest(Request):
         except RecursionError:  # nested deeper than the parser's stack: no body of ours is
             if silent:
                 return None
-            raise MalformedJson("Request body is nested too deeply") from None
+            raise DeeplyNestedJson() from None
 
     def on_json_loading_failed(self, error: Exception) -> None:
         raise MalformedJson()

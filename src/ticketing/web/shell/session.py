@@ -31,9 +31,6 @@ class CrossSiteRequest(DomainError):
     status = 403
     code = "cross_site"
 
-    def __init__(self) -> None:
-        super().__init__("Cross-site request refused")
-
 
 def current_user() -> SessionUser | None:
     """The signed-in user of this request, or ``None``."""

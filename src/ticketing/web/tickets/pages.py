@@ -59,9 +59,8 @@ async def index() -> str:
 async def show(ticket_id: str) -> Page:
     """A ticket's title and price, with Purchase (and Edit for its owner)."""
     ticket = await tickets().get(ticket_id)
-    refusal = purchase_refusal(request.args.get("purchase"))
-    return await _ticket_page(ticket, refusal.message if refusal else None,
-                              refusal.status if refusal else 200)
+    message, status = purchase_refusal(request.args.get("purchase")) or (None, 200)
+    return await _ticket_page(ticket, message, status)
 
 
 async def _sell_form(values: Mapping[str, Any], error: DomainError | None = None) -> Page:
