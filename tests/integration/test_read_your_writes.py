@@ -9,17 +9,17 @@ the test's own bound), without one it answers at once.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from quart import Quart
 from quart.typing import TestClientProtocol
 
+from tests.support.bus import hold_back
 from tests.support.payments import signed_up
 from tests.support.waiting import eventually
-from ticketing.bus.consumer import Delivery, Outcome
-from ticketing.bus.contracts import Envelope, OrderCreated
+from ticketing.bus.contracts import OrderCreated
 from ticketing.web.shell import consistency
 from ticketing.web.shell.runtime import Runtime
 
@@ -35,29 +35,11 @@ def patient(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def held_back(app: Quart, monkeypatch: pytest.MonkeyPatch) -> Iterator[asyncio.Event]:
-    """Payments applies ``order:created`` only once the returned event is set.
-
-    Held before the consumer's transaction opens: on SQLite an open transaction would
-    hold the database's one connection and stall every reader.
-    """
+    """Payments applies ``order:created`` only once the returned event is set."""
     runtime: Runtime = app.extensions["ticketing"]
     consumer = runtime.bus.modules["payments"].consumer
     assert consumer is not None
-    gate = asyncio.Event()
-    handle, deliver_together = consumer.handle, consumer.deliver_together
-
-    async def held_handle(envelope: Envelope) -> bool:
-        if envelope.type == OrderCreated.WIRE_TYPE:
-            await gate.wait()
-        return await handle(envelope)
-
-    async def held_together(deliveries: Sequence[Delivery]) -> list[Outcome] | None:
-        if any(d.event_type == OrderCreated.WIRE_TYPE for d in deliveries):
-            await gate.wait()
-        return await deliver_together(deliveries)
-
-    monkeypatch.setattr(consumer, "handle", held_handle)
-    monkeypatch.setattr(consumer, "deliver_together", held_together)
+    gate = hold_back(monkeypatch, consumer, OrderCreated.WIRE_TYPE)
     yield gate
     gate.set()
 

@@ -10,9 +10,10 @@ demand. Delays are shrunk so the fault tests stay fast.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
@@ -137,6 +138,31 @@ def record_outcomes(monkeypatch: pytest.MonkeyPatch, consumer: Consumer) -> list
 
     monkeypatch.setattr(consumer, "deliver", spy)
     return outcomes
+
+
+def hold_back(monkeypatch: pytest.MonkeyPatch, consumer: Consumer,
+              event_type: str) -> asyncio.Event:
+    """``consumer`` applies events of ``event_type`` only once the returned event is set.
+
+    Held before the consumer's transaction opens: on SQLite an open transaction would
+    hold the database's one connection and stall every reader.
+    """
+    gate = asyncio.Event()
+    handle, deliver_together = consumer.handle, consumer.deliver_together
+
+    async def held_handle(envelope: Envelope) -> bool:
+        if envelope.type == event_type:
+            await gate.wait()
+        return await handle(envelope)
+
+    async def held_together(deliveries: Sequence[Delivery]) -> list[Outcome] | None:
+        if any(d.event_type == event_type for d in deliveries):
+            await gate.wait()
+        return await deliver_together(deliveries)
+
+    monkeypatch.setattr(consumer, "handle", held_handle)
+    monkeypatch.setattr(consumer, "deliver_together", held_together)
+    return gate
 
 
 def ticket_created(ticket_id: str | None = None) -> TicketCreated:

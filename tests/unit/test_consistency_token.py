@@ -1,14 +1,11 @@
-"""The consistency token and the applied-event notifier (ADR 0016), over plain values."""
+"""The consistency token (ADR 16), over plain values."""
 
 from __future__ import annotations
-
-import asyncio
 
 import pytest
 
 from ticketing.bus.consistency import (
     MAX_TOKEN_EVENTS,
-    AppliedEvents,
     CausedEvent,
     decode_token,
     encode_token,
@@ -45,70 +42,3 @@ def test_a_token_signed_with_another_key_or_altered_names_nothing() -> None:
     assert decode_token(encode_token([PAID], "other" * 8), KEY) == []
     assert decode_token(f"{forged.split('.')[0]}.{signature}", KEY) == []
     assert decode_token(f"{payload}.{signature[:-2]}", KEY) == []
-
-
-async def test_a_waiter_is_woken_by_the_mark_without_asking_again() -> None:
-    applied = AppliedEvents()
-    asked = 0
-    first_asked = asyncio.Event()
-
-    async def applied_before() -> bool:
-        nonlocal asked
-        asked += 1
-        first_asked.set()
-        return False
-
-    waiting = asyncio.create_task(applied.wait("orders", PAID.id, 60.0, applied_before))
-    await first_asked.wait()
-    applied.mark("orders", PAID.id)
-
-    assert await asyncio.wait_for(waiting, 5.0) is True
-    assert asked == 1
-
-
-async def test_an_event_marked_lately_needs_no_question() -> None:
-    applied = AppliedEvents()
-    applied.mark("orders", PAID.id)
-
-    async def never_asked() -> bool:
-        raise AssertionError("the processed table was queried")
-
-    assert await applied.wait("orders", PAID.id, 0.0, never_asked) is True
-
-
-async def test_an_event_applied_elsewhere_is_found_in_the_table() -> None:
-    async def applied_before() -> bool:
-        return True
-
-    assert await AppliedEvents().wait("orders", PAID.id, 60.0, applied_before) is True
-
-
-async def test_at_the_deadline_the_table_has_the_last_word() -> None:
-    answers = iter([False, True])
-
-    async def applied_before() -> bool:
-        return next(answers)
-
-    assert await AppliedEvents().wait("orders", PAID.id, 0.0, applied_before) is True
-
-
-async def test_an_event_never_applied_ends_the_wait_at_the_deadline() -> None:
-    applied = AppliedEvents()
-
-    async def applied_before() -> bool:
-        return False
-
-    assert await applied.wait("orders", PAID.id, 0.0, applied_before) is False
-    applied.mark("orders", PAID.id)  # nobody waits any more: nothing is left behind
-
-
-async def test_only_the_latest_marks_are_remembered() -> None:
-    applied = AppliedEvents(remember=2)
-    for event_id in ("a", "b", "c"):
-        applied.mark("orders", event_id)
-
-    async def not_in_the_table() -> bool:
-        return False
-
-    assert await applied.wait("orders", "c", 0.0, not_in_the_table) is True
-    assert await applied.wait("orders", "a", 0.0, not_in_the_table) is False

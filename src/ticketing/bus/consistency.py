@@ -8,28 +8,26 @@ polling. A request without a token is answered at once from what the module know
 
 This is the bus's half: which events a request caused (:func:`collect_caused`), the
 token's encoding, and :class:`AppliedEvents`, where consumers say what they applied and
-readers wait for it. The web shell carries the token in a cookie.
+readers wait for it (:class:`ticketing.signals.Signals`). The web shell carries the
+token in a cookie.
 """
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
 import hashlib
 import hmac
 import json
-from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
 
 from ticketing.bus.contracts import Envelope
+from ticketing.signals import Signals
 
 # How many of a request's events a token names (a request causes one or two).
 MAX_TOKEN_EVENTS = 4
-# How many applied events a process remembers, to answer most waits without a query.
-REMEMBERED_EVENTS = 4096
 _SIGNATURE_BYTES = 16
 
 _caused: ContextVar[list[CausedEvent] | None] = ContextVar("ticketing_caused", default=None)
@@ -89,45 +87,6 @@ def decode_token(token: str | None, key: str) -> list[CausedEvent]:
         return []
 
 
-class AppliedEvents:
-    """What this process's consumers applied lately, and the readers waiting for it."""
-
-    def __init__(self, remember: int = REMEMBERED_EVENTS) -> None:
-        self._remember = remember
-        self._recent: OrderedDict[tuple[str, str], None] = OrderedDict()
-        self._waiting: dict[tuple[str, str], asyncio.Event] = {}
-
-    def mark(self, consumer: str, event_id: str) -> None:
-        """``consumer`` has applied (committed) ``event_id``: wake whoever waits for it."""
-        key = (consumer, event_id)
-        self._recent[key] = None
-        self._recent.move_to_end(key)
-        if len(self._recent) > self._remember:
-            self._recent.popitem(last=False)
-        waiting = self._waiting.pop(key, None)
-        if waiting is not None:
-            waiting.set()
-
-    async def wait(self, consumer: str, event_id: str, within: float,
-                   applied_before: Callable[[], Awaitable[bool]]) -> bool:
-        """Until ``consumer`` has applied ``event_id``, at most ``within`` seconds.
-
-        ``applied_before`` asks the consumer's processed-event table, for an event applied
-        before this process remembered it or by another replica. True once applied.
-        """
-        key = (consumer, event_id)
-        if key in self._recent:
-            return True
-        waiting = self._waiting.setdefault(key, asyncio.Event())
-        if await applied_before():
-            return True
-        try:
-            await asyncio.wait_for(waiting.wait(), within)
-        except TimeoutError:
-            # Applied by another replica of the module, or never (then the reader answers
-            # from what it knows, as without a token). Others waiting for the same event
-            # end by their own timeout.
-            if self._waiting.get(key) is waiting:
-                del self._waiting[key]
-            return await applied_before()
-        return True
+class AppliedEvents(Signals[tuple[str, str]]):
+    """What this process's consumers applied lately, by (consumer, event id), and the
+    readers waiting for it."""

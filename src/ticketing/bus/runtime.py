@@ -86,7 +86,7 @@ class Bus:
         """Declare a registered module's table of subscriptions (event type -> handler)."""
         part = self.modules[name]
         part.consumer = Consumer(name, part.outbox, part.tables, subscriptions,
-                                 on_applied=lambda event_id: self.applied.mark(name, event_id))
+                                 on_applied=lambda event_id: self.applied.mark((name, event_id)))
 
     async def await_applied(self, module: str, event_type: str, event_id: str,
                             within: float) -> bool:
@@ -104,7 +104,7 @@ class Bus:
         async def applied_before() -> bool:
             return await processed.filter(consumer=consumer.name, event_id=event_id).exists()
 
-        return await self.applied.wait(module, event_id, within, applied_before)
+        return await self.applied.wait((module, event_id), within, applied_before)
 
     def watch(self, callback: Watcher) -> Callable[[], None]:
         """Call ``callback`` with each committed event, for live views; returns an unwatch.

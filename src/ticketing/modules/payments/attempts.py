@@ -16,10 +16,9 @@ step; a release or a refund is the settler's to carry out once that commits.
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, NoReturn
+from typing import NoReturn
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.exceptions import IntegrityError
@@ -68,7 +67,6 @@ STALE_ATTEMPT = timedelta(seconds=120)
 # How long a payment request waits for orders' verdict on its authorisation; past it the
 # answer is 202 "processing" and the order page shows how it ended.
 DECISION_WAIT_SECONDS = 10.0
-DECISION_POLL_SECONDS = 0.02
 # The attempt is held and orders has not answered, or the settler has yet to act on it.
 _UNDECIDED = (AttemptStatus.AUTHORIZED, *DECIDED_STATUSES)
 
@@ -81,13 +79,6 @@ class PaymentResult:
     payment_id: str | None = None
     client_secret: str | None = None
     processing_id: str | None = None
-
-    def json(self) -> dict[str, Any]:
-        if self.payment_id is not None:
-            return {"id": self.payment_id}
-        if self.client_secret is not None:
-            return {"status": "requires_action", "clientSecret": self.client_secret}
-        return {"status": "processing", "id": self.processing_id}
 
 
 class Attempts:
@@ -215,14 +206,17 @@ class Attempts:
 
     async def _decision(self, attempt_id: str) -> PaymentAttempt:
         """The attempt once orders' verdict on it has been carried out, or as it is after
-        ``DECISION_WAIT_SECONDS`` (in one process that takes milliseconds)."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + DECISION_WAIT_SECONDS
-        while True:
-            attempt = await PaymentAttempt.get(id=attempt_id)
-            if attempt.status not in _UNDECIDED or loop.time() >= deadline:
-                return attempt
-            await asyncio.sleep(DECISION_POLL_SECONDS)
+        ``DECISION_WAIT_SECONDS`` (in one process that takes milliseconds).
+
+        Woken by the settler that ends it, never by polling; an attempt that another
+        replica's settler ends is found when the wait is over.
+        """
+
+        async def decided() -> bool:
+            return (await PaymentAttempt.get(id=attempt_id)).status not in _UNDECIDED
+
+        await self._settler.settled.wait(attempt_id, DECISION_WAIT_SECONDS, decided)
+        return await PaymentAttempt.get(id=attempt_id)
 
     async def settle(self, attempt_id: str, intent: Intent,
                      webhook: tuple[str, str] | None = None,

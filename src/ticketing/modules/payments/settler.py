@@ -30,6 +30,7 @@ from ticketing.modules.payments.models import (
     locked,
 )
 from ticketing.modules.payments.rules import Step, Verdict, settlement
+from ticketing.signals import Signals
 
 log = logging.getLogger("ticketing.payments")
 
@@ -65,6 +66,8 @@ class Settler:
         self._clock = clock
         self._wakeup = asyncio.Event()
         self._stopping = False
+        # Attempts this settler brought to their end, for the payment requests waiting.
+        self.settled: Signals[str] = Signals()
 
     def decide(self, unit: UnitOfWork, attempt: PaymentAttempt, step: Step,
                verdict: Verdict) -> None:
@@ -146,6 +149,10 @@ class Settler:
                           "(intent %s is %s)", current.order_id, current.id, answer.id,
                           answer.status)
             await current.save(using_db=unit.connection)
+            self._tell_settled(unit, current.id)
+
+    def _tell_settled(self, unit: UnitOfWork, attempt_id: str) -> None:
+        unit.after_commit(lambda: self.settled.mark(attempt_id))
 
     async def _refund(self, attempt: PaymentAttempt) -> None:
         """Give the captured money back; the refund's own idempotency key makes a retry
@@ -160,5 +167,6 @@ class Settler:
             current.status, current.refund_id = AttemptStatus.REFUNDED, refund_id
             current.refunded_at = self._clock()
             await current.save(using_db=unit.connection)
+            self._tell_settled(unit, current.id)
         log.warning("order=%s refunded intent=%s refund=%s: %s", attempt.order_id,
                     attempt.intent_id, refund_id, attempt.refusal_code)
