@@ -346,15 +346,15 @@ async def test_replica_applies_order_events_in_version_order(app: Quart) -> None
 
 
 @asynccontextmanager
-async def without_expiration(settings: Settings, clock: FakeClock,
-                             gateway: FakeGateway) -> AsyncIterator[
+async def without_expiration(settings: Settings, clock: FakeClock, gateway: FakeGateway,
+                             window_seconds: int = 60) -> AsyncIterator[
         tuple[Quart, Client, dict[str, Any]]]:
     """An app on ``clock`` and ``gateway`` with no expiration module (only the deadline
-    itself can refuse), a buyer, and an open order of a minute that payments knows of."""
+    itself can refuse), a buyer, and an open order (of a minute) that payments knows of."""
     from ticketing.app import create_app
 
     app = create_app(replace(settings, modules=("auth", "tickets", "orders", "payments"),
-                             expiration_seconds=60), clock=clock, gateway=gateway)
+                             expiration_seconds=window_seconds), clock=clock, gateway=gateway)
     async with app.test_app():
         buyer = await signed_up(app, "buyer@test.com")
         yield app, buyer, await open_order(app, buyer)
@@ -400,27 +400,28 @@ async def test_a_payment_retried_past_the_deadline_hears_how_the_earlier_hold_en
 
 
 async def test_a_charge_whose_answer_was_lost_is_asked_again_with_the_same_key(
-    app: Quart, gateway: FakeGateway,
+    settings: Settings, gateway: FakeGateway,
 ) -> None:
-    buyer = await signed_up(app, "buyer@test.com")
-    order = await open_order(app, buyer)
-    gateway.lose_next_answer = True
+    clock = FakeClock()
+    async with without_expiration(settings, clock, gateway, window_seconds=900) as (
+            _app, buyer, order):
+        gateway.lose_next_answer = True
 
-    lost = await pay(buyer, order["id"])
+        lost = await pay(buyer, order["id"])
 
-    assert lost.status_code == 503
-    assert len(gateway.holds) == 1  # the provider holds the money; we do not know yet
-    soon = await pay(buyer, order["id"])
-    assert soon.status_code == 409
-    [attempt] = await PaymentAttempt.filter(order_id=order["id"])
-    assert attempt.status == AttemptStatus.PENDING
-    # Long after its request died, the next payment asks the provider again.
-    await PaymentAttempt.filter(id=attempt.id).update(
-        created_at=datetime.now(UTC) - timedelta(minutes=5))
+        assert lost.status_code == 503
+        assert len(gateway.holds) == 1  # the provider holds the money; we do not know yet
+        clock.advance(attempts.STALE_ATTEMPT.total_seconds() - 1)
+        soon = await pay(buyer, order["id"])
+        assert soon.status_code == 409
+        [attempt] = await PaymentAttempt.filter(order_id=order["id"])
+        assert attempt.status == AttemptStatus.PENDING
+        # Once its request has surely died, the next payment asks the provider again.
+        clock.advance(2)
 
-    later = await pay(buyer, order["id"], "pm_card_visa")
+        later = await pay(buyer, order["id"], "pm_card_visa")
 
-    assert later.status_code == 201
-    assert (len(gateway.holds), len(gateway.charges)) == (1, 1)
-    [payment] = await Payment.filter(order_id=order["id"])
-    assert payment.attempt_id == attempt.id
+        assert later.status_code == 201
+        assert (len(gateway.holds), len(gateway.charges)) == (1, 1)
+        [payment] = await Payment.filter(order_id=order["id"])
+        assert payment.attempt_id == attempt.id
