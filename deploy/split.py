@@ -5,14 +5,15 @@ processes, one module each, as deploy/k8s/split runs them: TICKETING_MODULES=<mo
 TICKETING_BUS=nats, one shared JWT key, each module with its own data dir (so its own
 SQLite files). In front of them a small router on port 8000 sends every request to the
 module that serves it, using the paths of deploy/k8s/split's Ingresses, so the site works
-in a browser exactly as behind the Ingress. Ctrl-C stops everything.
+in a browser exactly as behind the Ingress. Ctrl-C stops everything. The Ingress's routing
+and the waiting for processes are the test suite's own (``tests/support``).
 
     router      http://127.0.0.1:8000
     auth        http://127.0.0.1:8001   /api/users, /auth
     tickets     http://127.0.0.1:8002   /api/tickets, /tickets, / (and the rest)
     orders      http://127.0.0.1:8003   /api/orders, /orders
     expiration  http://127.0.0.1:8004   no public routes: /healthz and /readyz
-    payments    http://127.0.0.1:8005   /api/payments, POST /payments/<order id>
+    payments    http://127.0.0.1:8005   /api/payments, /payments
 """
 
 from __future__ import annotations
@@ -21,19 +22,14 @@ import argparse
 import contextlib
 import http.client
 import os
-import re
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Sequence
-from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import FrameType
@@ -41,6 +37,12 @@ from types import FrameType
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))  # the test suite's support package, below
+
+from tests.support.ingress import Route, ingress_routes, route_for  # noqa: E402
+from tests.support.nats import accepts, server_binary  # noqa: E402
+from tests.support.processes import NotServing, wait_ready  # noqa: E402
+
 INGRESSES = sorted((REPO / "deploy" / "k8s" / "split").glob("ingress*.yaml"))
 MODULES = ("auth", "tickets", "orders", "expiration", "payments")
 HOP_BY_HOP = {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te",
@@ -48,36 +50,9 @@ HOP_BY_HOP = {"connection", "keep-alive", "proxy-authenticate", "proxy-authoriza
 STARTUP_TIMEOUT_SECONDS = 60.0
 
 
-@dataclass(frozen=True)
-class Route:
-    """One Ingress path and the module behind its Service (``ticketing-<module>``)."""
-
-    path: str
-    module: str
-    regex: bool
-
-    def matches(self, url_path: str) -> bool:
-        if self.regex:
-            return re.match(self.path, url_path) is not None
-        prefix = self.path.rstrip("/")
-        return not prefix or url_path == prefix or url_path.startswith(prefix + "/")
-
-
-def ingress_routes() -> list[Route]:
+def split_routes() -> list[Route]:
     """The split Ingresses' paths, longest first (the first match wins)."""
-    routes = []
-    for file in INGRESSES:
-        for ingress in yaml.safe_load_all(file.read_text()):
-            for rule in ingress["spec"]["rules"]:
-                for path in rule["http"]["paths"]:
-                    service = path["backend"]["service"]["name"]
-                    routes.append(Route(path["path"], service.removeprefix("ticketing-"),
-                                        path["pathType"] == "ImplementationSpecific"))
-    return sorted(routes, key=lambda route: len(route.path), reverse=True)
-
-
-def module_for(routes: list[Route], url_path: str) -> str | None:
-    return next((route.module for route in routes if route.matches(url_path)), None)
+    return ingress_routes(doc for file in INGRESSES for doc in yaml.safe_load_all(file.read_text()))
 
 
 def make_router(routes: list[Route], ports: dict[str, int]) -> type[BaseHTTPRequestHandler]:
@@ -87,10 +62,11 @@ def make_router(routes: list[Route], ports: dict[str, int]) -> type[BaseHTTPRequ
         protocol_version = "HTTP/1.1"
 
         def forward(self) -> None:
-            module = module_for(routes, self.path.split("?", 1)[0])
-            if module is None:
+            route = route_for(routes, self.path.split("?", 1)[0])
+            if route is None:
                 self.send_error(404, "no route")
                 return
+            module = route.module
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else None
             headers = {name: value for name, value in self.headers.items()
@@ -140,14 +116,6 @@ def make_router(routes: list[Route], ports: dict[str, int]) -> type[BaseHTTPRequ
     return Router
 
 
-def nats_binary() -> str:
-    beside = Path(sys.executable).parent / "nats-server"
-    found = str(beside) if beside.exists() else shutil.which("nats-server")
-    if found is None:
-        sys.exit("split: nats-server not found; run `make split` (it installs the test extra)")
-    return found
-
-
 def shared_key(data_dir: Path) -> str:
     """One signing key for all five processes, kept so sessions survive a restart."""
     key_file = data_dir / "jwt.key"
@@ -168,27 +136,11 @@ def wait_accepting(name: str, process: subprocess.Popen[bytes], port: int,
                    deadline: float) -> None:
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"{name} exited with {process.returncode} (is {port} taken?)")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"{name} did not accept connections on {port} in time")
-
-
-def wait_ready(name: str, process: subprocess.Popen[bytes], url: str, deadline: float) -> None:
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{name} exited with {process.returncode} while starting")
-        try:
-            with urllib.request.urlopen(url, timeout=1) as response:
-                if response.status == 200:
-                    return
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(f"{name} was not ready at {url} in time")
+            raise NotServing(f"{name} exited with {process.returncode} (is {port} taken?)")
+        if accepts(port):
+            return
+        time.sleep(0.05)
+    raise NotServing(f"{name} did not accept connections on {port} in time")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -250,8 +202,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, interrupt)
     signal.signal(signal.SIGINT, interrupt)
     try:
-        nats = start("nats", [nats_binary(), "-js", "-a", "127.0.0.1", "-p", str(args.nats_port),
-                              "-sd", str(data_dir / "nats")], base_env)
+        nats = start("nats", [str(server_binary()), "-js", "-a", "127.0.0.1",
+                              "-p", str(args.nats_port), "-sd", str(data_dir / "nats")], base_env)
         wait_accepting("nats-server", nats, args.nats_port, time.monotonic() + 10)
         for module in MODULES:
             env = {**base_env, "TICKETING_MODULES": module,
@@ -262,9 +214,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         for module in MODULES:
             wait_ready(module, processes[module], f"http://127.0.0.1:{ports[module]}/readyz",
                        deadline)
-        routes = ingress_routes()
+        routes = split_routes()
         router = ThreadingHTTPServer((args.host, args.port), make_router(routes, ports))
-    except (RuntimeError, OSError) as error:
+    except (NotServing, OSError) as error:
         print(f"split: {error}", file=sys.stderr)
         stop()
         return 1

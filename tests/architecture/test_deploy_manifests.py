@@ -16,7 +16,6 @@ import subprocess
 import sys
 import tomllib
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +25,7 @@ from quart import Quart
 
 import ticketing
 from tests.architecture.settings_names import settings_variables
+from tests.support.ingress import Route, ingress_routes, route_for
 from tests.support.nats import server_binary
 from ticketing.app import create_app
 from ticketing.settings import MODULE_NAMES, Settings, SettingsError
@@ -164,37 +164,6 @@ def settings_of(container: Doc, secrets: dict[str, dict[str, str]], data_dir: Pa
     return Settings.from_env(environ)
 
 
-@dataclass(frozen=True)
-class Route:
-    """One Ingress path: a ``Prefix`` or a regular expression, and its Service."""
-
-    path: str
-    service: str
-    regex: bool = False
-
-    def matches(self, url_path: str) -> bool:
-        if self.regex:  # ingress-nginx: a regular expression anchored at the start
-            return re.match(self.path, url_path) is not None
-        if self.path == "/":  # Kubernetes Prefix: whole path elements only
-            return True
-        prefix = self.path.rstrip("/")
-        return url_path == prefix or url_path.startswith(prefix + "/")
-
-
-def ingress_routes(ingresses: list[Doc]) -> list[Route]:
-    routes = []
-    for ingress in ingresses:
-        for rule in ingress["spec"]["rules"]:
-            for path in rule["http"]["paths"]:
-                assert path["pathType"] in ("Prefix", "ImplementationSpecific"), path
-                regex = path["pathType"] == "ImplementationSpecific"
-                if regex:
-                    annotations = ingress["metadata"].get("annotations", {})
-                    assert annotations.get("nginx.ingress.kubernetes.io/use-regex") == "true"
-                routes.append(Route(path["path"], path["backend"]["service"]["name"], regex))
-    return routes
-
-
 def route_rules(app: Quart) -> set[str]:
     return {rule.rule for rule in app.url_map.iter_rules()}
 
@@ -204,11 +173,10 @@ def ingress_problems(routes: list[Route], service_modules: dict[str, str],
     """Every route of the app reaches, by the longest matching path, a module serving it."""
     problems = []
     for rule in sorted(all_rules):
-        matching = [route for route in routes if route.matches(rule)]
-        if not matching:
+        chosen = route_for(routes, rule)
+        if chosen is None:
             problems.append(f"{rule}: no Ingress path routes it")
             continue
-        chosen = max(matching, key=lambda route: len(route.path))
         module = service_modules.get(chosen.service)
         if module is None:
             problems.append(f"{rule}: routed to {chosen.service}, which no Deployment backs")

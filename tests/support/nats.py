@@ -121,7 +121,7 @@ class NatsServer:
             ports_files = list(ports_dir.glob("*.ports"))
             if ports_files and (port_found := _client_port(ports_files[0])) is not None:
                 self.port = port_found
-                if _accepts(self.port):
+                if accepts(self.port):
                     return
             time.sleep(0.01)
         self.stop()
@@ -225,7 +225,7 @@ def _client_port(ports_file: Path) -> int | None:
     return int(nats_urls[0].rsplit(":", 1)[1])
 
 
-def _accepts(port: int) -> bool:
+def accepts(port: int) -> bool:
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=0.5):
             return True

@@ -1,8 +1,10 @@
-"""Real ``python -m ticketing serve`` processes for the end-to-end and browser tests.
+"""Real ``python -m ticketing serve`` processes, for the end-to-end and browser tests and
+for ``deploy/split.py`` (the split on a developer's machine).
 
 A :class:`ServerProcess` runs on a free port with its own data dir and log; it can be
 killed (as a crashed pod would be) and started again on the same port and data dir.
-Every test that starts one stops it.
+Every test that starts one stops it. :func:`wait_ready` is how anything here waits for a
+process to serve.
 """
 
 from __future__ import annotations
@@ -20,10 +22,29 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
-
 STARTUP_TIMEOUT_SECONDS = 30.0
 LOG_TAIL_CHARACTERS = 6000
+READY_POLL_SECONDS = 0.05
+
+
+class NotServing(AssertionError):
+    """A process exited while starting, or was not ready in time (a test failure)."""
+
+
+def wait_ready(name: str, process: subprocess.Popen[bytes], url: str, deadline: float) -> None:
+    """Until ``url`` (a ``/readyz``) answers 200; :class:`NotServing` if the process dies
+    or the deadline (``time.monotonic()``) passes."""
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise NotServing(f"{name} exited with {process.returncode} while starting")
+        try:
+            with urllib.request.urlopen(url, timeout=1) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass
+        time.sleep(READY_POLL_SECONDS)
+    raise NotServing(f"{name} was not ready at {url} in time")
 
 
 def free_port() -> int:
@@ -96,20 +117,12 @@ class ServerProcess:
                 self.kill()
 
     def wait_ready(self, deadline: float) -> None:
-        """Poll ``/readyz`` until it answers 200; fail with the log if the process dies."""
+        """Until ``/readyz`` answers 200; fails with the log if the process dies."""
         assert self.process is not None
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                pytest.fail(f"{self.name} exited with {self.process.returncode}:\n"
-                            f"{self.log_tail()}")
-            try:
-                with urllib.request.urlopen(f"{self.url}/readyz", timeout=1) as response:
-                    if response.status == 200:
-                        return
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                pass
-            time.sleep(0.05)
-        pytest.fail(f"{self.name} not ready in time:\n{self.log_tail()}")
+        try:
+            wait_ready(self.name, self.process, f"{self.url}/readyz", deadline)
+        except NotServing as error:
+            raise NotServing(f"{error}:\n{self.log_tail()}") from None
 
     def log_tail(self) -> str:
         try:
