@@ -11,7 +11,8 @@ import asyncio
 from collections.abc import Iterator
 
 import pytest
-from quart import Quart
+from quart import Quart, Response
+from quart.typing import TestClientProtocol as Client
 
 from tests.support.bus import hold_back
 from tests.support.payments import open_order, pay, signed_up
@@ -33,17 +34,22 @@ def verdict_held(app: Quart, monkeypatch: pytest.MonkeyPatch) -> Iterator[asynci
     gate.set()
 
 
+async def paying(app: Quart) -> tuple[Client, str, asyncio.Task[Response]]:
+    """A buyer, their open order, and their payment of it, under way."""
+    buyer = await signed_up(app, "buyer@test.com")
+    order = await open_order(app, buyer)
+    payment = asyncio.create_task(pay(buyer, order["id"]))
+    await asyncio.sleep(0.2)
+    assert not payment.done()  # held: orders has not decided
+    return buyer, order["id"], payment
+
+
 async def test_an_accepted_payment_is_answered_once_its_capture_is_recorded(
     app: Quart, verdict_held: asyncio.Event,
 ) -> None:
-    buyer = await signed_up(app, "buyer@test.com")
-    order = await open_order(app, buyer)
-
-    paying = asyncio.create_task(pay(buyer, order["id"]))
-    await asyncio.sleep(0.2)
-    assert not paying.done()  # held: orders has not decided
+    _, _, payment = await paying(app)
     verdict_held.set()
-    response = await asyncio.wait_for(paying, BOUND_SECONDS)
+    response = await asyncio.wait_for(payment, BOUND_SECONDS)
 
     assert response.status_code == 201, await response.get_json()
 
@@ -51,14 +57,10 @@ async def test_an_accepted_payment_is_answered_once_its_capture_is_recorded(
 async def test_a_refused_payment_is_answered_once_its_hold_is_released(
     app: Quart, verdict_held: asyncio.Event,
 ) -> None:
-    buyer = await signed_up(app, "buyer@test.com")
-    order = await open_order(app, buyer)
-
-    paying = asyncio.create_task(pay(buyer, order["id"]))
-    await asyncio.sleep(0.2)
-    assert (await buyer.delete(f"/api/orders/{order['id']}")).status_code == 204
+    buyer, order_id, payment = await paying(app)
+    assert (await buyer.delete(f"/api/orders/{order_id}")).status_code == 204
     verdict_held.set()
-    response = await asyncio.wait_for(paying, BOUND_SECONDS)
+    response = await asyncio.wait_for(payment, BOUND_SECONDS)
 
     assert response.status_code == 400
     assert await response.get_json() == {
