@@ -19,7 +19,7 @@ NOW = datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC)
 ])
 def test_seconds_left_counts_whole_seconds_and_never_goes_negative(expires_at: str,
                                                                     left: int) -> None:
-    assert seconds_left({"expiresAt": expires_at}, NOW) == left
+    assert seconds_left(datetime.fromisoformat(expires_at), NOW) == left
 
 
 @pytest.mark.parametrize(("seconds", "shown"), [

@@ -15,6 +15,7 @@ from ticketing.modules.payments import models
 from ticketing.modules.payments.api import InvalidWebhook, PaymentResult, PaymentsApi
 from ticketing.modules.payments.gateway import FakeGateway, cents
 from ticketing.modules.payments.settler import Settler
+from ticketing.web.payments.schemas import payment_json
 
 
 @pytest.mark.parametrize(("amount", "expected"), [
@@ -47,7 +48,8 @@ async def test_a_webhook_without_a_valid_signature_is_refused_before_any_io(
 
 
 def test_a_result_is_the_contract_json() -> None:
-    assert PaymentResult(payment_id="p1").json() == {"id": "p1"}
-    assert PaymentResult(client_secret="pi_secret").json() == {
+    assert payment_json(PaymentResult(payment_id="p1")) == {"id": "p1"}
+    assert payment_json(PaymentResult(client_secret="pi_secret")) == {
         "status": "requires_action", "clientSecret": "pi_secret"}
-    assert PaymentResult(processing_id="p1").json() == {"status": "processing", "id": "p1"}
+    assert payment_json(PaymentResult(processing_id="p1")) == {"status": "processing",
+                                                               "id": "p1"}

@@ -5,8 +5,10 @@ Its reactions to tickets, expiries and payments are internal: ``reactions.py``.
 
 from __future__ import annotations
 
-from datetime import UTC, timedelta
-from typing import Any, Protocol, runtime_checkable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Protocol, runtime_checkable
 
 from tortoise.exceptions import IntegrityError
 
@@ -19,39 +21,57 @@ from ticketing.modules.orders.models import Order, TicketReplica
 from ticketing.modules.orders.rules import TicketAlreadyReserved, reservation_refusal
 from ticketing.modules.orders.transitions import close_order
 
-__all__ = ["CannotCancelCompleted", "Orders", "OrdersApi", "TicketAlreadyReserved",
-           "order_json"]
+__all__ = ["CannotCancelCompleted", "OrderView", "OrderedTicket", "Orders", "OrdersApi",
+           "TicketAlreadyReserved"]
 
 
 class CannotCancelCompleted(DomainError):
     code = "order_complete"
 
 
-def order_json(order: Order, ticket: TicketReplica) -> dict[str, Any]:
-    """The contract's order JSON, its ticket embedded."""
-    return {
-        "id": order.id,
-        "status": order.status.value,
-        "userId": order.user_id,
-        "expiresAt": order.expires_at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
-        "version": order.version,
-        "ticket": {"id": ticket.id, "title": ticket.title, "price": float(ticket.price),
-                   "version": ticket.version},
-    }
+@dataclass(frozen=True)
+class OrderedTicket:
+    """The ticket an order holds, as orders' replica of it knows it."""
+
+    id: str
+    title: str
+    price: Decimal
+    version: int
+
+
+@dataclass(frozen=True)
+class OrderView:
+    """An order as the facade shows it, its ticket embedded."""
+
+    id: str
+    status: OrderStatus
+    user_id: str
+    expires_at: datetime
+    version: int
+    ticket: OrderedTicket
+
+
+def _view(order: Order, ticket: TicketReplica) -> OrderView:
+    return OrderView(
+        id=order.id, status=order.status, user_id=order.user_id, expires_at=order.expires_at,
+        version=order.version,
+        ticket=OrderedTicket(id=ticket.id, title=ticket.title, price=ticket.price,
+                             version=ticket.version),
+    )
 
 
 @runtime_checkable
 class Orders(Protocol):
     """What the web layer may ask of orders: commands and queries, nothing else."""
 
-    async def reserve(self, user_id: str, ticket_id: str) -> dict[str, Any]:
+    async def reserve(self, user_id: str, ticket_id: str) -> OrderView:
         """Hold a ticket for the reservation window: 404 for a ticket orders does not
         know, 400 for one that an active order holds."""
 
-    async def list_for(self, user_id: str) -> list[dict[str, Any]]:
+    async def list_for(self, user_id: str) -> list[OrderView]:
         """The user's orders, oldest first."""
 
-    async def get(self, user_id: str, order_id: str) -> dict[str, Any]:
+    async def get(self, user_id: str, order_id: str) -> OrderView:
         """One of the user's orders: 404 for an unknown id, 401 for someone else's."""
 
     async def cancel(self, user_id: str, order_id: str) -> None:
@@ -65,7 +85,7 @@ class OrdersApi(Orders):
         self._window = timedelta(seconds=reservation_seconds)
         self._clock = clock
 
-    async def reserve(self, user_id: str, ticket_id: str) -> dict[str, Any]:
+    async def reserve(self, user_id: str, ticket_id: str) -> OrderView:
         """The unique partial index over active orders makes the database pick exactly one
         winner when many buyers race for the same ticket; the early check only makes
         the common refusal cheap."""
@@ -87,17 +107,17 @@ class OrdersApi(Orders):
                 ))
         except IntegrityError:
             raise TicketAlreadyReserved() from None
-        return order_json(order, ticket)
+        return _view(order, ticket)
 
-    async def list_for(self, user_id: str) -> list[dict[str, Any]]:
+    async def list_for(self, user_id: str) -> list[OrderView]:
         orders = await Order.filter(user_id=user_id).order_by("id")
         tickets = {t.id: t for t in await TicketReplica.filter(
             id__in={o.ticket_id for o in orders})}
-        return [order_json(o, tickets[o.ticket_id]) for o in orders]
+        return [_view(o, tickets[o.ticket_id]) for o in orders]
 
-    async def get(self, user_id: str, order_id: str) -> dict[str, Any]:
+    async def get(self, user_id: str, order_id: str) -> OrderView:
         order = await _owned(user_id, order_id)
-        return order_json(order, await TicketReplica.get(id=order.ticket_id))
+        return _view(order, await TicketReplica.get(id=order.ticket_id))
 
     async def cancel(self, user_id: str, order_id: str) -> None:
         order = await _owned(user_id, order_id)

@@ -9,8 +9,10 @@ subscriptions table), ``settler`` (the provider calls a decision leaves), ``webh
 
 from __future__ import annotations
 
-from datetime import UTC
-from typing import Any, Protocol
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Protocol
 
 from ticketing.bus.outbox import Outbox
 from ticketing.bus.supervisor import Supervised, Supervisor
@@ -35,10 +37,20 @@ from ticketing.modules.payments.settler import Settler
 from ticketing.modules.payments.webhooks import Webhooks
 
 __all__ = [
-    "AlreadyPaid", "CannotPayCancelled", "InvalidWebhook", "OrderExpired", "PaymentGateway",
-    "PaymentInProgress", "PaymentRefused", "PaymentResult", "Payments", "PaymentsApi",
-    "ProviderUnavailable",
+    "AlreadyPaid", "CannotPayCancelled", "InvalidWebhook", "OrderExpired", "OrderSummary",
+    "PaymentGateway", "PaymentInProgress", "PaymentRefused", "PaymentResult", "Payments",
+    "PaymentsApi", "ProviderUnavailable", "ReplicaStatus",
 ]
+
+
+@dataclass(frozen=True)
+class OrderSummary:
+    """What payments knows of an order: its status here, its price and its deadline."""
+
+    id: str
+    status: ReplicaStatus
+    price: Decimal
+    expires_at: datetime
 
 
 class Payments(Protocol):
@@ -49,7 +61,7 @@ class Payments(Protocol):
         still deciding; refused with :class:`CannotPayCancelled`, :class:`OrderExpired`,
         :class:`AlreadyPaid`, :class:`PaymentRefused` or :class:`PaymentInProgress`."""
 
-    async def order(self, user_id: str, order_id: str) -> dict[str, Any]:
+    async def order(self, user_id: str, order_id: str) -> OrderSummary:
         """What payments knows of one of the user's orders: 404 unknown, 401 not theirs."""
 
     async def receive_webhook(self, payload: str | bytes, signature: str | None) -> bool:
@@ -76,13 +88,12 @@ class PaymentsApi(Payments):
     async def pay(self, user_id: str, order_id: str, payment_method: str) -> PaymentResult:
         return await self._attempts.pay(await _payable(user_id, order_id), payment_method)
 
-    async def order(self, user_id: str, order_id: str) -> dict[str, Any]:
+    async def order(self, user_id: str, order_id: str) -> OrderSummary:
         replica = await _owned(user_id, order_id)
         assert replica.price is not None
         assert replica.expires_at is not None
-        return {"id": replica.id, "status": replica.status.value, "price": float(replica.price),
-                "expiresAt": replica.expires_at.astimezone(UTC).isoformat()
-                .replace("+00:00", "Z")}
+        return OrderSummary(id=replica.id, status=replica.status, price=replica.price,
+                            expires_at=replica.expires_at)
 
     async def receive_webhook(self, payload: str | bytes, signature: str | None) -> bool:
         return await self._webhooks.receive(payload, signature)

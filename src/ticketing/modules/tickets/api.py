@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 from ticketing.bus.contracts import TicketCreated
 from ticketing.bus.outbox import Outbox
@@ -15,7 +15,7 @@ from ticketing.errors import Conflict, DomainError, NotAuthorized, NotFound
 from ticketing.ids import is_valid_id, new_id
 from ticketing.modules.tickets.models import Ticket
 
-__all__ = ["TicketPage", "TicketReserved", "Tickets", "TicketsApi", "ticket_json"]
+__all__ = ["TicketPage", "TicketReserved", "TicketView", "Tickets", "TicketsApi"]
 
 
 class TicketReserved(DomainError):
@@ -29,44 +29,45 @@ class TicketChanged(Conflict):
 
 
 @dataclass(frozen=True)
+class TicketView:
+    """A ticket as the facade shows it; ``order_id`` names the order holding it, if any."""
+
+    id: str
+    title: str
+    price: Decimal
+    user_id: str
+    version: int
+    order_id: str | None = None
+
+
+@dataclass(frozen=True)
 class TicketPage:
     """One page of the listing; ``next_before`` is the cursor of the next page, if any."""
 
-    tickets: list[dict[str, Any]]
+    tickets: tuple[TicketView, ...]
     next_before: str | None
 
 
-def ticket_json(ticket: Ticket) -> dict[str, Any]:
-    """The contract's ticket JSON; ``orderId`` only while an order holds it."""
-    body: dict[str, Any] = {
-        "id": ticket.id, "title": ticket.title, "price": money(ticket.price),
-        "userId": ticket.user_id, "version": ticket.version,
-    }
-    if ticket.order_id:
-        body["orderId"] = ticket.order_id
-    return body
-
-
-def money(amount: Decimal) -> float:
-    """A price as a JSON number; two places survive a float's shortest repr exactly."""
-    return float(amount)
+def _view(ticket: Ticket) -> TicketView:
+    return TicketView(id=ticket.id, title=ticket.title, price=ticket.price,
+                      user_id=ticket.user_id, version=ticket.version, order_id=ticket.order_id)
 
 
 @runtime_checkable
 class Tickets(Protocol):
     """What the web layer may ask of tickets: commands and queries, nothing else."""
 
-    async def create(self, user_id: str, title: str, price: Decimal) -> dict[str, Any]:
+    async def create(self, user_id: str, title: str, price: Decimal) -> TicketView:
         """List a ticket for sale (version 0) and announce it."""
 
-    async def get(self, ticket_id: str) -> dict[str, Any]:
+    async def get(self, ticket_id: str) -> TicketView:
         """One ticket, reserved or not; 404 for an unknown (or malformed) id."""
 
     async def list_available(self, limit: int, before: str | None) -> TicketPage:
         """Tickets neither reserved nor sold, newest first, ``limit`` at a time."""
 
     async def update(self, ticket_id: str, user_id: str, title: str, price: Decimal,
-                     expected_version: int | None = None) -> dict[str, Any]:
+                     expected_version: int | None = None) -> TicketView:
         """Edit a ticket: 404, then reserved (400), then not the owner (401), then a
         version other than ``expected_version`` (409)."""
 
@@ -75,16 +76,16 @@ class TicketsApi(Tickets):
     def __init__(self, outbox: Outbox) -> None:
         self._outbox = outbox
 
-    async def create(self, user_id: str, title: str, price: Decimal) -> dict[str, Any]:
+    async def create(self, user_id: str, title: str, price: Decimal) -> TicketView:
         async with self._outbox.transaction() as unit:
             ticket = await Ticket.create(id=new_id(), title=title, price=price, user_id=user_id,
                                          using_db=unit.connection)
             await unit.publish(TicketCreated(id=ticket.id, version=ticket.version,
                                              title=title, price=price, user_id=user_id))
-        return ticket_json(ticket)
+        return _view(ticket)
 
-    async def get(self, ticket_id: str) -> dict[str, Any]:
-        return ticket_json(await _find(ticket_id))
+    async def get(self, ticket_id: str) -> TicketView:
+        return _view(await _find(ticket_id))
 
     async def list_available(self, limit: int, before: str | None) -> TicketPage:
         query = Ticket.filter(order_id=None, sold=False)
@@ -92,11 +93,11 @@ class TicketsApi(Tickets):
             query = query.filter(id__lt=before)
         found = await query.order_by("-id").limit(limit + 1)
         page = found[:limit]
-        return TicketPage([ticket_json(t) for t in page],
+        return TicketPage(tuple(_view(t) for t in page),
                           page[-1].id if len(found) > limit else None)
 
     async def update(self, ticket_id: str, user_id: str, title: str, price: Decimal,
-                     expected_version: int | None = None) -> dict[str, Any]:
+                     expected_version: int | None = None) -> TicketView:
         """The write is conditional on the version read, so a concurrent edit or hold
         becomes a 409 instead of a lost update."""
         ticket = await _find(ticket_id)
@@ -115,7 +116,7 @@ class TicketsApi(Tickets):
                 raise TicketChanged()
             ticket.title, ticket.price, ticket.version = title, price, ticket.version + 1
             await unit.publish(ticket.updated_event())
-        return ticket_json(ticket)
+        return _view(ticket)
 
 
 async def _find(ticket_id: str) -> Ticket:

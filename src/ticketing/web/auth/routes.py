@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 from quart import Blueprint, Response, jsonify
-from quart_schema import validate_request
+from quart_schema import document_response, validate_request
 
 from ticketing.modules.auth.api import AuthApi, SignedIn
-from ticketing.web.auth.schemas import SignInBody, SignUpBody
+from ticketing.web.auth.schemas import (
+    CurrentUserResponse,
+    SignInBody,
+    SignUpBody,
+    UserResponse,
+    current_user_json,
+    user_json,
+)
 from ticketing.web.shell.runtime import facade, runtime
 from ticketing.web.shell.session import (
     clear_session_cookie,
@@ -20,7 +27,7 @@ blueprint = Blueprint("api_auth", __name__, url_prefix="/api/users")
 
 def signed_in_response(user: SignedIn, status: int) -> Response:
     """``{id, email}`` with the session cookie set."""
-    response = jsonify({"id": user.id, "email": user.email})
+    response = jsonify(user_json(user))
     response.status_code = status
     settings = runtime().settings
     set_session_cookie(response, user.cookie, max_age=settings.jwt_lifetime_seconds,
@@ -30,6 +37,7 @@ def signed_in_response(user: SignedIn, status: int) -> Response:
 
 @blueprint.post("/signup")
 @validate_request(SignUpBody)
+@document_response(UserResponse, 201)
 async def sign_up(data: SignUpBody) -> Response:
     """Create an account and sign in. 400 "Email in use" when the email is taken."""
     user = await facade("auth", AuthApi).sign_up(data.email, data.password, client_address())
@@ -38,6 +46,7 @@ async def sign_up(data: SignUpBody) -> Response:
 
 @blueprint.post("/signin")
 @validate_request(SignInBody)
+@document_response(UserResponse)
 async def sign_in(data: SignInBody) -> Response:
     """Sign in. 400 "Invalid credentials" for an unknown email or a wrong password."""
     user = await facade("auth", AuthApi).sign_in(data.email, data.password, client_address())
@@ -64,7 +73,7 @@ async def ended_session_response(*, everywhere: bool) -> Response:
 
 
 @blueprint.get("/currentuser")
+@document_response(CurrentUserResponse)
 async def current() -> Response:
     """The signed-in user's claims, or ``{"currentUser": null}``."""
-    user = current_user()
-    return jsonify({"currentUser": user.as_json() if user else None})
+    return jsonify(current_user_json(current_user()))

@@ -37,7 +37,7 @@ async def order(order_id: str) -> Response:
 
     async def current() -> str:
         found = await facade.get(user.id, order_id)
-        return order_message(found["id"], found["status"], found["version"])
+        return order_message(found.id, found.status, found.version)
 
     return event_stream(live_stream(hub_of(current_app), wants, render, current))
 

@@ -11,7 +11,8 @@ from werkzeug.wrappers.response import Response as WerkzeugResponse
 
 from ticketing.bus.contracts import OPEN_ORDER_STATUSES, OrderStatus
 from ticketing.errors import DomainError, NotAuthorized, NotFound
-from ticketing.modules.orders.api import OrdersApi
+from ticketing.modules.orders.api import OrdersApi, OrderView
+from ticketing.web.orders.schemas import order_json
 from ticketing.web.shell.forms import sign_in_redirect
 from ticketing.web.shell.purchase import refusal_code
 from ticketing.web.shell.runtime import facade
@@ -34,9 +35,8 @@ def orders() -> OrdersApi:
     return facade("orders", OrdersApi)
 
 
-def seconds_left(order: dict[str, Any], now: datetime | None = None) -> int:
+def seconds_left(expires_at: datetime, now: datetime | None = None) -> int:
     """Whole seconds until the order's payment window closes; 0 once it has."""
-    expires_at = datetime.fromisoformat(order["expiresAt"])
     remaining = (expires_at - (now or datetime.now(UTC))).total_seconds()
     return max(0, int(remaining))
 
@@ -48,8 +48,9 @@ def clock(seconds: int) -> str:
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
-def _with_label(order: dict[str, Any]) -> dict[str, Any]:
-    return order | {"statusLabel": STATUS_LABELS.get(order["status"], order["status"])}
+def _with_label(order: OrderView) -> dict[str, Any]:
+    """The order's JSON, as the templates read it, with the status as the pages name it."""
+    return order_json(order) | {"statusLabel": STATUS_LABELS.get(order.status, order.status)}
 
 
 @blueprint.get("")
@@ -62,15 +63,14 @@ async def list_orders() -> Page | WerkzeugResponse:
     return await render_template("orders/index.html", orders=found), 200
 
 
-async def _order_page(order: dict[str, Any], error: str | None = None,
+async def _order_page(order: OrderView, error: str | None = None,
                       status: int = 200) -> Page:
-    remaining = seconds_left(order)
-    is_open = order["status"] in OPEN_STATUSES
-    expires_at = datetime.fromisoformat(order["expiresAt"]).astimezone(UTC)
+    remaining = seconds_left(order.expires_at)
+    is_open = order.status in OPEN_STATUSES
     html = await render_template(
         "orders/show.html", order=_with_label(order), error=error, is_open=is_open,
         seconds_left=remaining, time_left=clock(remaining),
-        expires_label=expires_at.strftime("%Y-%m-%d %H:%M:%S UTC"),
+        expires_label=order.expires_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
         # The way to the payments page shows only while the order can still be paid.
         payable=is_open and remaining > 0,
     )
@@ -93,7 +93,7 @@ async def purchase() -> WerkzeugResponse:
         order = await orders().reserve(user.id, ticket_id)
     except DomainError as error:
         return redirect(f"{back}?" + urlencode({"purchase": refusal_code(error)}), 303)
-    return redirect(f"/orders/{order['id']}", 303)
+    return redirect(f"/orders/{order.id}", 303)
 
 
 @blueprint.get("/<order_id>")

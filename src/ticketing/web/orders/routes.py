@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 from quart import Blueprint, Response, jsonify
-from quart_schema import validate_request
+from quart_schema import document_response, validate_request
 
 from ticketing.modules.orders.api import OrdersApi
-from ticketing.web.orders.schemas import NewOrderBody
+from ticketing.web.orders.schemas import (
+    NewOrderBody,
+    OrderListResponse,
+    OrderResponse,
+    order_json,
+)
 from ticketing.web.shell.runtime import facade
 from ticketing.web.shell.session import require_user, signed_in
 
@@ -20,22 +25,25 @@ def orders() -> OrdersApi:
 @blueprint.post("")
 @signed_in
 @validate_request(NewOrderBody)
+@document_response(OrderResponse, 201)
 async def create_order(data: NewOrderBody) -> tuple[Response, int]:
     """Reserve a ticket for the payment window; 400 when someone else holds it."""
     user = require_user()
-    return jsonify(await orders().reserve(user.id, data.ticketId)), 201
+    return jsonify(order_json(await orders().reserve(user.id, data.ticketId))), 201
 
 
 @blueprint.get("")
+@document_response(OrderListResponse)
 async def list_orders() -> Response:
     """Your orders, oldest first, each with its ticket."""
-    return jsonify(await orders().list_for(require_user().id))
+    return jsonify([order_json(o) for o in await orders().list_for(require_user().id)])
 
 
 @blueprint.get("/<order_id>")
+@document_response(OrderResponse)
 async def show_order(order_id: str) -> Response:
     """One of your orders; 404 unknown, 401 someone else's."""
-    return jsonify(await orders().get(require_user().id, order_id))
+    return jsonify(order_json(await orders().get(require_user().id, order_id)))
 
 
 @blueprint.delete("/<order_id>")

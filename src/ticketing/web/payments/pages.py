@@ -9,14 +9,19 @@ orders has applied it (ADR 0016).
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
 from urllib.parse import urlencode
 
 from quart import Blueprint, redirect, render_template, request
 from werkzeug.wrappers.response import Response as WerkzeugResponse
 
 from ticketing.errors import DomainError, NotAuthorized, NotFound
-from ticketing.modules.payments.api import AlreadyPaid, CannotPayCancelled, OrderExpired
+from ticketing.modules.payments.api import (
+    AlreadyPaid,
+    CannotPayCancelled,
+    OrderExpired,
+    OrderSummary,
+    ReplicaStatus,
+)
 from ticketing.web.payments.routes import payments
 from ticketing.web.payments.schemas import PaymentBody
 from ticketing.web.shell.session import current_user
@@ -29,27 +34,22 @@ Page = tuple[str, int]
 _NOT_PAYABLE = (CannotPayCancelled, OrderExpired, AlreadyPaid)
 
 
-async def _order(user_id: str, order_id: str) -> dict[str, Any]:
-    """The order as the pay page shows it (payments' own copy knows no ticket title)."""
-    known = await payments().order(user_id, order_id)
-    return {"id": known["id"], "status": known["status"], "expiresAt": known["expiresAt"],
-            "ticket": {"title": "your ticket", "price": known["price"]}}
-
-
-def _why_not_payable(order: dict[str, Any]) -> DomainError | None:
+def _why_not_payable(order: OrderSummary) -> DomainError | None:
     """Why the order cannot be paid now, as ``pay`` would refuse it; ``None`` if it can."""
-    if order["status"] == "complete":
+    if order.status == ReplicaStatus.COMPLETE:
         return AlreadyPaid()
-    if order["status"] == "cancelled":
+    if order.status == ReplicaStatus.CANCELLED:
         return CannotPayCancelled()
-    if datetime.fromisoformat(order["expiresAt"]) <= datetime.now(UTC):
+    if order.expires_at <= datetime.now(UTC):
         return OrderExpired()
     return None
 
 
-async def _page(order: dict[str, Any], message: str | None, status: int, payable: bool,
+async def _page(order: OrderSummary, message: str | None, status: int, payable: bool,
                 token: str = "") -> Page:
-    html = await render_template("payments/page.html", order=order, payable=payable,
+    # Payments' own copy of the order knows no ticket title.
+    shown = {"id": order.id, "ticket": {"title": "your ticket", "price": order.price}}
+    html = await render_template("payments/page.html", order=shown, payable=payable,
                                  payment_error=message, payment_token=token)
     return html, status
 
@@ -64,7 +64,7 @@ async def show(order_id: str) -> Page | WerkzeugResponse:
     user = current_user()
     if user is None:
         return _sign_in_first(order_id)
-    order = await _order(user.id, order_id)
+    order = await payments().order(user.id, order_id)
     refusal = _why_not_payable(order)
     return await _page(order, refusal.message if refusal else None, 200, refusal is None)
 
@@ -83,12 +83,13 @@ async def pay(order_id: str) -> Page | WerkzeugResponse:
     except DomainError as error:
         if isinstance(error, NotFound | NotAuthorized):
             raise
-        return await _page(await _order(user.id, order_id), error.message, error.status,
+        order = await payments().order(user.id, order_id)
+        return await _page(order, error.message, error.status,
                            payable=not isinstance(error, _NOT_PAYABLE), token=token)
     if result.processing_id is not None:  # held; the order page shows how it ends
         return redirect(f"/orders/{order_id}", 303)
     if result.payment_id is None:
         return await _page(
-            await _order(user.id, order_id), "Your bank asks you to confirm this payment; "
-            "this needs JavaScript turned on.", 202, payable=True, token=token)
+            await payments().order(user.id, order_id), "Your bank asks you to confirm this "
+            "payment; this needs JavaScript turned on.", 202, payable=True, token=token)
     return redirect("/orders", 303)

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 from quart import Blueprint, Response, jsonify, request
-from quart_schema import validate_request
+from quart_schema import document_response, validate_request
 
 from ticketing.modules.payments.api import PaymentsApi
-from ticketing.web.payments.schemas import PaymentBody
+from ticketing.web.payments.schemas import (
+    PaymentBody,
+    PaymentPendingResponse,
+    PaymentResponse,
+    payment_json,
+)
 from ticketing.web.shell.runtime import facade
 from ticketing.web.shell.session import require_user, signed_in
 
@@ -20,11 +25,13 @@ def payments() -> PaymentsApi:
 @blueprint.post("")
 @signed_in
 @validate_request(PaymentBody)
+@document_response(PaymentResponse, 201)
+@document_response(PaymentPendingResponse, 202)
 async def create_payment(data: PaymentBody) -> tuple[Response, int]:
     """Pay an order's price once: 201 ``{id}`` once charged; 202 when the bank asks the
     buyer to confirm, or while the order is still being confirmed (``processing``)."""
     result = await payments().pay(require_user().id, data.orderId, data.token)
-    return jsonify(result.json()), 201 if result.payment_id else 202
+    return jsonify(payment_json(result)), 201 if result.payment_id else 202
 
 
 @blueprint.post("/webhook")

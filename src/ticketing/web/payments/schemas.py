@@ -1,11 +1,13 @@
-"""What a payment's JSON body and the pay form must hold."""
+"""What a payment's JSON body and the pay form must hold, and what ``POST /api/payments``
+answers (:func:`payment_json`; the response models document it)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import BaseModel, Field, RootModel, field_validator
 
+from ticketing.modules.payments.api import PaymentResult
 from ticketing.web.shell.validation import Body, rule_failed, trimmed_text
 
 MAX_REFERENCE_LENGTH = 255
@@ -29,3 +31,37 @@ class PaymentBody(Body):
         if len(token) > MAX_REFERENCE_LENGTH:
             raise rule_failed(f"Token must be at most {MAX_REFERENCE_LENGTH} characters")
         return token
+
+
+class PaymentResponse(BaseModel):
+    """The order is paid: the payment's id."""
+
+    id: str
+
+
+class PaymentRequiresAction(BaseModel):
+    """The bank asks the buyer to confirm: Stripe.js takes it on with ``clientSecret``."""
+
+    status: Literal["requires_action"]
+    clientSecret: str
+
+
+class PaymentProcessing(BaseModel):
+    """The money is held and orders is still confirming the order; the order page shows
+    how it ends."""
+
+    status: Literal["processing"]
+    id: str
+
+
+class PaymentPendingResponse(RootModel[PaymentRequiresAction | PaymentProcessing]):
+    """Not paid yet: the buyer must confirm, or the order is still being confirmed."""
+
+
+def payment_json(result: PaymentResult) -> dict[str, Any]:
+    """The answer to a payment request: ``{id}`` once paid, else why it is not yet."""
+    if result.payment_id is not None:
+        return {"id": result.payment_id}
+    if result.client_secret is not None:
+        return {"status": "requires_action", "clientSecret": result.client_secret}
+    return {"status": "processing", "id": result.processing_id}

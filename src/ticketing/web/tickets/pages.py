@@ -15,13 +15,18 @@ from quart import Blueprint, redirect, render_template, request
 from werkzeug.wrappers.response import Response as WerkzeugResponse
 
 from ticketing.errors import DomainError, NotAuthorized, NotFound
-from ticketing.modules.tickets.api import TicketsApi
+from ticketing.modules.tickets.api import TicketsApi, TicketView
 from ticketing.web.shell.forms import errors_by_field, form_values, sign_in_redirect
 from ticketing.web.shell.purchase import purchase_refusal
 from ticketing.web.shell.runtime import facade
 from ticketing.web.shell.session import current_user
 from ticketing.web.shell.validation import parse_form
-from ticketing.web.tickets.schemas import ListingQuery, NewTicketBody, TicketEditBody
+from ticketing.web.tickets.schemas import (
+    ListingQuery,
+    NewTicketBody,
+    TicketEditBody,
+    ticket_json,
+)
 
 blueprint = Blueprint("pages_tickets", __name__, template_folder="templates")
 
@@ -38,11 +43,11 @@ def _is_page_error(error: DomainError) -> bool:
     return isinstance(error, NotFound | NotAuthorized)
 
 
-async def _ticket_page(ticket: dict[str, Any], error: str | None = None,
+async def _ticket_page(ticket: TicketView, error: str | None = None,
                        status: int = 200) -> Page:
     user = current_user()
-    html = await render_template("tickets/show.html", ticket=ticket, error=error,
-                                 is_owner=user is not None and user.id == ticket["userId"])
+    html = await render_template("tickets/show.html", ticket=ticket_json(ticket), error=error,
+                                 is_owner=user is not None and user.id == ticket.user_id)
     return html, status
 
 
@@ -84,7 +89,7 @@ async def sell() -> Page | WerkzeugResponse:
         ticket = await tickets().create(user.id, data.title, data.price)
     except DomainError as error:
         return await _sell_form(form, error)
-    return redirect(f"/tickets/{ticket['id']}", 303)
+    return redirect(f"/tickets/{ticket.id}", 303)
 
 
 def _edit_fields(form: Mapping[str, Any]) -> dict[str, Any]:
@@ -96,7 +101,7 @@ def _edit_fields(form: Mapping[str, Any]) -> dict[str, Any]:
     return fields
 
 
-async def _edit_form(ticket: dict[str, Any], values: Mapping[str, Any],
+async def _edit_form(ticket: TicketView, values: Mapping[str, Any],
                      error: DomainError | None = None) -> Page:
     errors = errors_by_field(error) if error else {}
     if "version" in errors:  # a hidden field: its complaint goes above the form
@@ -113,18 +118,18 @@ async def edit(ticket_id: str) -> Page | WerkzeugResponse:
     if user is None:
         return sign_in_redirect()
     ticket = await tickets().get(ticket_id)
-    if ticket["userId"] != user.id:
+    if ticket.user_id != user.id:
         raise NotAuthorized()
     if request.method == "GET":
-        values = {"title": ticket["title"], "price": f"{ticket['price']:.2f}",
-                  "version": str(ticket["version"])}
+        values = {"title": ticket.title, "price": f"{ticket.price:.2f}",
+                  "version": str(ticket.version)}
         return await _edit_form(ticket, values)
     form = await request.form
     try:
         data = parse_form(TicketEditBody, _edit_fields(form))
-        await tickets().update(ticket["id"], user.id, data.title, data.price, data.version)
+        await tickets().update(ticket.id, user.id, data.title, data.price, data.version)
     except DomainError as error:
         if _is_page_error(error):
             raise
         return await _edit_form(ticket, form, error)
-    return redirect(f"/tickets/{ticket['id']}", 303)
+    return redirect(f"/tickets/{ticket.id}", 303)

@@ -1,4 +1,5 @@
-"""What a ticket's JSON body, its forms and the listing's query must hold."""
+"""What a ticket's JSON body, its forms and the listing's query must hold, and the
+ticket JSON the API answers with (:func:`ticket_json`; the response models document it)."""
 
 from __future__ import annotations
 
@@ -6,9 +7,11 @@ import unicodedata
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from pydantic import Field, field_validator
+from pydantic import BaseModel, Field, RootModel, field_validator
+from pydantic.json_schema import SkipJsonSchema
 
 from ticketing.ids import is_valid_id
+from ticketing.modules.tickets.api import TicketView
 from ticketing.web.shell.validation import Body, rule_failed, trimmed_text
 
 MAX_PRICE = Decimal("1000000")
@@ -107,3 +110,36 @@ class ListingQuery(Body):
         if not isinstance(value, str) or not is_valid_id(value):
             raise rule_failed("Before must be a ticket id")
         return value
+
+
+def _absent_when_unset(schema: dict[str, Any]) -> None:
+    """Document an optional key as absent, not as ``null``: the JSON never holds one."""
+    schema.pop("default")
+
+
+class TicketResponse(BaseModel):
+    """A ticket; ``orderId`` only while an order holds it."""
+
+    id: str
+    title: str
+    price: float = Field(description="In dollars, at most two places")
+    userId: str
+    version: int
+    orderId: str | SkipJsonSchema[None] = Field(default=None,
+                                                json_schema_extra=_absent_when_unset)
+
+
+class TicketListResponse(RootModel[list[TicketResponse]]):
+    """Tickets for sale, newest first."""
+
+
+def ticket_json(ticket: TicketView) -> dict[str, Any]:
+    """The contract's ticket JSON; a price is a number (two places survive a float's
+    shortest repr exactly)."""
+    body: dict[str, Any] = {
+        "id": ticket.id, "title": ticket.title, "price": float(ticket.price),
+        "userId": ticket.user_id, "version": ticket.version,
+    }
+    if ticket.order_id:
+        body["orderId"] = ticket.order_id
+    return body

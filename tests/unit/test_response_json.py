@@ -1,0 +1,41 @@
+"""The slices turn the facades' views into the contract's JSON: prices as numbers, times in
+UTC ending in ``Z``, ``orderId`` only while a ticket is held."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+
+from ticketing.bus.contracts import OrderStatus
+from ticketing.modules.orders.api import OrderedTicket, OrderView
+from ticketing.modules.tickets.api import TicketView
+from ticketing.web.orders.schemas import OrderResponse, order_json
+from ticketing.web.tickets.schemas import TicketResponse, ticket_json
+
+TICKET = TicketView(id="t1", title="Concert", price=Decimal("1000000.00"), user_id="u1",
+                    version=3)
+ORDER = OrderView(id="o1", status=OrderStatus.AWAITING_PAYMENT, user_id="u2",
+                  expires_at=datetime(2026, 1, 1, 14, 15, tzinfo=timezone(timedelta(hours=2))),
+                  version=1, ticket=OrderedTicket(id="t1", title="Concert",
+                                                  price=Decimal("19.99"), version=4))
+
+
+def test_a_ticket_has_an_order_id_only_while_held() -> None:
+    assert ticket_json(TICKET) == {"id": "t1", "title": "Concert", "price": 1000000.0,
+                                   "userId": "u1", "version": 3}
+    held = ticket_json(replace(TICKET, order_id="o1"))
+    assert held == ticket_json(TICKET) | {"orderId": "o1"}
+    assert set(held) == set(TicketResponse.model_fields)
+
+
+def test_an_order_expires_in_utc_and_its_ticket_price_is_a_number() -> None:
+    body = order_json(ORDER)
+
+    assert body == {
+        "id": "o1", "status": "awaiting:payment", "userId": "u2",
+        "expiresAt": "2026-01-01T12:15:00Z", "version": 1,
+        "ticket": {"id": "t1", "title": "Concert", "price": 19.99, "version": 4},
+    }
+    assert set(body) == set(OrderResponse.model_fields)
+    assert type(body["status"]) is str
