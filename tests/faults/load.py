@@ -26,10 +26,13 @@ from typing import Any, TypeVar
 
 import httpx
 
+from ticketing.serving import KEEP_ALIVE_SECONDS
+
 T = TypeVar("T")
 
 PASSWORD = "fault-load-secret"
 REQUEST_TIMEOUT_SECONDS = 20.0  # beyond the payment decision's 10 s wait
+CLIENT_KEEP_ALIVE_SECONDS = KEEP_ALIVE_SECONDS / 2
 PATIENCE_SECONDS = 30.0  # how long a story retries one step before giving it up
 RETRY_PAUSE_SECONDS = 0.2
 FATES = ("pay", "cancel", "cancel-then-pay", "expire")
@@ -40,12 +43,14 @@ SIGN_IN_CHANCE = 0.03
 
 @dataclass(frozen=True)
 class Answer:
-    """One request: where it went, when it was sent, and the status (None: no answer)."""
+    """One request: where it went, when it was sent, and the status (None: no answer,
+    then ``error`` names the transport's failure: a timeout, a refused connection…)."""
 
     module: str
     route: str
     sent_at: float
     status: int | None
+    error: str | None = None
 
 
 @dataclass
@@ -94,7 +99,11 @@ class MixedLoad:
     async def run(self, stop: asyncio.Event, shoppers: int = 12) -> None:
         # Cookies travel in each request's header, never in a shared jar.
         jar = CookieJar(policy=DefaultCookiePolicy(allowed_domains=[]))
-        async with httpx.AsyncClient(timeout=REQUEST_TIMEOUT_SECONDS, cookies=jar) as http:
+        # A connection is reused only well inside the server's keep-alive: one the
+        # server is closing as a request goes out would fail it, a client's race, not ours.
+        limits = httpx.Limits(keepalive_expiry=CLIENT_KEEP_ALIVE_SECONDS)
+        async with httpx.AsyncClient(timeout=REQUEST_TIMEOUT_SECONDS, cookies=jar,
+                                     limits=limits) as http:
             self._http = http
             self._shoppers = [await self._sign_up(index) for index in range(shoppers)]
             await asyncio.gather(*(self._shop(stop, random.Random(self.seed * 1000 + worker))
@@ -127,10 +136,13 @@ class MixedLoad:
         try:
             response = await self._http.request(method, self.urls[module] + path,
                                                 headers=headers, **kwargs)
-        except httpx.TransportError:
-            response = None
+        except httpx.TransportError as error:
+            self.answers.append(Answer(module, route or f"{method} {path}", sent_at, None,
+                                       f"{type(error).__name__} after "
+                                       f"{time.time() - sent_at:.1f}s: {error}"))
+            return None
         self.answers.append(Answer(module, route or f"{method} {path}", sent_at,
-                                   None if response is None else response.status_code))
+                                   response.status_code))
         return response
 
     def _expect(self, response: httpx.Response, *allowed: int) -> bool:
