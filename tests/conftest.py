@@ -167,10 +167,16 @@ def migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
+def settings_overrides() -> dict[str, Any]:
+    """Fields a test module's ``settings`` should have: override this fixture to set them."""
+    return {}
+
+
+@pytest.fixture
 async def settings(make_settings: Callable[..., Settings], backend: str,
-                   migrated_sqlite: Path) -> Settings:
-    """Default test settings on a migrated, empty database."""
-    built = make_settings()
+                   migrated_sqlite: Path, settings_overrides: dict[str, Any]) -> Settings:
+    """Default test settings (and ``settings_overrides``) on a migrated, empty database."""
+    built = make_settings(**settings_overrides)
     # Tortoise caches INSERT statements per (connection name, table), not per dialect;
     # tests switch one connection name between SQLite and PostgreSQL, so forget them.
     EXECUTOR_CACHE.clear()

@@ -1,6 +1,7 @@
 from tortoise import migrations
 from tortoise.migrations import operations as ops
-from ticketing.modules.payments.models import AttemptStatus, ReplicaStatus
+from ticketing.bus.contracts import OrderStatus
+from ticketing.modules.payments.models import AttemptStatus
 from tortoise import fields
 
 class Migration(migrations.Migration):
@@ -16,7 +17,7 @@ class Migration(migrations.Migration):
                 ('user_id', fields.CharField(null=True, max_length=26)),
                 ('price', fields.DecimalField(null=True, max_digits=9, decimal_places=2)),
                 ('expires_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
-                ('status', fields.CharEnumField(description='CREATED: created\nCOMPLETE: complete\nCANCELLED: cancelled', enum_type=ReplicaStatus, max_length=20)),
+                ('status', fields.CharEnumField(description='CREATED: created\nCOMPLETE: complete\nCANCELLED: cancelled', enum_type=OrderStatus, max_length=20)),
                 ('version', fields.IntField()),
             ],
             options={'table': 'payments_orders', 'app': 'payments', 'pk_attr': 'id', 'table_description': 'What payments knows of an order, from order events applied in version order.'},

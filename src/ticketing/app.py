@@ -49,7 +49,7 @@ def create_app(settings: Settings, *, clock: Clock = utc_now,
     )
     bus, parts_by_module = build_bus(settings, clock=clock, gateway=gateway, broker=broker)
     runtime = Runtime(settings=settings, sessions=SessionReader(settings, bus.revocations),
-                      bus=bus)
+                      bus=bus, clock=clock)
     module_parts = list(parts_by_module.values())
     for name, parts in parts_by_module.items():
         if parts.facade is not None:

@@ -15,6 +15,9 @@ from types import MappingProxyType
 
 MESSAGES: Mapping[str, str] = MappingProxyType({
     "bad_request": "Bad request",
+    "not_json_object": "Request body must be a JSON object",
+    "body_too_large": "Request body too large",
+    "method_not_allowed": "Method Not Allowed",
     "not_found": "Not Found",
     "not_authorized": "Not authorized",
     "conflict": "Changed by someone else; reload and try again",
@@ -22,6 +25,8 @@ MESSAGES: Mapping[str, str] = MappingProxyType({
     "cross_site": "Cross-site request refused",
     "malformed_json": "Request body must be valid JSON",
     "deeply_nested_json": "Request body is nested too deeply",
+    "database_unavailable": "Error connecting to database",
+    "unexpected": "Something went wrong",
     # auth
     "email_in_use": "Email in use",
     "invalid_credentials": "Invalid credentials",
@@ -47,6 +52,8 @@ MESSAGES: Mapping[str, str] = MappingProxyType({
     "invalid_payment_method": "Invalid payment method",
     "payment_canceled": "The payment was canceled.",
     "hold_released": "The hold was released",
+    "confirm_needs_javascript": "Your bank asks you to confirm this payment; "
+                                "this needs JavaScript turned on.",
 })
 
 

@@ -25,7 +25,13 @@ class Signals(Generic[K]):
     def __init__(self, remember: int = REMEMBERED) -> None:
         self._remember = remember
         self._recent: OrderedDict[K, None] = OrderedDict()
-        self._waiting: dict[K, asyncio.Event] = {}
+        # Per key: the event its waiters wait on, and how many wait.
+        self._waiting: dict[K, tuple[asyncio.Event, int]] = {}
+
+    @property
+    def waiters(self) -> int:
+        """How many waits are under way (every one removes itself when it ends)."""
+        return sum(count for _, count in self._waiting.values())
 
     def mark(self, key: K) -> None:
         """``key``'s thing has happened (committed): wake whoever waits for it."""
@@ -33,9 +39,9 @@ class Signals(Generic[K]):
         self._recent.move_to_end(key)
         if len(self._recent) > self._remember:
             self._recent.popitem(last=False)
-        waiting = self._waiting.pop(key, None)
+        waiting = self._waiting.get(key)
         if waiting is not None:
-            waiting.set()
+            waiting[0].set()
 
     async def wait(self, key: K, within: float,
                    happened_before: Callable[[], Awaitable[bool]]) -> bool:
@@ -44,17 +50,25 @@ class Signals(Generic[K]):
         ``happened_before`` is the waiter's own check, for what happened before this
         process remembers or elsewhere: asked once before waiting and once at the deadline.
         """
-        if key in self._recent:
+        if key in self._recent or await happened_before():
             return True
-        waiting = self._waiting.setdefault(key, asyncio.Event())
-        if await happened_before():
+        if key in self._recent:  # marked while the check ran
             return True
+        # No await between that look and joining the waiters: no mark can slip between.
+        event, count = self._waiting.get(key, (asyncio.Event(), 0))
+        self._waiting[key] = (event, count + 1)
         try:
-            await asyncio.wait_for(waiting.wait(), within)
+            await asyncio.wait_for(event.wait(), within)
         except TimeoutError:
-            # Done elsewhere (another replica), or not yet. Others waiting for the same
-            # key end by their own deadline.
-            if self._waiting.get(key) is waiting:
-                del self._waiting[key]
+            # Done elsewhere (another replica), or not yet.
             return await happened_before()
+        finally:
+            self._leave(key)
         return True
+
+    def _leave(self, key: K) -> None:
+        event, count = self._waiting[key]
+        if count > 1:
+            self._waiting[key] = (event, count - 1)
+        else:
+            del self._waiting[key]

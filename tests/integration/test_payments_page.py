@@ -13,8 +13,9 @@ from tests.support.payments import (
     signed_up,
 )
 from tests.support.waiting import eventually
+from ticketing.bus.contracts import OrderStatus
 from ticketing.modules.payments.gateway import FakeGateway
-from ticketing.modules.payments.models import OrderReplica, ReplicaStatus
+from ticketing.modules.payments.models import OrderReplica
 from ticketing.settings import Settings
 
 
@@ -66,7 +67,7 @@ async def test_a_cancelled_order_shows_why_without_a_form(app: Quart) -> None:
     order = await open_order(app, buyer)
     assert (await buyer.delete(f"/api/orders/{order['id']}")).status_code == 204
     await eventually(lambda: OrderReplica.exists(id=order["id"],
-                                                 status=ReplicaStatus.CANCELLED))
+                                                 status=OrderStatus.CANCELLED))
 
     response = await buyer.post(f"/payments/{order['id']}", form={"token": "tok_visa"})
 

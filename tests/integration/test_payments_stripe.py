@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Iterator
-from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -31,9 +30,9 @@ from ticketing.modules.payments.gateway import PaymentGateway
 from ticketing.modules.payments.models import (
     AttemptStatus,
     OrderReplica,
+    OrderStatus,
     Payment,
     PaymentAttempt,
-    ReplicaStatus,
     WebhookEvent,
 )
 from ticketing.modules.payments.stripe_gateway import StripeGateway
@@ -51,10 +50,10 @@ def fake_stripe() -> Iterator[FakeStripe]:
 
 
 @pytest.fixture
-def settings(settings: Settings, fake_stripe: FakeStripe) -> Settings:
+def settings_overrides(fake_stripe: FakeStripe) -> dict[str, Any]:
     """The suite's settings, switched to Stripe at the fake's address."""
-    return replace(settings, payments="stripe", stripe_key=STRIPE_KEY,
-                   stripe_api_base=fake_stripe.url, stripe_webhook_secret=WEBHOOK_SECRET)
+    return {"payments": "stripe", "stripe_key": STRIPE_KEY,
+            "stripe_api_base": fake_stripe.url, "stripe_webhook_secret": WEBHOOK_SECRET}
 
 
 @pytest.fixture
@@ -286,7 +285,7 @@ async def test_3d_secure_finished_after_the_order_was_cancelled_releases_the_hol
     intent_id = str(attempt.intent_id)
     assert (await buyer.delete(f"/api/orders/{order['id']}")).status_code == 204
     await eventually(lambda: OrderReplica.exists(id=order["id"],
-                                                 status=ReplicaStatus.CANCELLED),
+                                                 status=OrderStatus.CANCELLED),
                      what="the cancellation to reach payments")
     fake_stripe.complete_action(intent_id)  # the customer finished 3-D Secure too late
     payload, signature = fake_stripe.signed_event("payment_intent.amount_capturable_updated",

@@ -19,7 +19,8 @@ from quart.typing import TestClientProtocol
 from tests.support.bus import hold_back
 from tests.support.payments import signed_up
 from tests.support.waiting import eventually
-from ticketing.bus.contracts import OrderCreated
+from ticketing.bus.contracts import OrderCreated, PaymentAuthorized
+from ticketing.modules.payments import attempts
 from ticketing.web.shell import consistency
 from ticketing.web.shell.runtime import Runtime
 
@@ -107,19 +108,40 @@ async def test_a_forged_cookie_makes_nobody_wait(
     assert response.status_code == 404
 
 
-async def test_paying_then_my_orders_shows_the_order_paid_without_waiting_in_the_page(
-    app: Quart,
+async def test_my_orders_after_paying_waits_for_orders_to_apply_the_payment(
+    app: Quart, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    """Orders is held back on ``payment:authorized``, so the payment answers "processing"
+    and orders certainly has not applied it: with the payment's cookie the order waits
+    for it and shows complete; without one it answers at once, not yet complete."""
+    monkeypatch.setattr(attempts, "DECISION_WAIT_SECONDS", 0.2)
+    runtime: Runtime = app.extensions["ticketing"]
+    orders_consumer = runtime.bus.modules["orders"].consumer
+    assert orders_consumer is not None
+    gate = hold_back(monkeypatch, orders_consumer, PaymentAuthorized.WIRE_TYPE)
     buyer = await signed_up(app, "buyer@test.com")
     order_id = await purchase(app, buyer)
     await eventually(lambda: _payable(buyer, order_id), "payments to know the order")
+    cookieless = app.test_client()
+    cookieless.set_cookie("localhost.local", "session",  # type: ignore[attr-defined]
+                          session_of(buyer))
 
-    paid = await buyer.post(f"/payments/{order_id}", form={"token": "tok_visa"})
-    assert paid.status_code == 303
-    assert paid.headers["Location"] == "/orders"
-    orders = await buyer.get("/api/orders")
+    paid = await buyer.post("/api/payments", json={"orderId": order_id, "token": "tok_visa"})
+    assert paid.status_code == 202, await paid.get_json()
+    assert (await (await cookieless.get(f"/api/orders/{order_id}")).get_json())["status"] \
+        == "created"
+    shown = asyncio.create_task(buyer.get(f"/api/orders/{order_id}"))
+    await asyncio.sleep(0.2)
+    assert not shown.done()
+    gate.set()
+    response = await asyncio.wait_for(shown, BOUND_SECONDS)
 
-    assert [o["status"] for o in await orders.get_json() if o["id"] == order_id] == ["complete"]
+    assert (await response.get_json())["status"] == "complete"
+
+
+def session_of(client: TestClientProtocol) -> str:
+    jar = client.cookie_jar  # type: ignore[attr-defined]
+    return str(next(c.value for c in jar if c.name == "session"))
 
 
 async def _payable(client: TestClientProtocol, order_id: str) -> bool:

@@ -11,9 +11,10 @@ from decimal import Decimal
 
 import pytest
 
+from ticketing.bus.contracts import OrderStatus
 from ticketing.modules.payments.errors import refusal
 from ticketing.modules.payments.gateway import IntentStatus
-from ticketing.modules.payments.models import AttemptStatus, ReplicaStatus
+from ticketing.modules.payments.models import AttemptStatus
 from ticketing.modules.payments.rules import (
     OPEN_STATUSES,
     OrderUpdate,
@@ -117,48 +118,48 @@ def test_each_refusal_is_the_error_with_its_code(verdict: Verdict) -> None:
 
 
 @pytest.mark.parametrize(("status", "paid_otherwise", "expired", "verdict"), [
-    (ReplicaStatus.CANCELLED, True, True, Verdict.CANCELLED),
-    (ReplicaStatus.COMPLETE, False, True, Verdict.PAID),
-    (ReplicaStatus.CREATED, True, True, Verdict.PAID),
-    (ReplicaStatus.CREATED, False, True, Verdict.EXPIRED),
-    (ReplicaStatus.CREATED, False, False, Verdict.OPEN),
+    (OrderStatus.CANCELLED, True, True, Verdict.CANCELLED),
+    (OrderStatus.COMPLETE, False, True, Verdict.PAID),
+    (OrderStatus.CREATED, True, True, Verdict.PAID),
+    (OrderStatus.CREATED, False, True, Verdict.EXPIRED),
+    (OrderStatus.CREATED, False, False, Verdict.OPEN),
 ])
 def test_the_order_copy_refuses_money_cancelled_then_paid_then_expired(
-    status: ReplicaStatus, paid_otherwise: bool, expired: bool, verdict: Verdict,
+    status: OrderStatus, paid_otherwise: bool, expired: bool, verdict: Verdict,
 ) -> None:
     assert order_verdict(status, paid_otherwise=paid_otherwise, expired=expired) == verdict
 
 
 def test_the_first_event_of_an_order_makes_its_copy() -> None:
-    assert order_update(0, ReplicaStatus.CREATED, DETAILS, known_version=None,
+    assert order_update(0, OrderStatus.CREATED, DETAILS, known_version=None,
                         known_details=False) == OrderUpdate(
-        {**DETAILS, "status": ReplicaStatus.CREATED, "version": 0}, newest=True)
+        {**DETAILS, "status": OrderStatus.CREATED, "version": 0}, newest=True)
 
 
 def test_a_later_event_arriving_first_makes_a_copy_without_details() -> None:
-    assert order_update(1, ReplicaStatus.CANCELLED, {}, known_version=None,
+    assert order_update(1, OrderStatus.CANCELLED, {}, known_version=None,
                         known_details=False) == OrderUpdate(
-        {"status": ReplicaStatus.CANCELLED, "version": 1}, newest=True)
+        {"status": OrderStatus.CANCELLED, "version": 1}, newest=True)
 
 
 def test_a_newer_state_replaces_the_known_one() -> None:
-    assert order_update(2, ReplicaStatus.COMPLETE, {}, known_version=1,
+    assert order_update(2, OrderStatus.COMPLETE, {}, known_version=1,
                         known_details=True) == OrderUpdate(
-        {"status": ReplicaStatus.COMPLETE, "version": 2}, newest=True)
+        {"status": OrderStatus.COMPLETE, "version": 2}, newest=True)
 
 
 @pytest.mark.parametrize("version", [0, 1])
 def test_a_stale_or_repeated_state_changes_nothing(version: int) -> None:
-    assert order_update(version, ReplicaStatus.CANCELLED, {}, known_version=1,
+    assert order_update(version, OrderStatus.CANCELLED, {}, known_version=1,
                         known_details=True) == OrderUpdate({}, newest=False)
 
 
 def test_a_late_order_created_fills_the_details_and_keeps_the_newer_state() -> None:
-    assert order_update(0, ReplicaStatus.CREATED, DETAILS, known_version=1,
+    assert order_update(0, OrderStatus.CREATED, DETAILS, known_version=1,
                         known_details=False) == OrderUpdate(dict(DETAILS), newest=False)
 
 
 def test_details_never_overwrite_a_copy_that_has_them() -> None:
     other = {**DETAILS, "user_id": "v" * 26}
-    assert order_update(0, ReplicaStatus.CREATED, other, known_version=0,
+    assert order_update(0, OrderStatus.CREATED, other, known_version=0,
                         known_details=True) == OrderUpdate({}, newest=False)

@@ -28,6 +28,8 @@ from ticketing.signals import Signals
 
 # How many of a request's events a token names (a request causes one or two).
 MAX_TOKEN_EVENTS = 4
+# Long enough for the next page or two; after that every module has caught up anyway.
+TOKEN_LIFETIME_SECONDS = 60
 _SIGNATURE_BYTES = 16
 
 _caused: ContextVar[list[CausedEvent] | None] = ContextVar("ticketing_caused", default=None)
@@ -60,9 +62,11 @@ def _signature(payload: bytes, key: str) -> bytes:
     return mac.digest()[:_SIGNATURE_BYTES]
 
 
-def encode_token(events: Sequence[CausedEvent], key: str) -> str:
-    """The signed token naming the last :data:`MAX_TOKEN_EVENTS` of ``events``."""
-    payload = json.dumps([[e.type, e.id] for e in events[-MAX_TOKEN_EVENTS:]],
+def encode_token(events: Sequence[CausedEvent], key: str, issued_at: float) -> str:
+    """The signed token naming the last :data:`MAX_TOKEN_EVENTS` of ``events``, good for
+    :data:`TOKEN_LIFETIME_SECONDS` from ``issued_at`` (seconds since the epoch)."""
+    named = [[e.type, e.id] for e in events[-MAX_TOKEN_EVENTS:]]
+    payload = json.dumps({"at": int(issued_at), "events": named},
                          separators=(",", ":")).encode()
     return ".".join(base64.urlsafe_b64encode(part).decode().rstrip("=")
                     for part in (payload, _signature(payload, key)))
@@ -72,8 +76,9 @@ def _unpadded(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-def decode_token(token: str | None, key: str) -> list[CausedEvent]:
-    """The events a token names; none for a missing, malformed or forged token."""
+def decode_token(token: str | None, key: str, now: float) -> list[CausedEvent]:
+    """The events a token names; none for a missing, malformed, forged or expired one
+    (a saved token replayed later makes nobody wait)."""
     if not token or len(token) > 1024 or token.count(".") != 1:
         return []
     encoded_payload, encoded_signature = token.split(".")
@@ -81,9 +86,11 @@ def decode_token(token: str | None, key: str) -> list[CausedEvent]:
         payload, signature = _unpadded(encoded_payload), _unpadded(encoded_signature)
         if not hmac.compare_digest(signature, _signature(payload, key)):
             return []
-        named = json.loads(payload)
-        return [CausedEvent(str(kind), str(event_id)) for kind, event_id in named]
-    except (binascii.Error, ValueError, TypeError):
+        content = json.loads(payload)
+        if not 0 <= now - float(content["at"]) <= TOKEN_LIFETIME_SECONDS:
+            return []
+        return [CausedEvent(str(kind), str(event_id)) for kind, event_id in content["events"]]
+    except (binascii.Error, ValueError, TypeError, KeyError):
         return []
 
 

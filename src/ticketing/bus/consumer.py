@@ -200,6 +200,7 @@ class Consumer:
                     await self._mark_replayed(letter, unit)
             except _AlreadyProcessed:
                 await self._mark_replayed(letter, None)  # applied before; only the mark was lost
+            self._on_applied(envelope.id)
             replayed += 1
         return replayed
 

@@ -37,6 +37,15 @@ class OrderStatus(StrEnum):
 OPEN_ORDER_STATUSES = frozenset({OrderStatus.CREATED, OrderStatus.AWAITING_PAYMENT})
 
 
+class PaymentRefusal(StrEnum):
+    """Why orders refused an authorised payment: ``order:payment-refused``'s reason, and
+    the code of the error the payment's request hears (``ticketing.errors``)."""
+
+    ORDER_CANCELLED = "order_cancelled"
+    ORDER_EXPIRED = "order_expired"
+    ORDER_PAID = "order_paid"
+
+
 @dataclasses.dataclass(frozen=True)
 class Event:
     """Base of every integration event."""
@@ -159,7 +168,8 @@ class OrderPaymentRefused(Event):
 
     Sent instead of ``order:completed`` when the authorisation reached orders after the
     order was cancelled, after its window closed, or after another payment completed it.
-    ``reason`` is a stable code: ``order_cancelled``, ``order_expired`` or ``order_paid``.
+    ``reason`` is a :class:`PaymentRefusal` code (a ``str`` on the wire: a payments
+    release that does not know a newer code treats it as a cancellation).
     The order itself does not change, so it carries no order version.
     """
 

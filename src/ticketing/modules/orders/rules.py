@@ -7,7 +7,7 @@ import enum
 from collections.abc import Iterable
 from datetime import datetime
 
-from ticketing.bus.contracts import OrderStatus
+from ticketing.bus.contracts import OrderStatus, PaymentRefusal
 from ticketing.errors import DomainError, NotFound
 
 # The statuses of an order that holds its ticket; the unique partial index of migration
@@ -31,15 +31,15 @@ def reservation_refusal(ticket_known: bool,
 
 
 def payment_refusal(status: OrderStatus, expires_at: datetime,
-                    authorized_at: datetime) -> str | None:
+                    authorized_at: datetime) -> PaymentRefusal | None:
     """Why an order in ``status`` with its window closing at ``expires_at`` cannot take a
     payment held at ``authorized_at``: a reason code, or None if it can."""
     if status == OrderStatus.CANCELLED:
-        return "order_cancelled"
+        return PaymentRefusal.ORDER_CANCELLED
     if status == OrderStatus.COMPLETE:
-        return "order_paid"
+        return PaymentRefusal.ORDER_PAID
     if authorized_at >= expires_at:
-        return "order_expired"
+        return PaymentRefusal.ORDER_EXPIRED
     return None
 
 

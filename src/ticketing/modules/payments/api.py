@@ -12,8 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
+from ticketing.bus.contracts import OrderStatus
 from ticketing.bus.outbox import Outbox
 from ticketing.bus.supervisor import Supervised, Supervisor
 from ticketing.clock import Clock, utc_now
@@ -32,14 +33,24 @@ from ticketing.modules.payments.gateway import (
     PaymentRefused,
     ProviderUnavailable,
 )
-from ticketing.modules.payments.models import OrderReplica, Payment, ReplicaStatus
+from ticketing.modules.payments.models import OrderReplica, Payment
 from ticketing.modules.payments.settler import Settler
 from ticketing.modules.payments.webhooks import Webhooks
 
 __all__ = [
-    "AlreadyPaid", "CannotPayCancelled", "InvalidWebhook", "OrderExpired", "OrderSummary",
-    "PaymentGateway", "PaymentInProgress", "PaymentRefused", "PaymentResult", "Payments",
-    "PaymentsApi", "ProviderUnavailable", "ReplicaStatus",
+    "AlreadyPaid",
+    "CannotPayCancelled",
+    "InvalidWebhook",
+    "OrderExpired",
+    "OrderStatus",
+    "OrderSummary",
+    "PaymentGateway",
+    "PaymentInProgress",
+    "PaymentRefused",
+    "PaymentResult",
+    "Payments",
+    "PaymentsApi",
+    "ProviderUnavailable",
 ]
 
 
@@ -48,11 +59,12 @@ class OrderSummary:
     """What payments knows of an order: its status here, its price and its deadline."""
 
     id: str
-    status: ReplicaStatus
+    status: OrderStatus
     price: Decimal
     expires_at: datetime
 
 
+@runtime_checkable
 class Payments(Protocol):
     """What the web layer and the composition root may ask of payments."""
 
@@ -111,9 +123,9 @@ class PaymentsApi(Payments):
 async def _payable(user_id: str, order_id: str) -> OrderReplica:
     """404 → 401 → cancelled → already paid, in that order; expired is the attempt's."""
     replica = await _owned(user_id, order_id)
-    if replica.status == ReplicaStatus.CANCELLED:
+    if replica.status == OrderStatus.CANCELLED:
         raise CannotPayCancelled()
-    if replica.status == ReplicaStatus.COMPLETE or await Payment.exists(order_id=replica.id):
+    if replica.status == OrderStatus.COMPLETE or await Payment.exists(order_id=replica.id):
         raise AlreadyPaid()
     return replica
 

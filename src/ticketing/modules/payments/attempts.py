@@ -123,6 +123,7 @@ class Attempts:
             payment_method=payment_method, amount_cents=cents(order.price), currency=CURRENCY,
             idempotency_key=f"ticketing-payment-{order.id}-{attempt_id}",
             status=AttemptStatus.PENDING,
+            created_at=self._clock(),  # the stale-attempt rule reads it on the same clock
         )
         try:
             async with self._outbox.transaction() as unit:

@@ -7,19 +7,20 @@ payment request hears. Their messages are the catalogue's (``ticketing.errors``)
 
 from __future__ import annotations
 
+from ticketing.bus.contracts import PaymentRefusal
 from ticketing.errors import DomainError
 
 
 class CannotPayCancelled(DomainError):
-    code = "order_cancelled"
+    code = PaymentRefusal.ORDER_CANCELLED
 
 
 class OrderExpired(DomainError):
-    code = "order_expired"
+    code = PaymentRefusal.ORDER_EXPIRED
 
 
 class AlreadyPaid(DomainError):
-    code = "order_paid"
+    code = PaymentRefusal.ORDER_PAID
 
 
 class InvalidWebhook(DomainError):

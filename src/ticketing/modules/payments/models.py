@@ -9,15 +9,10 @@ from tortoise import fields
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.models import Model
 
+from ticketing.bus.contracts import OrderStatus
 from ticketing.bus.tables import DeadLetter as DeadLetterRecord
 from ticketing.bus.tables import OutboxRecord, ProcessedEvent
 from ticketing.errors import NotFound
-
-
-class ReplicaStatus(StrEnum):
-    CREATED = "created"
-    COMPLETE = "complete"
-    CANCELLED = "cancelled"
 
 
 class AttemptStatus(StrEnum):
@@ -65,7 +60,7 @@ class OrderReplica(Model):
     user_id = fields.CharField(max_length=26, null=True)
     price = fields.DecimalField(max_digits=9, decimal_places=2, null=True)
     expires_at = fields.DatetimeField(null=True)
-    status = fields.CharEnumField(ReplicaStatus, max_length=20)
+    status = fields.CharEnumField(OrderStatus, max_length=20)
     version = fields.IntField()
 
     class Meta:

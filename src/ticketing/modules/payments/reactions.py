@@ -16,9 +16,10 @@ from ticketing.bus.contracts import (
     OrderCompleted,
     OrderCreated,
     OrderPaymentRefused,
+    OrderStatus,
 )
 from ticketing.bus.outbox import UnitOfWork
-from ticketing.modules.payments.models import OrderReplica, PaymentAttempt, ReplicaStatus
+from ticketing.modules.payments.models import OrderReplica, PaymentAttempt
 from ticketing.modules.payments.rules import Step, Verdict, order_update, settlement
 from ticketing.modules.payments.settler import Settler
 
@@ -41,7 +42,7 @@ class Reactions:
         }
 
     async def on_order_created(self, event: OrderCreated, unit: UnitOfWork) -> None:
-        await self._apply_order(unit, event.id, event.version, ReplicaStatus.CREATED, {
+        await self._apply_order(unit, event.id, event.version, OrderStatus.CREATED, {
             "user_id": event.user_id, "price": event.ticket.price,
             "expires_at": event.expires_at,
         })
@@ -49,12 +50,12 @@ class Reactions:
     async def on_order_cancelled(self, event: OrderCancelled, unit: UnitOfWork) -> None:
         """The order ended unpaid: a hold for it is released. Money captured by the 0.1
         flow (it raced the expiry) goes back."""
-        if await self._apply_order(unit, event.id, event.version, ReplicaStatus.CANCELLED):
+        if await self._apply_order(unit, event.id, event.version, OrderStatus.CANCELLED):
             await self._decide(unit, event.id, lambda attempt: Verdict.CANCELLED)
 
     async def on_order_completed(self, event: OrderCompleted, unit: UnitOfWork) -> None:
         """Orders accepted ``payment_id``: capture it; any other hold is released."""
-        await self._apply_order(unit, event.id, event.version, ReplicaStatus.COMPLETE)
+        await self._apply_order(unit, event.id, event.version, OrderStatus.COMPLETE)
         await self._decide(unit, event.id, lambda attempt: (
             Verdict.ACCEPTED if attempt.id == event.payment_id else Verdict.PAID))
 
@@ -81,7 +82,7 @@ class Reactions:
             await attempt.save(using_db=unit.connection)
 
     async def _apply_order(self, unit: UnitOfWork, order_id: str, version: int,
-                           status: ReplicaStatus,
+                           status: OrderStatus,
                            details: Mapping[str, object] | None = None) -> bool:
         """Record the order's state in version order (:func:`~.rules.order_update`);
         True if this state is the newest known."""

@@ -14,8 +14,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
+from ticketing.bus.contracts import OrderStatus, PaymentRefusal
 from ticketing.modules.payments.gateway import IntentStatus
-from ticketing.modules.payments.models import AttemptStatus, ReplicaStatus
+from ticketing.modules.payments.models import AttemptStatus
 
 # The provider has not settled these yet: its word on the intent decides them.
 OPEN_STATUSES = (AttemptStatus.PENDING, AttemptStatus.REQUIRES_ACTION)
@@ -28,9 +29,9 @@ class Verdict(StrEnum):
     OPEN = "open"  # nothing against it: the order may still be paid
     ACCEPTED = "accepted"  # ``order:completed`` named this attempt
     # Refusals, by the reason codes orders sends (the codes of payments' errors).
-    CANCELLED = "order_cancelled"
-    EXPIRED = "order_expired"
-    PAID = "order_paid"  # the order is paid, or being paid, by another attempt
+    CANCELLED = PaymentRefusal.ORDER_CANCELLED.value
+    EXPIRED = PaymentRefusal.ORDER_EXPIRED.value
+    PAID = PaymentRefusal.ORDER_PAID.value  # paid, or being paid, by another attempt
 
     @property
     def refuses(self) -> bool:
@@ -95,12 +96,12 @@ def _reported(intent: IntentStatus, refused: bool) -> Step:
     return Step.FAIL if intent == IntentStatus.FAILED else Step.WAIT
 
 
-def order_verdict(status: ReplicaStatus, *, paid_otherwise: bool, expired: bool) -> Verdict:
+def order_verdict(status: OrderStatus, *, paid_otherwise: bool, expired: bool) -> Verdict:
     """What payments' copy of the order says of money arriving for one of its attempts:
     cancelled, then paid (complete, or another attempt live), then past the deadline."""
-    if status == ReplicaStatus.CANCELLED:
+    if status == OrderStatus.CANCELLED:
         return Verdict.CANCELLED
-    if status == ReplicaStatus.COMPLETE or paid_otherwise:
+    if status == OrderStatus.COMPLETE or paid_otherwise:
         return Verdict.PAID
     return Verdict.EXPIRED if expired else Verdict.OPEN
 
@@ -114,7 +115,7 @@ class OrderUpdate:
     newest: bool
 
 
-def order_update(version: int, status: ReplicaStatus, details: Mapping[str, object], *,
+def order_update(version: int, status: OrderStatus, details: Mapping[str, object], *,
                  known_version: int | None, known_details: bool) -> OrderUpdate:
     """Apply an order event in version order, whatever order events arrive in.
 

@@ -6,10 +6,11 @@ from quart import Blueprint, Response, redirect, render_template, request
 from werkzeug.wrappers.response import Response as WerkzeugResponse
 
 from ticketing.errors import DomainError, Throttled
-from ticketing.modules.auth.api import AuthApi, SignedIn
+from ticketing.modules.auth.api import SignedIn
+from ticketing.web.auth.routes import auth
 from ticketing.web.auth.schemas import SignInBody, SignUpBody
 from ticketing.web.shell.forms import errors_by_field, form_values, safe_next
-from ticketing.web.shell.runtime import facade, runtime
+from ticketing.web.shell.runtime import runtime
 from ticketing.web.shell.session import (
     clear_session_cookie,
     client_address,
@@ -52,7 +53,7 @@ async def sign_up() -> FormPage | WerkzeugResponse:
     form = await request.form
     try:
         data = parse_form(SignUpBody, form)
-        user = await facade("auth", AuthApi).sign_up(data.email, data.password, client_address())
+        user = await auth().sign_up(data.email, data.password, client_address())
     except DomainError as error:
         return await _form_page("Sign Up", SignUpBody, error)
     return _signed_in(user, form.get("next"))
@@ -66,7 +67,7 @@ async def sign_in() -> FormPage | WerkzeugResponse:
     form = await request.form
     try:
         data = parse_form(SignInBody, form)
-        user = await facade("auth", AuthApi).sign_in(data.email, data.password, client_address())
+        user = await auth().sign_in(data.email, data.password, client_address())
     except DomainError as error:
         return await _form_page("Sign In", SignInBody, error)
     return _signed_in(user, form.get("next"))
@@ -78,7 +79,7 @@ async def sign_out() -> str | WerkzeugResponse | Response:
     of the user) and goes home."""
     if request.method == "GET":
         return await render_template("auth/signout.html")
-    await facade("auth", AuthApi).sign_out(
+    await auth().sign_out(
         current_user(), everywhere=bool((await request.form).get("everywhere")))
     response = redirect("/")
     clear_session_cookie(response, secure=runtime().settings.secure_cookies)  # type: ignore[arg-type]

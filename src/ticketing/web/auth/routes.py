@@ -5,7 +5,7 @@ from __future__ import annotations
 from quart import Blueprint, Response, jsonify
 from quart_schema import document_response, validate_request
 
-from ticketing.modules.auth.api import AuthApi, SignedIn
+from ticketing.modules.auth.api import Auth, SignedIn
 from ticketing.web.auth.schemas import (
     CurrentUserResponse,
     SignInBody,
@@ -25,6 +25,13 @@ from ticketing.web.shell.session import (
 blueprint = Blueprint("api_auth", __name__, url_prefix="/api/users")
 
 
+def auth() -> Auth:
+    """The auth facade of this process."""
+    found = facade("auth")
+    assert isinstance(found, Auth)
+    return found
+
+
 def signed_in_response(user: SignedIn, status: int) -> Response:
     """``{id, email}`` with the session cookie set."""
     response = jsonify(user_json(user))
@@ -40,7 +47,7 @@ def signed_in_response(user: SignedIn, status: int) -> Response:
 @document_response(UserResponse, 201)
 async def sign_up(data: SignUpBody) -> Response:
     """Create an account and sign in. 400 "Email in use" when the email is taken."""
-    user = await facade("auth", AuthApi).sign_up(data.email, data.password, client_address())
+    user = await auth().sign_up(data.email, data.password, client_address())
     return signed_in_response(user, 201)
 
 
@@ -49,7 +56,7 @@ async def sign_up(data: SignUpBody) -> Response:
 @document_response(UserResponse)
 async def sign_in(data: SignInBody) -> Response:
     """Sign in. 400 "Invalid credentials" for an unknown email or a wrong password."""
-    user = await facade("auth", AuthApi).sign_in(data.email, data.password, client_address())
+    user = await auth().sign_in(data.email, data.password, client_address())
     return signed_in_response(user, 200)
 
 
@@ -66,7 +73,7 @@ async def sign_out_everywhere() -> Response:
 
 
 async def ended_session_response(*, everywhere: bool) -> Response:
-    await facade("auth", AuthApi).sign_out(current_user(), everywhere=everywhere)
+    await auth().sign_out(current_user(), everywhere=everywhere)
     response = jsonify({})
     clear_session_cookie(response, secure=runtime().settings.secure_cookies)
     return response

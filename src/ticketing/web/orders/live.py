@@ -6,7 +6,8 @@ from __future__ import annotations
 from quart import Blueprint, Response, current_app
 
 from ticketing.bus.contracts import Envelope, OrderCancelled, OrderCompleted, OrderStatus
-from ticketing.web.orders.pages import STATUS_LABELS, orders
+from ticketing.web.orders.pages import STATUS_LABELS
+from ticketing.web.orders.routes import orders
 from ticketing.web.shell.live import event_stream, hub_of, live_stream, sse
 from ticketing.web.shell.session import require_user
 

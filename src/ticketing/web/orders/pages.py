@@ -11,18 +11,18 @@ from werkzeug.wrappers.response import Response as WerkzeugResponse
 
 from ticketing.bus.contracts import OPEN_ORDER_STATUSES, OrderStatus
 from ticketing.errors import DomainError, NotAuthorized, NotFound
-from ticketing.modules.orders.api import OrdersApi, OrderView
+from ticketing.modules.orders.api import OrderView
+from ticketing.web.orders.routes import orders
 from ticketing.web.orders.schemas import order_json
 from ticketing.web.shell.forms import sign_in_redirect
 from ticketing.web.shell.purchase import refusal_code
-from ticketing.web.shell.runtime import facade
+from ticketing.web.shell.runtime import runtime
 from ticketing.web.shell.session import current_user
 
 blueprint = Blueprint("pages_orders", __name__, url_prefix="/orders",
                       template_folder="templates")
 
 Page = tuple[str, int]
-OPEN_STATUSES = OPEN_ORDER_STATUSES
 STATUS_LABELS: dict[str, str] = {
     OrderStatus.CREATED: "Reserved",
     OrderStatus.AWAITING_PAYMENT: "Awaiting payment",
@@ -31,13 +31,10 @@ STATUS_LABELS: dict[str, str] = {
 }
 
 
-def orders() -> OrdersApi:
-    return facade("orders", OrdersApi)
 
-
-def seconds_left(expires_at: datetime, now: datetime | None = None) -> int:
+def seconds_left(expires_at: datetime, now: datetime) -> int:
     """Whole seconds until the order's payment window closes; 0 once it has."""
-    remaining = (expires_at - (now or datetime.now(UTC))).total_seconds()
+    remaining = (expires_at - now).total_seconds()
     return max(0, int(remaining))
 
 
@@ -65,8 +62,8 @@ async def list_orders() -> Page | WerkzeugResponse:
 
 async def _order_page(order: OrderView, error: str | None = None,
                       status: int = 200) -> Page:
-    remaining = seconds_left(order.expires_at)
-    is_open = order.status in OPEN_STATUSES
+    remaining = seconds_left(order.expires_at, runtime().clock())
+    is_open = order.status in OPEN_ORDER_STATUSES
     html = await render_template(
         "orders/show.html", order=_with_label(order), error=error, is_open=is_open,
         seconds_left=remaining, time_left=clock(remaining),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from quart import Blueprint, Response, jsonify
 from quart_schema import document_response, validate_request
 
-from ticketing.modules.orders.api import OrdersApi
+from ticketing.modules.orders.api import Orders
 from ticketing.web.orders.schemas import (
     NewOrderBody,
     OrderListResponse,
@@ -18,8 +18,11 @@ from ticketing.web.shell.session import require_user, signed_in
 blueprint = Blueprint("api_orders", __name__, url_prefix="/api/orders")
 
 
-def orders() -> OrdersApi:
-    return facade("orders", OrdersApi)
+def orders() -> Orders:
+    """The orders facade of this process."""
+    found = facade("orders")
+    assert isinstance(found, Orders)
+    return found
 
 
 @blueprint.post("")

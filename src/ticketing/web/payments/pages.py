@@ -8,22 +8,22 @@ orders has applied it (ADR 0016).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from urllib.parse import urlencode
 
 from quart import Blueprint, redirect, render_template, request
 from werkzeug.wrappers.response import Response as WerkzeugResponse
 
-from ticketing.errors import DomainError, NotAuthorized, NotFound
+from ticketing.errors import DomainError, NotAuthorized, NotFound, message_of
 from ticketing.modules.payments.api import (
     AlreadyPaid,
     CannotPayCancelled,
     OrderExpired,
+    OrderStatus,
     OrderSummary,
-    ReplicaStatus,
 )
 from ticketing.web.payments.routes import payments
 from ticketing.web.payments.schemas import PaymentBody
+from ticketing.web.shell.runtime import runtime
 from ticketing.web.shell.session import current_user
 from ticketing.web.shell.validation import parse_form
 
@@ -36,11 +36,11 @@ _NOT_PAYABLE = (CannotPayCancelled, OrderExpired, AlreadyPaid)
 
 def _why_not_payable(order: OrderSummary) -> DomainError | None:
     """Why the order cannot be paid now, as ``pay`` would refuse it; ``None`` if it can."""
-    if order.status == ReplicaStatus.COMPLETE:
+    if order.status == OrderStatus.COMPLETE:
         return AlreadyPaid()
-    if order.status == ReplicaStatus.CANCELLED:
+    if order.status == OrderStatus.CANCELLED:
         return CannotPayCancelled()
-    if order.expires_at <= datetime.now(UTC):
+    if order.expires_at <= runtime().clock():
         return OrderExpired()
     return None
 
@@ -89,7 +89,7 @@ async def pay(order_id: str) -> Page | WerkzeugResponse:
     if result.processing_id is not None:  # held; the order page shows how it ends
         return redirect(f"/orders/{order_id}", 303)
     if result.payment_id is None:
-        return await _page(
-            await payments().order(user.id, order_id), "Your bank asks you to confirm this "
-            "payment; this needs JavaScript turned on.", 202, payable=True, token=token)
+        return await _page(await payments().order(user.id, order_id),
+                           message_of("confirm_needs_javascript"), 202, payable=True,
+                           token=token)
     return redirect("/orders", 303)

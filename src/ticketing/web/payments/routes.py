@@ -5,7 +5,7 @@ from __future__ import annotations
 from quart import Blueprint, Response, jsonify, request
 from quart_schema import document_response, validate_request
 
-from ticketing.modules.payments.api import PaymentsApi
+from ticketing.modules.payments.api import Payments
 from ticketing.web.payments.schemas import (
     PaymentBody,
     PaymentPendingResponse,
@@ -18,8 +18,11 @@ from ticketing.web.shell.session import require_user, signed_in
 blueprint = Blueprint("api_payments", __name__, url_prefix="/api/payments")
 
 
-def payments() -> PaymentsApi:
-    return facade("payments", PaymentsApi)
+def payments() -> Payments:
+    """The payments facade of this process."""
+    found = facade("payments")
+    assert isinstance(found, Payments)
+    return found
 
 
 @blueprint.post("")

@@ -8,6 +8,7 @@ from typing import Any
 
 from quart import Quart
 
+from ticketing.errors import message_of
 from ticketing.web.shell import assets
 from ticketing.web.shell.consistency import install_consistency
 from ticketing.web.shell.errors import ApiRequest, register_error_handlers
@@ -43,4 +44,4 @@ def install_shell(app: Quart, runtime: Runtime, slices: Mapping[str, Slice]) -> 
 
     @app.context_processor
     async def template_globals() -> dict[str, Any]:
-        return {"user": current_user(), "settings": runtime.settings}
+        return {"user": current_user(), "settings": runtime.settings, "message": message_of}

@@ -11,17 +11,21 @@ cookie nothing waits (ADR 0016).
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Mapping
 
 from quart import Quart, Response, g, request
 
-from ticketing.bus.consistency import collect_caused, decode_token, encode_token
+from ticketing.bus.consistency import (
+    TOKEN_LIFETIME_SECONDS,
+    collect_caused,
+    decode_token,
+    encode_token,
+)
 from ticketing.web.shell.runtime import Runtime
 
 COOKIE = "consistency"
 WAIT_SECONDS = 3.0
-# Long enough for the next page or two; after that every module has caught up anyway.
-MAX_AGE_SECONDS = 60
 
 
 def install_consistency(app: Quart, runtime: Runtime, module_of: Mapping[str, str]) -> None:
@@ -39,7 +43,7 @@ def install_consistency(app: Quart, runtime: Runtime, module_of: Mapping[str, st
             return
         loop = asyncio.get_running_loop()
         deadline = loop.time() + WAIT_SECONDS
-        for event in decode_token(request.cookies.get(COOKIE), key):
+        for event in decode_token(request.cookies.get(COOKIE), key, time.time()):
             await runtime.bus.await_applied(module, event.type, event.id,
                                             max(0.0, deadline - loop.time()))
 
@@ -47,8 +51,9 @@ def install_consistency(app: Quart, runtime: Runtime, module_of: Mapping[str, st
     async def hand_over_token(response: Response) -> Response:
         caused = g.get("caused")
         if caused and response.status_code < 400:
-            earlier = decode_token(request.cookies.get(COOKIE), key)
-            response.set_cookie(COOKIE, encode_token(earlier + caused, key),
-                                max_age=MAX_AGE_SECONDS, path="/", httponly=True,
+            now = time.time()
+            earlier = decode_token(request.cookies.get(COOKIE), key, now)
+            response.set_cookie(COOKIE, encode_token(earlier + caused, key, now),
+                                max_age=TOKEN_LIFETIME_SECONDS, path="/", httponly=True,
                                 samesite="Lax", secure=runtime.settings.secure_cookies)
         return response

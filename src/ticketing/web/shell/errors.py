@@ -20,7 +20,7 @@ from quart_schema import RequestSchemaValidationError
 from tortoise.exceptions import DBConnectionError, OperationalError
 from werkzeug.exceptions import HTTPException
 
-from ticketing.errors import DomainError, FieldError, Throttled, ValidationFailed
+from ticketing.errors import DomainError, FieldError, Throttled, ValidationFailed, message_of
 
 log = logging.getLogger("ticketing.web")
 
@@ -60,12 +60,12 @@ async def error_response(status: int, errors: list[FieldError],
 def field_errors_from_pydantic(error: ValidationError | Exception) -> list[FieldError]:
     """Turn a schema failure into contract entries; our validators carry the exact text."""
     if not isinstance(error, ValidationError):
-        return [FieldError("Request body must be a JSON object")]
+        return [FieldError(message_of("not_json_object"))]
     found: list[FieldError] = []
     for detail in error.errors():
         location = detail.get("loc", ())
         if not location:
-            return [FieldError("Request body must be a JSON object")]
+            return [FieldError(message_of("not_json_object"))]
         message = detail["msg"] if detail["type"] == "contract" else f"Invalid {location[0]}"
         found.append(FieldError(message, str(location[0])))
     return found
@@ -127,8 +127,8 @@ def register_error_handlers(app: Quart) -> None:
     @app.errorhandler(HTTPException)
     async def on_http(error: HTTPException) -> Response:
         status = error.code or 500
-        messages = {400: "Bad request", 404: "Not Found", 405: "Method Not Allowed",
-                    413: "Request body too large"}
+        messages = {400: message_of("bad_request"), 404: message_of("not_found"),
+                    405: message_of("method_not_allowed"), 413: message_of("body_too_large")}
         response = await error_response(status, [FieldError(messages.get(status, error.name))])
         allow = dict(error.get_headers()).get("Allow")
         if allow:
@@ -142,7 +142,7 @@ def register_error_handlers(app: Quart) -> None:
             return await on_unexpected(error)
         log.info("request_id=%s file error answered 404: %s", getattr(g, "request_id", "-"),
                  error)
-        return await error_response(404, [FieldError("Not Found")])
+        return await error_response(404, [FieldError(message_of("not_found"))])
 
     @app.errorhandler(Exception)
     async def on_unexpected(error: Exception) -> Response:
@@ -154,11 +154,11 @@ def register_error_handlers(app: Quart) -> None:
                           "raise max_connections (docs/deploy.md) request_id=%s", request_id)
             log.error("database unreachable request_id=%s: %s", request_id, error)
             return await error_response(
-                503, [FieldError("Error connecting to database")],
+                503, [FieldError(message_of("database_unavailable"))],
                 {"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)},
             )
         log.exception("unexpected error request_id=%s", request_id)
-        return await error_response(500, [FieldError("Something went wrong")])
+        return await error_response(500, [FieldError(message_of("unexpected"))])
 
 
 class ApiRequest(Request):

@@ -15,12 +15,12 @@ from quart import Blueprint, redirect, render_template, request
 from werkzeug.wrappers.response import Response as WerkzeugResponse
 
 from ticketing.errors import DomainError, NotAuthorized, NotFound
-from ticketing.modules.tickets.api import TicketsApi, TicketView
+from ticketing.modules.tickets.api import TicketView
 from ticketing.web.shell.forms import errors_by_field, form_values, sign_in_redirect
 from ticketing.web.shell.purchase import purchase_refusal
-from ticketing.web.shell.runtime import facade
 from ticketing.web.shell.session import current_user
 from ticketing.web.shell.validation import parse_form
+from ticketing.web.tickets.routes import tickets
 from ticketing.web.tickets.schemas import (
     ListingQuery,
     NewTicketBody,
@@ -33,9 +33,6 @@ blueprint = Blueprint("pages_tickets", __name__, template_folder="templates")
 Page = tuple[str, int]
 LANDING_PAGE_SIZE = 50
 
-
-def tickets() -> TicketsApi:
-    return facade("tickets", TicketsApi)
 
 
 def _is_page_error(error: DomainError) -> bool:

@@ -7,7 +7,7 @@ from urllib.parse import urlencode
 from quart import Blueprint, Response, jsonify, request
 from quart_schema import document_response, validate_querystring, validate_request
 
-from ticketing.modules.tickets.api import TicketsApi
+from ticketing.modules.tickets.api import Tickets
 from ticketing.web.shell.runtime import facade
 from ticketing.web.shell.session import require_user, signed_in
 from ticketing.web.tickets.schemas import (
@@ -22,8 +22,11 @@ from ticketing.web.tickets.schemas import (
 blueprint = Blueprint("api_tickets", __name__, url_prefix="/api/tickets")
 
 
-def tickets() -> TicketsApi:
-    return facade("tickets", TicketsApi)
+def tickets() -> Tickets:
+    """The tickets facade of this process."""
+    found = facade("tickets")
+    assert isinstance(found, Tickets)
+    return found
 
 
 @blueprint.get("")

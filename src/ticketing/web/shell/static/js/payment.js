@@ -60,7 +60,7 @@
       // 202 "processing": the bank holds the money and the order is being confirmed.
       var paid = answer.status === 201 ||
         (answer.status === 202 && answer.body.status === "processing") ||
-        (answer.status === 400 && firstMessage(answer.body) === "Order is already paid");
+        (answer.status === 400 && firstMessage(answer.body) === form.dataset.paidMessage);
       if (!paid) { return showError(firstMessage(answer.body)); }
       // The payment's consistency cookie makes My Orders wait until orders applied it.
       window.location.assign("/orders");
