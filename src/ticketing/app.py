@@ -6,6 +6,7 @@ Nothing here touches a database or the network until the server starts serving.
 from __future__ import annotations
 
 import logging
+import os
 from typing import TYPE_CHECKING
 
 from quart import Quart, Response, jsonify
@@ -17,6 +18,7 @@ from ticketing.bus.runtime import Bus
 from ticketing.clock import Clock, utc_now
 from ticketing.modules.auth.api import SessionReader
 from ticketing.settings import Settings
+from ticketing.telemetry import metrics, tracing
 from ticketing.web.shell import TEMPLATES, install_shell
 from ticketing.web.shell.runtime import Runtime
 from ticketing.web.shell.slices import load_slice
@@ -54,6 +56,8 @@ def create_app(settings: Settings, *, clock: Clock = utc_now,
     for name, parts in parts_by_module.items():
         if parts.facade is not None:
             runtime.facades[name] = parts.facade
+    runtime.samplers[:] = [bus.sample, *(p.sample for p in module_parts if p.sample)]
+    tracing.configure(service_name(settings))
 
     slices = {name: load_slice(name) for name in settings.modules}
     install_shell(app, runtime, {name: found for name, found in slices.items() if found})
@@ -83,8 +87,15 @@ def create_app(settings: Settings, *, clock: Clock = utc_now,
             await bus.stop()
         finally:
             await db.close_databases()
+            metrics.worker_exited(os.getpid())
 
     return app
+
+
+def service_name(settings: Settings) -> str:
+    """How traces name this process: ``ticketing-orders`` split, ``ticketing`` whole."""
+    modules = settings.modules
+    return f"ticketing-{modules[0]}" if len(modules) == 1 else "ticketing"
 
 
 def _add_probes(app: Quart, settings: Settings, bus: Bus) -> None:

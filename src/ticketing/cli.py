@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import atexit
 import json
-import logging
+import os
+import shutil
 import sys
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TextIO
@@ -17,6 +20,7 @@ from tortoise.exceptions import DBConnectionError
 from ticketing import __version__, db
 from ticketing.serving import uvicorn_limits
 from ticketing.settings import Settings, SettingsError
+from ticketing.telemetry import logs, metrics
 
 if TYPE_CHECKING:
     from ticketing.bus.runtime import Bus
@@ -37,8 +41,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as error:
         print(f"ticketing: {error}", file=sys.stderr)
         return 2
-    logging.basicConfig(level=settings.log_level,
-                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logs.configure(settings.log_level, settings.log_format)
     if args.command == "migrate":
         try:
             asyncio.run(db.apply_migrations(settings))
@@ -77,6 +80,8 @@ def serve(settings: Settings, host: str, port: int, *, reload: bool, workers: in
         except (OSError, DBConnectionError) as error:
             print(f"ticketing: cannot open the embedded databases: {error}", file=sys.stderr)
             return 1
+    if workers > 1 and not reload:
+        share_metrics_between_workers()
     uvicorn.run(
         "ticketing.app:create_app_from_env",
         factory=True,
@@ -91,10 +96,21 @@ def serve(settings: Settings, host: str, port: int, *, reload: bool, workers: in
         proxy_headers=True,
         forwarded_allow_ips=settings.trusted_proxies,
         log_level=settings.log_level.lower(),
+        log_config=logs.log_config(settings.log_level, settings.log_format),
         lifespan="on",
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
     )
     return 0
+
+
+def share_metrics_between_workers() -> None:
+    """Give the workers a fresh directory for their metric files (prometheus-client's
+    multiprocess mode), unless the operator chose one: a scrape of any worker then
+    reports them all. Set before uvicorn spawns them, which read it at import."""
+    if not os.environ.get(metrics.MULTIPROCESS_DIR_VARIABLE):
+        directory = tempfile.mkdtemp(prefix="ticketing-metrics-")
+        atexit.register(shutil.rmtree, directory, ignore_errors=True)
+        os.environ[metrics.MULTIPROCESS_DIR_VARIABLE] = directory
 
 
 def _parser() -> argparse.ArgumentParser:

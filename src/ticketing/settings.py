@@ -22,6 +22,7 @@ MIN_JWT_KEY_BYTES = 32
 Environment = Literal["development", "test", "production"]
 BusKind = Literal["inproc", "nats"]
 PaymentsKind = Literal["fake", "stripe"]
+LogFormat = Literal["json", "text"]
 
 
 class SettingsError(ValueError):
@@ -58,6 +59,8 @@ class Settings:
     stripe_api_base: str | None = None
     throttle: bool = True
     log_level: str = "INFO"
+    # One JSON object per line (production's default) or plain text (telemetry/logs.py).
+    log_format: LogFormat = "text"
     # Peers whose X-Forwarded-For is believed (a reverse proxy or ingress controller);
     # uvicorn then takes the client address from the header, right to left.
     trusted_proxies: str = "127.0.0.1,::1"
@@ -121,6 +124,9 @@ class Settings:
             throttle=reader.choice("TICKETING_THROTTLE", ("on", "off"), "on") == "on",
             log_level=reader.choice("TICKETING_LOG_LEVEL",
                                     ("DEBUG", "INFO", "WARNING", "ERROR"), "INFO"),
+            log_format=reader.choice(  # type: ignore[arg-type]
+                "TICKETING_LOG_FORMAT", ("json", "text"),
+                "json" if environment == "production" else "text"),
             trusted_proxies=reader.networks("TICKETING_TRUSTED_PROXIES", "127.0.0.1,::1"),
             db_pool_size=reader.integer("TICKETING_DB_POOL_SIZE", 4, minimum=1),
             request_head_timeout_seconds=reader.integer(

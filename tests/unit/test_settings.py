@@ -51,6 +51,7 @@ def test_defaults_are_the_embedded_development_setup(tmp_path: Path) -> None:
     ("TICKETING_PAYMENTS", "paypal"),
     ("TICKETING_THROTTLE", "maybe"),
     ("TICKETING_LOG_LEVEL", "LOUD"),
+    ("TICKETING_LOG_FORMAT", "xml"),
     ("TICKETING_TRUSTED_PROXIES", "ingress-nginx"),
     ("TICKETING_TRUSTED_PROXIES", "10.0.0.0/8,10.0.0.300"),
     ("TICKETING_REQUEST_HEAD_TIMEOUT_SECONDS", "0"),
@@ -186,7 +187,7 @@ def test_blank_values_mean_the_defaults(tmp_path: Path) -> None:
     blank = {name: "" for name in (
         "TICKETING_ENV", "TICKETING_BUS", "TICKETING_NATS_URL", "TICKETING_DATABASE_URL",
         "TICKETING_JWT_LIFETIME_SECONDS", "TICKETING_EXPIRATION_SECONDS", "TICKETING_PAYMENTS",
-        "TICKETING_LOG_LEVEL",
+        "TICKETING_LOG_LEVEL", "TICKETING_LOG_FORMAT",
     )}
 
     settings = from_env(tmp_path, **blank)

@@ -16,12 +16,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from opentelemetry.trace import SpanKind
 from tortoise.exceptions import IntegrityError
 
 from ticketing.bus import sql
 from ticketing.bus.contracts import Envelope, Event
 from ticketing.bus.outbox import Outbox, UnitOfWork
 from ticketing.bus.tables import BusTables, DeadLetter
+from ticketing.telemetry import logs, metrics, tracing
 
 log = logging.getLogger("ticketing.bus")
 
@@ -101,13 +103,21 @@ class Consumer:
         return True
 
     async def _apply(self, envelope: Envelope, unit: UnitOfWork) -> None:
+        """The handler, in a span whose parent published the event (one trace per
+        purchase, ``telemetry/tracing.py``), with the event's ids on every log line."""
         handler = self._handlers[envelope.type]
-        try:
-            await sql.insert_processed(unit.connection, self._tables.processed, self.name,
-                                       envelope.id)
-        except IntegrityError:
-            raise _AlreadyProcessed from None
-        await handler(envelope.event, unit)
+        with (tracing.span(f"{self.name} apply {envelope.type}", kind=SpanKind.CONSUMER,
+                           traceparent=envelope.traceparent,
+                           attributes={"ticketing.module": self.name,
+                                       "ticketing.event_id": envelope.id}),
+              logs.bound(module=self.name, event_id=envelope.id, event_type=envelope.type),
+              metrics.timed(metrics.HANDLER_LATENCY, consumer=self.name, type=envelope.type)):
+            try:
+                await sql.insert_processed(unit.connection, self._tables.processed, self.name,
+                                           envelope.id)
+            except IntegrityError:
+                raise _AlreadyProcessed from None
+            await handler(envelope.event, unit)
 
     async def deliver_together(self, deliveries: Sequence[Delivery]) -> list[Outcome] | None:
         """Apply several events in one transaction (a group commit), in order.
@@ -134,8 +144,9 @@ class Consumer:
             log.debug("consumer=%s group of %d falls back to one by one: %r",
                       self.name, len(deliveries), error)
             return None
-        for envelope in envelopes:
+        for envelope, outcome in zip(envelopes, outcomes, strict=True):
             self._on_applied(envelope.id)
+            self._count(envelope.type, outcome, attempt=1)
         return outcomes
 
     async def deliver(self, delivery: Delivery, attempt: int, max_attempts: int,
@@ -147,6 +158,12 @@ class Consumer:
         event waiting for its predecessor, ``max_waits`` if given): then the event is
         dead-lettered. Raises only if the dead letter itself cannot be written.
         """
+        outcome = await self._attempt(delivery, attempt, max_attempts, max_waits)
+        self._count(delivery.event_type, outcome, attempt)
+        return outcome
+
+    async def _attempt(self, delivery: Delivery, attempt: int, max_attempts: int,
+                       max_waits: int | None) -> Outcome:
         try:
             envelope = Envelope.from_json(delivery.body)
             applied = await self.handle(envelope)
@@ -158,6 +175,15 @@ class Consumer:
             await self.dead_letter(delivery, error, attempt)
             return Outcome.DEAD_LETTERED
         return Outcome.APPLIED if applied else Outcome.DUPLICATE
+
+    def _count(self, event_type: str, outcome: Outcome, attempt: int) -> None:
+        # A type this code has no handler for is one bounded label: "unknown".
+        label = event_type if event_type in self._handlers else "unknown"
+        metrics.EVENTS_CONSUMED.labels(self.name, label, outcome.value).inc()
+        if attempt > 1:
+            metrics.EVENTS_REDELIVERED.labels(self.name, label).inc()
+        if outcome is Outcome.DEAD_LETTERED:
+            metrics.EVENTS_DEAD_LETTERED.labels(self.name, label).inc()
 
     def log_failure(self, delivery: Delivery, error: BaseException, attempt: int) -> None:
         if isinstance(error, RetryLater):

@@ -244,23 +244,30 @@ class Envelope:
     source: str
     schema_version: int
     event: Event
+    # The W3C trace context of the span that published it (telemetry/tracing.py): an
+    # optional envelope field, so events written before it existed still decode.
+    traceparent: str | None = None
 
     @classmethod
-    def wrap(cls, event: Event, source: str) -> Envelope:
+    def wrap(cls, event: Event, source: str, traceparent: str | None = None) -> Envelope:
         """A new envelope (fresh id, now) for an event published by module ``source``."""
         return cls(id=str(uuid.uuid4()), type=event.WIRE_TYPE, occurred_at=datetime.now(UTC),
-                   source=source, schema_version=event.SCHEMA_VERSION, event=event)
+                   source=source, schema_version=event.SCHEMA_VERSION, event=event,
+                   traceparent=traceparent)
 
     def to_json(self) -> str:
         """The wire form: compact JSON, camelCase fields, exact money, UTC times."""
-        return json.dumps({
+        wire = {
             "id": self.id,
             "type": self.type,
             "occurredAt": _to_wire(self.occurred_at),
             "source": self.source,
             "schemaVersion": self.schema_version,
             "data": _to_wire(self.event),
-        }, separators=(",", ":"))
+        }
+        if self.traceparent is not None:
+            wire["traceparent"] = self.traceparent
+        return json.dumps(wire, separators=(",", ":"))
 
     @classmethod
     def from_json(cls, text: str | bytes) -> Envelope:
@@ -283,9 +290,24 @@ class Envelope:
             event = _from_wire(event_class, data)
             return cls(id=str(raw["id"]), type=event_type,
                        occurred_at=datetime.fromisoformat(raw["occurredAt"]),
-                       source=str(raw["source"]), schema_version=version, event=event)
+                       source=str(raw["source"]), schema_version=version, event=event,
+                       traceparent=_traceparent(raw.get("traceparent")))
         except (ValueError, KeyError, TypeError) as error:
             raise UnknownEvent(f"{event_type} with bad data: {error}") from None
+
+
+def _traceparent(value: Any) -> str | None:
+    """A carried trace context, if it is one: a malformed one is dropped, not fatal."""
+    return value if isinstance(value, str) and len(value) <= 128 else None
+
+
+def traceparent_of(body: str | bytes) -> str | None:
+    """The trace context of an undecoded envelope (the relay carries it as a header)."""
+    try:
+        raw = json.loads(body)
+    except ValueError:
+        return None
+    return _traceparent(raw.get("traceparent")) if isinstance(raw, dict) else None
 
 
 def subject_of(event_type: str, prefix: str = "ticketing.events") -> str:

@@ -54,6 +54,7 @@ from ticketing.bus.consumer import (
 from ticketing.bus.contracts import subject_of
 from ticketing.bus.supervisor import Supervised, Supervisor
 from ticketing.bus.transport import Outgoing, TransportUnavailable
+from ticketing.telemetry.tracing import TRACEPARENT
 
 log = logging.getLogger("ticketing.bus.nats")
 
@@ -211,7 +212,7 @@ class NatsTransport:
                     # No stall timeout: it costs a task per message, and a batch (at most
                     # a few hundred) never fills the client's 4,000 in-flight slots.
                     wait_stall=None,
-                    headers={"Nats-Msg-Id": message.event_id},
+                    headers=_headers(message),
                 ))
             except (NatsError, OSError) as error:
                 failure = error
@@ -451,6 +452,14 @@ class NatsTransport:
 
     async def _on_reconnect(self) -> None:
         log.info("reconnected to NATS")
+
+
+def _headers(message: Outgoing) -> dict[str, str]:
+    """The id JetStream deduplicates on, and the W3C trace context beside the body."""
+    headers = {"Nats-Msg-Id": message.event_id}
+    if message.traceparent is not None:
+        headers[TRACEPARENT] = message.traceparent
+    return headers
 
 
 def _finishes_by_itself() -> None:

@@ -11,12 +11,14 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 
+from opentelemetry.trace import SpanKind
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
 from ticketing.bus import sql
 from ticketing.bus.contracts import Envelope, Event
 from ticketing.bus.tables import OutboxRecord
+from ticketing.telemetry import tracing
 
 
 class UnitOfWork:
@@ -38,9 +40,13 @@ class UnitOfWork:
 
     async def publish(self, event: Event) -> Envelope:
         """Add the event's outbox row to this transaction; it leaves only if it commits."""
-        envelope = Envelope.wrap(event, source=self._outbox.module)
-        await sql.insert_outbox(self.connection, self._outbox.table, envelope.id, envelope.type,
-                                envelope.to_json())
+        with tracing.span(f"publish {event.WIRE_TYPE}", kind=SpanKind.PRODUCER,
+                          attributes={"ticketing.module": self._outbox.module}) as span:
+            envelope = Envelope.wrap(event, source=self._outbox.module,
+                                     traceparent=tracing.current_traceparent())
+            span.set_attribute("ticketing.event_id", envelope.id)
+            await sql.insert_outbox(self.connection, self._outbox.table, envelope.id,
+                                    envelope.type, envelope.to_json())
         self.published.append(envelope)
         return envelope
 

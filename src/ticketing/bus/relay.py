@@ -25,9 +25,11 @@ from tortoise.transactions import in_transaction
 
 from ticketing.bus import sql
 from ticketing.bus.consumer import retry_delay
+from ticketing.bus.contracts import traceparent_of
 from ticketing.bus.outbox import Outbox
 from ticketing.bus.supervisor import Supervised, Supervisor
 from ticketing.bus.transport import Outgoing, Transport, TransportUnavailable
+from ticketing.telemetry import metrics
 
 log = logging.getLogger("ticketing.bus.relay")
 
@@ -114,14 +116,21 @@ class Relay:
                        connection: BaseDBAsyncClient) -> int:
         if not rows:
             return 0
-        messages = [Outgoing(r.event_id, r.event_type, r.body) for r in rows]
+        messages = [Outgoing(r.event_id, r.event_type, r.body, traceparent_of(r.body))
+                    for r in rows]
         try:
             await self._transport.publish(messages)
         except TransportUnavailable as error:
             await self._mark(rows[: error.sent], connection)
+            self._count(rows[: error.sent])
             raise
         await self._mark(rows, connection)
+        self._count(rows)
         return len(rows)
+
+    def _count(self, rows: Sequence[sql.UnsentRow]) -> None:
+        for row in rows:
+            metrics.EVENTS_PUBLISHED.labels(self.outbox.module, row.event_type).inc()
 
     async def _mark(self, rows: Sequence[sql.UnsentRow], connection: BaseDBAsyncClient) -> None:
         if rows:

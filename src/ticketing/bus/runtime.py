@@ -22,6 +22,7 @@ from ticketing.bus.supervisor import Supervised, Supervisor
 from ticketing.bus.tables import BusTables
 from ticketing.bus.transport import InProcessTransport, Transport
 from ticketing.settings import Settings
+from ticketing.telemetry import metrics
 
 log = logging.getLogger("ticketing.bus")
 
@@ -221,6 +222,29 @@ class Bus:
         self.relays = []
         await self.transport.stop()
 
+    async def _outbox_figures(self, part: ModuleBus, now: datetime) -> dict[str, Any]:
+        unsent = part.tables.outbox.filter(sent_at=None)
+        oldest = await unsent.order_by("id").first()
+        return {"backlog": await unsent.count(),
+                "oldestUnsentSeconds": round((now - oldest.created_at).total_seconds(), 3)
+                if oldest else None}
+
+    async def sample(self) -> None:
+        """Refresh the gauges a scrape reads from the database and the broker: each
+        module's outbox backlog and oldest unsent row, and (over NATS) consumer lag."""
+        now = datetime.now(UTC)
+        for name, part in self.modules.items():
+            figures = await self._outbox_figures(part, now)
+            metrics.OUTBOX_BACKLOG.labels(name).set(figures["backlog"])
+            metrics.OUTBOX_OLDEST_AGE.labels(name).set(figures["oldestUnsentSeconds"] or 0)
+        try:
+            lag = await self.transport.consumer_lag([c.name for c in self.consumers])
+        except Exception as error:  # a scrape must not fail for lack of the broker
+            log.debug("consumer lag not sampled: %r", error)
+            return
+        for consumer, pending in (lag or {}).items():
+            metrics.CONSUMER_LAG.labels(consumer).set(pending)
+
     async def replay(self, event_id: str) -> int:
         """Re-deliver every dead letter of ``event_id`` in this process's modules."""
         return sum([await c.replay(event_id) for c in self.consumers])
@@ -232,15 +256,8 @@ class Bus:
         reported as ``None`` with the reason under ``consumerLagError``.
         """
         now = datetime.now(UTC)
-        outboxes: dict[str, Any] = {}
-        for name, part in self.modules.items():
-            unsent = part.tables.outbox.filter(sent_at=None)
-            oldest = await unsent.order_by("id").first()
-            outboxes[name] = {
-                "backlog": await unsent.count(),
-                "oldestUnsentSeconds": round((now - oldest.created_at).total_seconds(), 3)
-                if oldest else None,
-            }
+        outboxes = {name: await self._outbox_figures(part, now)
+                    for name, part in self.modules.items()}
         dead = [letter for c in self.consumers for letter in await c.dead_letters()]
         report: dict[str, Any] = {"checkedAt": now.isoformat(), "outbox": outboxes,
                                   "consumerLag": None, "deadLetters": dead}

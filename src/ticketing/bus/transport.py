@@ -23,6 +23,8 @@ class Outgoing:
     event_id: str
     event_type: str
     body: str
+    # The envelope's trace context, for transports that carry it beside the body.
+    traceparent: str | None = None
 
 
 class TransportUnavailable(Exception):

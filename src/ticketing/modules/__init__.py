@@ -37,14 +37,15 @@ class ModuleContext:
 
 @dataclass(frozen=True)
 class ModuleParts:
-    """What a module gives back: its facade, its table of subscriptions, and the work it
+    """What a module gives back: its facade, its table of subscriptions, the work it
     runs while the process serves (started after the databases open, stopped before
-    they close)."""
+    they close), and what refreshes its gauges when the metrics are scraped."""
 
     facade: Any = None
     subscriptions: Subscriptions = field(default_factory=dict)
     on_start: Callable[[], Awaitable[None]] | None = None
     on_stop: Callable[[], Awaitable[None]] | None = None
+    sample: Callable[[], Awaitable[None]] | None = None
 
 
 def _no_parts(context: ModuleContext) -> ModuleParts:

@@ -4,7 +4,7 @@ from taskiq import AsyncBroker
 
 from ticketing.bus.tables import BusTables
 from ticketing.modules import ModuleContext, ModuleParts, ModuleSpec
-from ticketing.modules.expiration.api import ExpirationService
+from ticketing.modules.expiration.api import ExpirationService, sample_pending
 from ticketing.modules.expiration.models import DeadLetter, Outbox, Processed
 from ticketing.modules.expiration.reactions import SUBSCRIPTIONS
 from ticketing.modules.expiration.workers import ExpirationWorkers
@@ -17,7 +17,7 @@ def _build(context: ModuleContext) -> ModuleParts:
     workers = ExpirationWorkers(broker, context.supervisor, context.clock,
                                 service.expire_order)
     return ModuleParts(facade=service, subscriptions=SUBSCRIPTIONS,
-                       on_start=workers.start, on_stop=workers.stop)
+                       on_start=workers.start, on_stop=workers.stop, sample=sample_pending)
 
 
 MODULE = ModuleSpec(name="expiration", tables=BusTables(Outbox, Processed, DeadLetter),

@@ -25,6 +25,7 @@ from ticketing.bus.outbox import Outbox
 from ticketing.clock import Clock, utc_now
 from ticketing.modules.expiration.broker import ExpirationTaskBroker
 from ticketing.modules.expiration.models import PendingExpiration, WorkerHeartbeat
+from ticketing.telemetry import metrics
 
 __all__ = ["Expiration", "ExpirationService"]
 
@@ -62,7 +63,8 @@ class ExpirationService(Expiration):
                 .using_db(unit.connection).delete()
             if fired:
                 await unit.publish(ExpirationComplete(order_id=order_id))
-
+                late = (self._clock() - datetime.fromisoformat(expires_at)).total_seconds()
+                unit.after_commit(lambda: metrics.EXPIRY_LATENESS.observe(max(0.0, late)))
     async def status(self) -> dict[str, Any]:
         now = self._clock()
         oldest = await PendingExpiration.all().order_by("expires_at").first()
@@ -83,3 +85,8 @@ class ExpirationService(Expiration):
             except Exception as error:  # a status report must not fail for lack of NATS
                 report["taskBacklogError"] = repr(error)
         return report
+
+
+async def sample_pending() -> None:
+    """The pending deadlines gauge, read from the table when the metrics are scraped."""
+    metrics.EXPIRATIONS_PENDING.set(await PendingExpiration.all().count())

@@ -20,6 +20,7 @@ from ticketing.ids import is_valid_id, new_id
 from ticketing.modules.orders.models import Order, TicketReplica
 from ticketing.modules.orders.rules import TicketAlreadyReserved, reservation_refusal
 from ticketing.modules.orders.transitions import close_order
+from ticketing.telemetry import metrics
 
 __all__ = ["CannotCancelCompleted", "OrderView", "OrderedTicket", "Orders", "OrdersApi",
            "TicketAlreadyReserved"]
@@ -93,6 +94,7 @@ class OrdersApi(Orders):
         placed = await Order.filter(ticket_id=ticket_id) if ticket is not None else []
         refusal = reservation_refusal(ticket is not None, (o.status for o in placed))
         if refusal is not None:
+            metrics.RESERVATIONS.labels(refusal.code).inc()
             raise refusal
         assert ticket is not None, "an unknown ticket is refused"
         order = Order(id=new_id(), user_id=user_id, ticket_id=ticket.id,
@@ -106,7 +108,9 @@ class OrdersApi(Orders):
                     ticket=TicketRef(id=ticket.id, price=ticket.price),
                 ))
         except IntegrityError:
+            metrics.RESERVATIONS.labels(TicketAlreadyReserved.code).inc()
             raise TicketAlreadyReserved() from None
+        metrics.RESERVATIONS.labels("made").inc()
         return _view(order, ticket)
 
     async def list_for(self, user_id: str) -> list[OrderView]:

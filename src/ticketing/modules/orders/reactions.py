@@ -41,7 +41,7 @@ async def on_ticket_changed(event: TicketCreated | TicketUpdated, unit: UnitOfWo
 
 async def on_expiration_complete(event: ExpirationComplete, unit: UnitOfWork) -> None:
     """The window closed: cancel unless the order was paid or cancelled meanwhile."""
-    await close_order(unit, event.order_id, OrderStatus.CANCELLED)
+    await close_order(unit, event.order_id, OrderStatus.CANCELLED, expired=True)
 
 
 async def on_payment_authorized(event: PaymentAuthorized, unit: UnitOfWork) -> None:

@@ -5,13 +5,17 @@ from __future__ import annotations
 from ticketing.bus.contracts import OrderCancelled, OrderCompleted, OrderStatus, TicketRef
 from ticketing.bus.outbox import UnitOfWork
 from ticketing.modules.orders.models import Order
+from ticketing.telemetry import metrics
 
 CLOSED = (OrderStatus.COMPLETE, OrderStatus.CANCELLED)
 
 
 async def close_order(unit: UnitOfWork, order_id: str, status: OrderStatus,
-                      payment_id: str | None = None) -> bool:
-    """Move an open order to ``status`` (version + 1) and publish it; False if closed."""
+                      payment_id: str | None = None, *, expired: bool = False) -> bool:
+    """Move an open order to ``status`` (version + 1) and publish it; False if closed.
+
+    Once it commits the final state is counted: complete, cancelled, or (``expired``) a
+    cancel by the reservation window's end."""
     order = await Order.filter(id=order_id).using_db(unit.connection) \
         .select_for_update().first()
     if order is None or order.status in CLOSED:
@@ -20,6 +24,8 @@ async def close_order(unit: UnitOfWork, order_id: str, status: OrderStatus,
     order.version += 1
     await order.save(using_db=unit.connection, update_fields=["status", "version"])
     ticket = TicketRef(id=order.ticket_id)
+    state = "expired" if expired else status.value
+    unit.after_commit(metrics.ORDERS_CLOSED.labels(state).inc)
     if status == OrderStatus.CANCELLED:
         await unit.publish(OrderCancelled(id=order.id, version=order.version, ticket=ticket))
     else:

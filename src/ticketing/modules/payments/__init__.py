@@ -3,6 +3,7 @@
 from ticketing.bus.tables import BusTables
 from ticketing.modules import ModuleContext, ModuleParts, ModuleSpec
 from ticketing.modules.payments.api import PaymentsApi
+from ticketing.modules.payments.figures import TimedGateway
 from ticketing.modules.payments.gateway import PaymentGateway
 from ticketing.modules.payments.models import DeadLetter, Outbox, Processed
 from ticketing.modules.payments.reactions import Reactions
@@ -10,8 +11,8 @@ from ticketing.modules.payments.settler import Settler
 
 
 def _build(context: ModuleContext) -> ModuleParts:
-    gateway: PaymentGateway = context.adapter
-    assert gateway is not None, "the composition root chooses the payment gateway"
+    assert context.adapter is not None, "the composition root chooses the payment gateway"
+    gateway: PaymentGateway = TimedGateway(context.adapter)
     # One settler: the facade runs it, the reactions wake it when a verdict commits.
     settler = Settler(context.outbox, gateway, context.clock)
     payments = PaymentsApi(context.outbox, gateway, settler,

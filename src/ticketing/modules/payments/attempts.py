@@ -29,6 +29,7 @@ from ticketing.clock import Clock
 from ticketing.errors import DomainError
 from ticketing.ids import new_id
 from ticketing.modules.payments.errors import AlreadyPaid, OrderExpired, refusal
+from ticketing.modules.payments.figures import count_outcome
 from ticketing.modules.payments.gateway import (
     CURRENCY,
     DECLINED_MESSAGE,
@@ -60,6 +61,7 @@ from ticketing.modules.payments.rules import (
     settlement,
 )
 from ticketing.modules.payments.settler import Settler, record_payment
+from ticketing.telemetry import metrics
 
 # A pending attempt older than this lost its request (the provider call has long timed
 # out): the next payment asks the provider again with the same idempotency key.
@@ -141,10 +143,13 @@ class Attempts:
         try:
             intent = await self._gateway.authorize(request)
         except (PaymentRefused, ProviderUnavailable) as error:
-            if not isinstance(error, OutcomeUnknown):
-                # Nothing was charged: the order is free for the next attempt.
-                await PaymentAttempt.filter(id=attempt.id, status=AttemptStatus.PENDING) \
-                    .update(status=AttemptStatus.FAILED, failure_message=error.message)
+            # Unless the outcome is unknown, nothing was charged: the order is free for
+            # the next attempt.
+            if not isinstance(error, OutcomeUnknown) and await PaymentAttempt.filter(
+                    id=attempt.id, status=AttemptStatus.PENDING).update(
+                    status=AttemptStatus.FAILED, failure_message=error.message):
+                metrics.PAYMENTS.labels(
+                    "declined" if isinstance(error, PaymentRefused) else "failed").inc()
             raise
         return await self._conclude(attempt.id, intent)
 
@@ -269,6 +274,7 @@ class Attempts:
             await record_payment(unit, attempt, intent)
         elif step == Step.FAIL:
             attempt.status = AttemptStatus.FAILED
+            count_outcome(unit, "declined")
             attempt.failure_message = intent.failure_message or DECLINED_MESSAGE
         elif step == Step.WAIT:
             attempt.status = AttemptStatus.REQUIRES_ACTION

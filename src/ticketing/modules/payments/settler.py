@@ -21,6 +21,7 @@ from ticketing.bus.contracts import PaymentCreated
 from ticketing.bus.outbox import Outbox, UnitOfWork
 from ticketing.clock import Clock
 from ticketing.errors import DomainError, message_of
+from ticketing.modules.payments.figures import count_outcome
 from ticketing.modules.payments.gateway import Intent, PaymentGateway
 from ticketing.modules.payments.models import (
     DECIDED_STATUSES,
@@ -51,6 +52,7 @@ async def record_payment(unit: UnitOfWork, attempt: PaymentAttempt, intent: Inte
         amount_cents=attempt.amount_cents, currency=attempt.currency, using_db=unit.connection,
     )
     attempt.status = AttemptStatus.SUCCEEDED
+    count_outcome(unit, "succeeded")
     await unit.publish(PaymentCreated(id=attempt.id, order_id=attempt.order_id,
                                       stripe_id=intent.id))
     log.info("order=%s paid payment=%s intent=%s amount_cents=%d", attempt.order_id,
@@ -140,10 +142,12 @@ class Settler:
                 await record_payment(unit, current, answer)
             elif step == Step.VOID:
                 current.status = AttemptStatus.VOIDED
+                count_outcome(unit, "voided")
                 log.info("order=%s attempt=%s hold released: %s", current.order_id,
                          current.id, current.refusal_code)
             else:
                 current.status = AttemptStatus.FAILED
+                count_outcome(unit, "failed")
                 current.failure_message = answer.failure_message or message_of("hold_released")
                 log.error("order=%s attempt=%s accepted but its hold could not be captured "
                           "(intent %s is %s)", current.order_id, current.id, answer.id,
@@ -165,6 +169,7 @@ class Settler:
             if current.status != attempt.status:
                 return
             current.status, current.refund_id = AttemptStatus.REFUNDED, refund_id
+            count_outcome(unit, "refunded")
             current.refunded_at = self._clock()
             await current.save(using_db=unit.connection)
             self._tell_settled(unit, current.id)

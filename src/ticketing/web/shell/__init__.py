@@ -17,15 +17,17 @@ from ticketing.web.shell.runtime import Runtime
 from ticketing.web.shell.security import install_security_headers
 from ticketing.web.shell.session import current_user, install_session
 from ticketing.web.shell.slices import Slice
+from ticketing.web.shell.telemetry import install_telemetry
 
 TEMPLATES = Path(__file__).parent / "templates"
 
 
 def install_shell(app: Quart, runtime: Runtime, slices: Mapping[str, Slice]) -> None:
-    """Errors, session, security headers, assets, the docs page, the live hub, the
-    consistency cookie, and the enabled modules' slices (by module name); where no slice
-    serves a landing page, one says so."""
+    """Telemetry (metrics, traces, access log), errors, session, security headers, assets,
+    the docs page, the live hub, the consistency cookie, and the enabled modules' slices
+    (by module name); where no slice serves a landing page, one says so."""
     app.request_class = ApiRequest
+    install_telemetry(app, runtime.samplers)
     app.extensions["ticketing"] = runtime
     register_error_handlers(app)
     install_session(app, runtime.sessions)

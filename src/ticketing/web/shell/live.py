@@ -25,6 +25,7 @@ from quart import Quart, Response
 
 from ticketing.bus.contracts import Envelope
 from ticketing.bus.runtime import Bus
+from ticketing.telemetry import metrics
 
 log = logging.getLogger("ticketing.web.live")
 
@@ -58,10 +59,14 @@ class LiveHub:
         """A new client that is handed each event ``wants`` accepts."""
         client = LiveClient(wants, self._queue_size)
         self._clients.add(client)
+        metrics.LIVE_STREAMS.inc()
         return client
 
     def disconnect(self, client: LiveClient) -> None:
-        self._clients.discard(client)
+        """Forget a client: its stream ended, or it fell too far behind."""
+        if client in self._clients:
+            self._clients.discard(client)
+            metrics.LIVE_STREAMS.dec()
 
     def publish(self, envelope: Envelope) -> None:
         """Queue ``envelope`` for every client that wants it; never waits (a bus watcher)."""
@@ -76,7 +81,7 @@ class LiveHub:
                 client.queue.put_nowait(envelope)
             except asyncio.QueueFull:
                 client.dropped = True
-                self._clients.discard(client)
+                self.disconnect(client)
                 log.info("live client dropped: %d events behind", client.queue.qsize())
 
 

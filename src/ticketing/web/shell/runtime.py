@@ -1,8 +1,9 @@
 """What the composition root hands the web layer: settings, the clock the modules read,
-the bus, and the enabled modules' facades."""
+the bus, the enabled modules' facades, and what refreshes gauges when metrics are scraped."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +21,7 @@ class Runtime:
     sessions: SessionReader
     bus: Bus
     facades: dict[str, Any] = field(default_factory=dict)
+    samplers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     # The modules' clock: pages judge deadlines by it, as the modules do.
     clock: Clock = utc_now
 

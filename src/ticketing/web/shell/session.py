@@ -1,11 +1,7 @@
-"""Who is signed in, request ids, the access log, and cross-site request protection."""
+"""Who is signed in, and cross-site request protection."""
 
 from __future__ import annotations
 
-import logging
-import re
-import time
-import uuid
 from collections.abc import Awaitable, Callable
 from functools import wraps
 from typing import ParamSpec, TypeVar
@@ -15,13 +11,11 @@ from quart import Quart, Response, g, request
 
 from ticketing.errors import DomainError, NotAuthorized
 from ticketing.modules.auth.api import SessionReader, SessionUser
+from ticketing.web.shell.telemetry import request_id
 
 SESSION_COOKIE = "session"
 STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 TRUSTED_FETCH_SITES = frozenset({"same-origin", "none"})
-REQUEST_ID_SHAPE = re.compile(r"[A-Za-z0-9._:-]{1,128}")
-
-access_log = logging.getLogger("ticketing.access")
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -79,38 +73,15 @@ def is_cross_site() -> bool:
     return origin == "null" or urlsplit(origin).netloc != request.host
 
 
-def _request_id(offered: str | None) -> str:
-    """A proxy's request id when it is a plain token, else a fresh one.
-
-    The id is written into every log line of the request: free text from a client could
-    forge fields there (``x request_id=someone-else``) or bloat each line.
-    """
-    if offered and REQUEST_ID_SHAPE.fullmatch(offered):
-        return offered
-    return uuid.uuid4().hex
-
-
 def install_session(app: Quart, reader: SessionReader) -> None:
-    """Read the session cookie, tag the request, refuse cross-site writes, log the request."""
+    """Read the session cookie, note the request's id, refuse cross-site writes."""
 
     @app.before_request
     async def identify() -> None:
-        g.request_id = _request_id(request.headers.get("X-Request-Id"))
-        g.started = time.perf_counter()
+        g.request_id = request_id()
         g.user = reader.read(request.cookies.get(SESSION_COOKIE))
         if request.method in STATE_CHANGING and is_cross_site():
             raise CrossSiteRequest()
-
-    @app.after_request
-    async def log_request(response: Response) -> Response:
-        response.headers["X-Request-Id"] = g.get("request_id", "-")
-        elapsed_ms = (time.perf_counter() - g.get("started", time.perf_counter())) * 1000
-        access_log.info(
-            '%s "%s %s" %d %.1fms request_id=%s', client_address(), request.method,
-            request.full_path.rstrip("?"), response.status_code, elapsed_ms,
-            g.get("request_id", "-"),
-        )
-        return response
 
 
 def set_session_cookie(response: Response, value: str, *, max_age: int, secure: bool) -> None:
