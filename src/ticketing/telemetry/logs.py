@@ -24,7 +24,7 @@ FIELDS = ("request_id", "module", "event_id", "event_type")
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s%(context)s"
 # The standard attributes of a LogRecord: anything else was passed in ``extra``.
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
-    "message", "asctime", "context", "taskName"}
+    "message", "asctime", "context", "bound", "taskName"}
 
 _context: contextvars.ContextVar[dict[str, str]] = contextvars.ContextVar(
     "ticketing_log_context", default={})  # noqa: B039 (never mutated: always replaced)
@@ -50,13 +50,12 @@ def current() -> dict[str, str]:
 
 
 class ContextFilter(logging.Filter):
-    """Puts the bound fields on each record (``record.context``, and as attributes)."""
+    """Puts the bound fields on each record: ``record.bound`` (a dict, for JSON) and
+    ``record.context`` (`` key=value`` pairs, for text)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         fields = current()
-        for key, value in fields.items():
-            if not hasattr(record, key):
-                setattr(record, key, value)
+        record.bound = fields
         record.context = "".join(f" {key}={value}" for key, value in fields.items())
         return True
 
@@ -71,6 +70,7 @@ class JsonFormatter(logging.Formatter):
             "level": record.levelname,
             "logger": record.name,
             "message": record.getMessage(),
+            **getattr(record, "bound", {}),
         }
         for key, value in vars(record).items():
             if key not in _STANDARD and not key.startswith("_"):
