@@ -77,6 +77,7 @@ class ServerProcess:
     log: Path
     env: dict[str, str]
     python: str = sys.executable
+    serve_options: tuple[str, ...] = ()  # more ``ticketing serve`` options, e.g. --workers
     process: subprocess.Popen[bytes] | None = None
     starts: int = 0
 
@@ -93,7 +94,7 @@ class ServerProcess:
             output.flush()
             self.process = subprocess.Popen(
                 [self.python, "-m", "ticketing", "serve", "--host", "127.0.0.1",
-                 "--port", str(self.port)],
+                 "--port", str(self.port), *self.serve_options],
                 env=self.env, stdout=output, stderr=subprocess.STDOUT, cwd=self.data_dir.parent,
             )
 
