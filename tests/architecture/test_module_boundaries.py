@@ -29,20 +29,23 @@ def test_the_import_linter_contracts_hold() -> None:
 def test_the_import_linter_contracts_fail_on_planted_bad_imports(tmp_path: Path) -> None:
     package = copy_source(tmp_path)
     # One violation per contract: a module importing another module's internals, a
-    # module reaching into the web layer, and the bus reaching into a module.
+    # module reaching into the web layer, the bus reaching into a module, and telemetry
+    # reaching into the bus.
     plant_import(package / "modules" / "tickets" / "__init__.py",
                  "import ticketing.modules.auth.models")
     plant_import(package / "modules" / "orders" / "__init__.py",
                  "import ticketing.web.shell.session")
     plant_import(package / "bus" / "__init__.py", "import ticketing.modules.payments")
+    plant_import(package / "telemetry" / "metrics.py", "import ticketing.bus.runtime")
 
     result = run_python(LINT, tmp_path, str(PYPROJECT))
 
     assert result.returncode != 0, result.stdout
-    assert "3 broken" in result.stdout, result.stdout
+    assert "4 broken" in result.stdout, result.stdout
     assert "ticketing.modules.tickets -> ticketing.modules.auth.models" in result.stdout
     assert "ticketing.modules.orders -> ticketing.web.shell.session" in result.stdout
     assert "ticketing.bus -> ticketing.modules.payments" in result.stdout
+    assert "ticketing.telemetry.metrics -> ticketing.bus.runtime" in result.stdout
 
 
 def test_the_web_layer_and_the_composition_root_use_only_module_facades() -> None:
