@@ -10,16 +10,16 @@ import os
 from typing import TYPE_CHECKING
 
 from quart import Quart, Response, jsonify
-from quart_schema import Info, QuartSchema
 
-from ticketing import __version__, db
+from ticketing import db
 from ticketing.bootstrap import build_bus
 from ticketing.bus.runtime import Bus
 from ticketing.clock import Clock, utc_now
 from ticketing.modules.auth.api import SessionReader
-from ticketing.settings import Settings
+from ticketing.settings import MODULE_NAMES, Settings
 from ticketing.telemetry import metrics, tracing
 from ticketing.web.shell import TEMPLATES, install_shell
+from ticketing.web.shell.openapi import install_api_description
 from ticketing.web.shell.runtime import Runtime
 from ticketing.web.shell.slices import load_slice
 
@@ -40,15 +40,7 @@ def create_app(settings: Settings, *, clock: Clock = utc_now,
     the settings unless passed in: tests pass fakes and a clock they move."""
     app = Quart("ticketing", template_folder=str(TEMPLATES), static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = 64 * 1024
-    QuartSchema(
-        app,
-        info=Info(title="Ticketing", version=__version__,
-                  description="Buy and sell tickets; see docs/ for the event contracts."),
-        openapi_path="/openapi.json",
-        swagger_ui_path=None,  # web/shell/assets.py serves /docs without inline script
-        redoc_ui_path=None,
-        scalar_ui_path=None,
-    )
+    install_api_description(app, [found for found in map(load_slice, MODULE_NAMES) if found])
     bus, parts_by_module = build_bus(settings, clock=clock, gateway=gateway, broker=broker)
     runtime = Runtime(settings=settings, sessions=SessionReader(settings, bus.revocations),
                       bus=bus, clock=clock)

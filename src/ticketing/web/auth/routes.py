@@ -8,12 +8,14 @@ from quart_schema import document_response, validate_request
 from ticketing.modules.auth.api import Auth, SignedIn
 from ticketing.web.auth.schemas import (
     CurrentUserResponse,
+    SignedOutResponse,
     SignInBody,
     SignUpBody,
     UserResponse,
     current_user_json,
     user_json,
 )
+from ticketing.web.shell.openapi import refuses
 from ticketing.web.shell.runtime import facade, runtime
 from ticketing.web.shell.session import (
     clear_session_cookie,
@@ -45,6 +47,7 @@ def signed_in_response(user: SignedIn, status: int) -> Response:
 @blueprint.post("/signup")
 @validate_request(SignUpBody)
 @document_response(UserResponse, 201)
+@refuses(429)
 async def sign_up(data: SignUpBody) -> Response:
     """Create an account and sign in. 400 "Email in use" when the email is taken."""
     user = await auth().sign_up(data.email, data.password, client_address())
@@ -54,6 +57,7 @@ async def sign_up(data: SignUpBody) -> Response:
 @blueprint.post("/signin")
 @validate_request(SignInBody)
 @document_response(UserResponse)
+@refuses(429)
 async def sign_in(data: SignInBody) -> Response:
     """Sign in. 400 "Invalid credentials" for an unknown email or a wrong password."""
     user = await auth().sign_in(data.email, data.password, client_address())
@@ -61,12 +65,14 @@ async def sign_in(data: SignInBody) -> Response:
 
 
 @blueprint.post("/signout")
+@document_response(SignedOutResponse)
 async def sign_out() -> Response:
     """End this session everywhere and expire the session cookie."""
     return await ended_session_response(everywhere=False)
 
 
 @blueprint.post("/signout-everywhere")
+@document_response(SignedOutResponse)
 async def sign_out_everywhere() -> Response:
     """End every session of the signed-in user (every device), this one included."""
     return await ended_session_response(everywhere=True)

@@ -9,12 +9,21 @@ from typing import Any
 from pydantic import BaseModel, Field, field_validator
 
 from ticketing.modules.auth.api import SessionUser, SignedIn
-from ticketing.web.shell.validation import Body, email_address, trimmed_text
+from ticketing.web.shell.validation import (
+    EMAIL_SCHEMA,
+    Body,
+    email_address,
+    required,
+    trimmed_text,
+)
+
+MIN_PASSWORD_LENGTH, MAX_PASSWORD_LENGTH = 4, 20
 
 
 class SignInBody(Body):
-    email: str = Field(default="", examples=["buyer@example.com"])
-    password: str = Field(default="", examples=["correct horse"])
+    email: str = required(examples=["buyer@example.com"], json_schema_extra=EMAIL_SCHEMA)
+    password: str = required(min_length=1, examples=["correct horse"],
+                             description="Blanks around it are trimmed first")
 
     @field_validator("email", mode="before")
     @classmethod
@@ -28,11 +37,20 @@ class SignInBody(Body):
 
 
 class SignUpBody(SignInBody):
+    password: str = required(min_length=MIN_PASSWORD_LENGTH, max_length=MAX_PASSWORD_LENGTH,
+                             examples=["correct horse"],
+                             description="Blanks around it are trimmed first")
+
     @field_validator("password", mode="before")
     @classmethod
     def _password(cls, value: Any) -> str:
-        return trimmed_text(value, "Password must be between 4 and 20 characters",
-                            min_length=4, max_length=20)
+        return trimmed_text(value, f"Password must be between {MIN_PASSWORD_LENGTH} and "
+                            f"{MAX_PASSWORD_LENGTH} characters",
+                            min_length=MIN_PASSWORD_LENGTH, max_length=MAX_PASSWORD_LENGTH)
+
+
+class SignedOutResponse(BaseModel):
+    """The session has ended and its cookie is expired: ``{}``."""
 
 
 class UserResponse(BaseModel):

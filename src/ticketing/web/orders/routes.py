@@ -7,11 +7,13 @@ from quart_schema import document_response, validate_request
 
 from ticketing.modules.orders.api import Orders
 from ticketing.web.orders.schemas import (
+    CancelledResponse,
     NewOrderBody,
     OrderListResponse,
     OrderResponse,
     order_json,
 )
+from ticketing.web.shell.openapi import refuses
 from ticketing.web.shell.runtime import facade
 from ticketing.web.shell.session import require_user, signed_in
 
@@ -29,6 +31,7 @@ def orders() -> Orders:
 @signed_in
 @validate_request(NewOrderBody)
 @document_response(OrderResponse, 201)
+@refuses(404)
 async def create_order(data: NewOrderBody) -> tuple[Response, int]:
     """Reserve a ticket for the payment window; 400 when someone else holds it."""
     user = require_user()
@@ -36,6 +39,7 @@ async def create_order(data: NewOrderBody) -> tuple[Response, int]:
 
 
 @blueprint.get("")
+@signed_in
 @document_response(OrderListResponse)
 async def list_orders() -> Response:
     """Your orders, oldest first, each with its ticket."""
@@ -43,6 +47,7 @@ async def list_orders() -> Response:
 
 
 @blueprint.get("/<order_id>")
+@signed_in
 @document_response(OrderResponse)
 async def show_order(order_id: str) -> Response:
     """One of your orders; 404 unknown, 401 someone else's."""
@@ -50,6 +55,9 @@ async def show_order(order_id: str) -> Response:
 
 
 @blueprint.delete("/<order_id>")
+@signed_in
+@document_response(CancelledResponse, 204)
+@refuses(400)
 async def cancel_order(order_id: str) -> tuple[str, int]:
     """Cancel an order (204); a paid order cannot be cancelled."""
     await orders().cancel(require_user().id, order_id)

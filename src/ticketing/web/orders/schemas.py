@@ -10,11 +10,11 @@ from pydantic import BaseModel, Field, RootModel, field_validator
 
 from ticketing.bus.contracts import OrderStatus
 from ticketing.modules.orders.api import OrderView
-from ticketing.web.shell.validation import Body, trimmed_text
+from ticketing.web.shell.validation import Body, required, trimmed_text
 
 
 class NewOrderBody(Body):
-    ticketId: str = Field(default="", examples=["01jd0z5c8y9x7w6v5t4s3r2q1p"])
+    ticketId: str = required(min_length=1, examples=["01jd0z5c8y9x7w6v5t4s3r2q1p"])
 
     @field_validator("ticketId", mode="before")
     @classmethod
@@ -44,6 +44,10 @@ class OrderResponse(BaseModel):
 
 class OrderListResponse(RootModel[list[OrderResponse]]):
     """The caller's orders, oldest first."""
+
+
+class CancelledResponse(BaseModel):
+    """Cancelled, or it already was (no new event then); no body."""
 
 
 def order_json(order: OrderView) -> dict[str, Any]:

@@ -10,8 +10,10 @@ from ticketing.web.payments.schemas import (
     PaymentBody,
     PaymentPendingResponse,
     PaymentResponse,
+    WebhookReceipt,
     payment_json,
 )
+from ticketing.web.shell.openapi import refuses
 from ticketing.web.shell.runtime import facade
 from ticketing.web.shell.session import require_user, signed_in
 
@@ -30,6 +32,7 @@ def payments() -> Payments:
 @validate_request(PaymentBody)
 @document_response(PaymentResponse, 201)
 @document_response(PaymentPendingResponse, 202)
+@refuses(404, 409)
 async def create_payment(data: PaymentBody) -> tuple[Response, int]:
     """Pay an order's price once: 201 ``{id}`` once charged; 202 when the bank asks the
     buyer to confirm, or while the order is still being confirmed (``processing``)."""
@@ -38,6 +41,8 @@ async def create_payment(data: PaymentBody) -> tuple[Response, int]:
 
 
 @blueprint.post("/webhook")
+@document_response(WebhookReceipt)
+@refuses(400, 413)
 async def stripe_webhook() -> Response:
     """Stripe's events, signed with the webhook secret (400 if not); each applied once."""
     payload = await request.get_data()

@@ -5,19 +5,20 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, RootModel, field_validator
+from pydantic import BaseModel, RootModel, field_validator
 
 from ticketing.modules.payments.api import PaymentResult
-from ticketing.web.shell.validation import Body, rule_failed, trimmed_text
+from ticketing.web.shell.validation import Body, required, rule_failed, trimmed_text
 
 MAX_REFERENCE_LENGTH = 255
 
 
 class PaymentBody(Body):
-    orderId: str = Field(default="", examples=["01jd0z5c8y9x7w6v5t4s3r2q1p"])
-    token: str = Field(default="", examples=["pm_card_visa"],
-                       description="A Stripe payment method (pm_…) or a legacy card token "
-                       "(tok_…); the offline provider takes Stripe's test references.")
+    orderId: str = required(min_length=1, examples=["01jd0z5c8y9x7w6v5t4s3r2q1p"])
+    token: str = required(min_length=1, max_length=MAX_REFERENCE_LENGTH,
+                          examples=["pm_card_visa"],
+                          description="A Stripe payment method (pm_…) or a legacy card token "
+                          "(tok_…); the offline provider takes Stripe's test references.")
 
     @field_validator("orderId", mode="before")
     @classmethod
@@ -56,6 +57,13 @@ class PaymentProcessing(BaseModel):
 
 class PaymentPendingResponse(RootModel[PaymentRequiresAction | PaymentProcessing]):
     """Not paid yet: the buyer must confirm, or the order is still being confirmed."""
+
+
+class WebhookReceipt(BaseModel):
+    """Stripe's event is applied; ``duplicate`` when it had been already."""
+
+    received: bool
+    duplicate: bool
 
 
 def payment_json(result: PaymentResult) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from tortoise.exceptions import DBConnectionError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 from ticketing.errors import DomainError, FieldError, Throttled, ValidationFailed, message_of
+from ticketing.web.shell.schemas import ErrorEntry, ErrorResponse
 
 log = logging.getLogger("ticketing.web")
 
@@ -47,8 +48,9 @@ async def error_response(status: int, errors: list[FieldError],
                          headers: dict[str, str] | None = None) -> Response:
     """Render ``errors`` as JSON for the API or as an HTML page for browsers."""
     if is_api_request():
-        body = [{"message": e.message} | ({"field": e.field} if e.field else {}) for e in errors]
-        response = jsonify({"errors": body})
+        body = ErrorResponse(errors=[ErrorEntry(message=e.message, field=e.field or None)
+                                     for e in errors])
+        response = jsonify(body.model_dump(exclude_none=True))
     else:
         html = await render_template("error.html", status=status, errors=errors)
         response = Response(html, mimetype="text/html")

@@ -8,6 +8,7 @@ from typing import ParamSpec, TypeVar
 from urllib.parse import urlsplit
 
 from quart import Quart, Response, g, request
+from quart_schema import security_scheme
 
 from ticketing.errors import DomainError, NotAuthorized
 from ticketing.modules.auth.api import SessionReader, SessionUser
@@ -41,7 +42,8 @@ def require_user() -> SessionUser:
 
 
 def signed_in(view: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
-    """Route decorator: 401 unless signed in, checked before the body is validated.
+    """Route decorator: 401 unless signed in, checked before the body is validated; the
+    API description lists the session cookie as the route's security (``openapi.py``).
 
     Put it between the route and ``@validate_request`` so a signed-out request with a
     bad body is a 401, as the contract orders the checks (authentication first).
@@ -52,7 +54,7 @@ def signed_in(view: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
         require_user()
         return await view(*args, **kwargs)
 
-    return guarded
+    return security_scheme([{SESSION_COOKIE: []}])(guarded)
 
 
 def client_address() -> str:

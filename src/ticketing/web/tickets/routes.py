@@ -8,6 +8,7 @@ from quart import Blueprint, Response, jsonify, request
 from quart_schema import document_response, validate_querystring, validate_request
 
 from ticketing.modules.tickets.api import Tickets
+from ticketing.web.shell.openapi import refuses
 from ticketing.web.shell.runtime import facade
 from ticketing.web.shell.session import require_user, signed_in
 from ticketing.web.tickets.schemas import (
@@ -63,6 +64,7 @@ async def create_ticket(data: NewTicketBody) -> tuple[Response, int]:
 @signed_in
 @validate_request(TicketEditBody)
 @document_response(TicketResponse)
+@refuses(409)
 async def update_ticket(ticket_id: str, data: TicketEditBody) -> Response:
     """Edit your ticket: 404, reserved → 400, not yours → 401, concurrent edit → 409."""
     user = require_user()

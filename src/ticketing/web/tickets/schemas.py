@@ -12,7 +12,8 @@ from pydantic.json_schema import SkipJsonSchema
 
 from ticketing.ids import is_valid_id
 from ticketing.modules.tickets.api import TicketView
-from ticketing.web.shell.validation import Body, rule_failed, trimmed_text
+from ticketing.web.shell.schemas import absent_when_unset
+from ticketing.web.shell.validation import Body, required, rule_failed, trimmed_text
 
 MAX_PRICE = Decimal("1000000")
 MAX_TITLE_LENGTH = 120
@@ -50,8 +51,11 @@ def ticket_title(value: Any) -> str:
 
 
 class NewTicketBody(Body):
-    title: str = Field(default="", examples=["Concert"])
-    price: Decimal = Field(default=Decimal(0), examples=[19.99])
+    title: str = required(min_length=1, max_length=MAX_TITLE_LENGTH, examples=["Concert"],
+                          description="One line; blanks around it are trimmed first")
+    price: Decimal = required(gt=0, le=MAX_PRICE, examples=[19.99],
+                              description="In dollars, at most two decimal places; a number "
+                              "or a string of one")
 
     @field_validator("title", mode="before")
     @classmethod
@@ -69,8 +73,9 @@ MAX_VERSION = 2**31 - 1
 
 
 class TicketEditBody(NewTicketBody):
-    version: int | None = Field(default=None, description="Refuse the edit (409) unless the "
-                                "ticket still has this version.")
+    version: int | None = Field(default=None, ge=0, le=MAX_VERSION,
+                                description="Refuse the edit (409) unless the ticket still "
+                                "has this version.")
 
     @field_validator("price", mode="before")
     @classmethod
@@ -87,8 +92,11 @@ class TicketEditBody(NewTicketBody):
         return value
 
 
+MAX_LIMIT = 500
+
+
 class ListingQuery(Body):
-    limit: int = Field(default=100, description="1 to 500 tickets per page")
+    limit: int = Field(default=100, ge=1, le=MAX_LIMIT, description="Tickets per page")
     before: str | None = Field(default=None, description="Show tickets older than this id")
 
     @field_validator("limit", mode="before")
@@ -97,9 +105,9 @@ class ListingQuery(Body):
         try:
             limit = int(value)
         except (TypeError, ValueError):
-            raise rule_failed("Limit must be between 1 and 500") from None
-        if not 1 <= limit <= 500:
-            raise rule_failed("Limit must be between 1 and 500")
+            raise rule_failed(f"Limit must be between 1 and {MAX_LIMIT}") from None
+        if not 1 <= limit <= MAX_LIMIT:
+            raise rule_failed(f"Limit must be between 1 and {MAX_LIMIT}")
         return limit
 
     @field_validator("before", mode="before")
@@ -112,11 +120,6 @@ class ListingQuery(Body):
         return value
 
 
-def _absent_when_unset(schema: dict[str, Any]) -> None:
-    """Document an optional key as absent, not as ``null``: the JSON never holds one."""
-    schema.pop("default")
-
-
 class TicketResponse(BaseModel):
     """A ticket; ``orderId`` only while an order holds it."""
 
@@ -126,7 +129,7 @@ class TicketResponse(BaseModel):
     userId: str
     version: int
     orderId: str | SkipJsonSchema[None] = Field(default=None,
-                                                json_schema_extra=_absent_when_unset)
+                                                json_schema_extra=absent_when_unset)
 
 
 class TicketListResponse(RootModel[list[TicketResponse]]):
