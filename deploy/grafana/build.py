@@ -1,0 +1,112 @@
+"""Writes ``ticketing.json``, the Grafana dashboard of the product's metrics.
+
+The dashboard is data built from the panel list below, so each panel is one line and no
+JSON is written by hand; ``tests/architecture/test_operations.py`` checks that the file
+is this script's output and that every query names a series the code exports.
+
+    python deploy/grafana/build.py        # rewrite deploy/grafana/ticketing.json
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+OUTPUT = Path(__file__).with_name("ticketing.json")
+RATE = "[5m]"
+
+# (row, title, unit, [(query, legend)]) - `$job` narrows to one process (a module's pods).
+PANELS: list[tuple[str, str, str, list[tuple[str, str]]]] = [
+    ("Traffic", "Requests per second by route", "reqps", [
+        (f"sum by (route) (rate(ticketing_http_requests_total{{job=~\"$job\"}}{RATE}))",
+         "{{route}}")]),
+    ("Traffic", "Server errors (5xx) per second", "reqps", [
+        (f"sum by (route) (rate(ticketing_http_requests_total{{job=~\"$job\",status=~\"5..\"}}"
+         f"{RATE}))", "{{route}}")]),
+    ("Traffic", "Latency p95 by route", "s", [
+        ("histogram_quantile(0.95, sum by (le, route) (rate("
+         f"ticketing_http_request_duration_seconds_bucket{{job=~\"$job\"}}{RATE})))",
+         "{{route}}")]),
+    ("Traffic", "Open live streams", "short", [
+        ("sum(ticketing_live_streams_open{job=~\"$job\"})", "streams")]),
+    ("Events", "Outbox backlog by module", "short", [
+        ("max by (module) (ticketing_outbox_backlog{job=~\"$job\"})", "{{module}}")]),
+    ("Events", "Oldest unsent outbox row", "s", [
+        ("max by (module) (ticketing_outbox_oldest_unsent_age_seconds{job=~\"$job\"})",
+         "{{module}}")]),
+    ("Events", "Events published per second", "ops", [
+        (f"sum by (module) (rate(ticketing_events_published_total{{job=~\"$job\"}}{RATE}))",
+         "{{module}}")]),
+    ("Events", "Deliveries per second by outcome", "ops", [
+        ("sum by (consumer, outcome) (rate(ticketing_events_consumed_total"
+         f"{{job=~\"$job\"}}{RATE}))", "{{consumer}} {{outcome}}")]),
+    ("Events", "Consumer lag (JetStream)", "short", [
+        ("max by (consumer) (ticketing_consumer_lag{job=~\"$job\"})", "{{consumer}}")]),
+    ("Events", "Redeliveries and dead letters (1h)", "short", [
+        ("sum by (consumer) (increase(ticketing_events_redelivered_total{job=~\"$job\"}[1h]))",
+         "redelivered {{consumer}}"),
+        ("sum by (consumer) (increase(ticketing_events_dead_lettered_total{job=~\"$job\"}[1h]))",
+         "dead-lettered {{consumer}}")]),
+    ("Events", "Handler latency p95", "s", [
+        ("histogram_quantile(0.95, sum by (le, consumer) (rate("
+         f"ticketing_event_handler_duration_seconds_bucket{{job=~\"$job\"}}{RATE})))",
+         "{{consumer}}")]),
+    ("Sales", "Reservations per second by outcome", "ops", [
+        (f"sum by (outcome) (rate(ticketing_reservations_total{{job=~\"$job\"}}{RATE}))",
+         "{{outcome}}")]),
+    ("Sales", "Orders closed per second by state", "ops", [
+        (f"sum by (state) (rate(ticketing_orders_closed_total{{job=~\"$job\"}}{RATE}))",
+         "{{state}}")]),
+    ("Sales", "Pending expirations", "short", [
+        ("max(ticketing_expirations_pending{job=~\"$job\"})", "pending")]),
+    ("Sales", "Expiry lateness p95", "s", [
+        ("histogram_quantile(0.95, sum by (le) (rate("
+         f"ticketing_expiry_lateness_seconds_bucket{{job=~\"$job\"}}{RATE})))", "p95")]),
+    ("Sales", "Payments per second by outcome", "ops", [
+        (f"sum by (outcome) (rate(ticketing_payments_total{{job=~\"$job\"}}{RATE}))",
+         "{{outcome}}")]),
+    ("Sales", "Payment provider latency p95", "s", [
+        ("histogram_quantile(0.95, sum by (le, operation) (rate("
+         f"ticketing_payment_provider_duration_seconds_bucket{{job=~\"$job\"}}{RATE})))",
+         "{{operation}}")]),
+]
+
+
+def dashboard() -> dict[str, Any]:
+    panels: list[dict[str, Any]] = []
+    rows: list[str] = []
+    for index, (row, title, unit, targets) in enumerate(PANELS):
+        if row not in rows:
+            rows.append(row)
+            panels.append({"type": "row", "title": row, "id": 100 + len(rows),
+                           "gridPos": {"h": 1, "w": 24, "x": 0, "y": index * 8}})
+        panels.append({
+            "type": "timeseries", "title": title, "id": index + 1,
+            "datasource": {"type": "prometheus", "uid": "${datasource}"},
+            "fieldConfig": {"defaults": {"unit": unit}, "overrides": []},
+            "gridPos": {"h": 8, "w": 12, "x": 12 * (index % 2), "y": index * 8 + 1},
+            "targets": [{"expr": expr, "legendFormat": legend, "refId": chr(65 + n)}
+                        for n, (expr, legend) in enumerate(targets)],
+        })
+    return {
+        "title": "Ticketing", "uid": "ticketing", "schemaVersion": 39, "version": 1,
+        "tags": ["ticketing"], "time": {"from": "now-6h", "to": "now"}, "refresh": "30s",
+        "templating": {"list": [
+            {"name": "datasource", "type": "datasource", "query": "prometheus"},
+            {"name": "job", "type": "query", "datasource": {"uid": "${datasource}"},
+             "query": "label_values(ticketing_http_requests_total, job)",
+             "includeAll": True, "multi": True, "allValue": ".*"},
+        ]},
+        "panels": panels,
+    }
+
+
+def render() -> str:
+    return json.dumps(dashboard(), indent=2) + "\n"
+
+
+if __name__ == "__main__":
+    OUTPUT.write_text(render())
+    sys.stdout.write(f"wrote {OUTPUT}\n")
