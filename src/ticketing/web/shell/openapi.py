@@ -64,15 +64,15 @@ class Refusal:
 
 
 REFUSALS: dict[int, Refusal] = {
-    400: Refusal("BadRequest", "not_json_object", "A field rule failed (one entry per rule, "
+    400: Refusal("BadRequest", "bad_request", "A field rule failed (one entry per rule, "
                  "`field` naming it), the body is not a JSON object, or a business rule "
-                 "refused the request (the message says which)."),
+                 "refused the request: the message says which."),
     401: Refusal("NotAuthorized", "not_authorized", "Not signed in, or not yours."),
     403: Refusal("CrossSite", "cross_site", "A browser sent it from another site."),
     404: Refusal("NotFound", "not_found", "No such id."),
     409: Refusal("Conflict", "conflict", "Changed, or being changed, by someone else: "
                  "read it again and retry."),
-    413: Refusal("TooLarge", "body_too_large", "The body is larger than 64 KiB."),
+    413: Refusal("TooLarge", "body_too_large", "More than the server reads of a request."),
     429: Refusal("Throttled", "throttled", "Too many attempts from this address or for "
                  "this account; retry after `Retry-After` seconds.", retry_after=True),
     500: Refusal("Unexpected", "unexpected", "Logged with the request's `X-Request-Id`."),
@@ -112,8 +112,8 @@ def refusals(rule: Rule, method: str, view: Callable[..., Any]) -> list[int]:
     return sorted(found)
 
 
-def error_response(refusal: Refusal) -> dict[str, Any]:
-    """The shared response object of one error status."""
+def shared_response(refusal: Refusal) -> dict[str, Any]:
+    """The response object of one error status, which every operation answering it names."""
     response: dict[str, Any] = {
         "description": f"{message_of(refusal.code)}. {refusal.meaning}",
         "content": {"application/json": {
@@ -138,11 +138,13 @@ class ApiDescription(OpenAPIProvider):
         view = self._app.view_functions[rule.endpoint]
         for path, operations in paths.items():
             for method, operation in operations.items():
-                responses = {status: {"description": found["description"]} if status == 204
-                             else found for status, found in operation["responses"].items()}
+                # quart-schema shares one responses dict between a rule's methods: copy it.
+                responses = dict(operation["responses"])
+                if 204 in responses:
+                    responses[204] = {"description": responses[204]["description"]}
                 for status in refusals(rule, method, view):
-                    responses[status] = {"$ref": f"#/components/responses/"
-                                                 f"{REFUSALS[status].name}"}
+                    responses[status] = {"$ref": "#/components/responses/"
+                                                 + REFUSALS[status].name}
                 operation["responses"] = responses
                 operation["tags"] = [path.removeprefix(API_PREFIX).split("/")[0]]
         return paths, components
@@ -152,7 +154,7 @@ class ApiDescription(OpenAPIProvider):
         components = document["components"]
         error_schema = model_schema(ErrorResponse, schema_mode="serialization")
         components["schemas"].update(error_schema.pop("$defs", {}), ErrorResponse=error_schema)
-        components["responses"] = {refusal.name: error_response(refusal)
+        components["responses"] = {refusal.name: shared_response(refusal)
                                    for refusal in REFUSALS.values()}
         components["securitySchemes"] = {SESSION_COOKIE: {
             "type": "apiKey", "in": "cookie", "name": SESSION_COOKIE,
