@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 
-from tests.support.split import SplitCluster
+from tests.support.split import SplitCluster, order_status, pay, reserve
 from tests.support.waiting import eventually_blocking
 from ticketing.bus.nats import JetStreamLayout
 
@@ -39,25 +39,6 @@ def listed_ids(http: httpx.Client, cluster: SplitCluster) -> set[str]:
     response = http.get(f"{cluster.url('tickets')}/api/tickets")
     assert response.status_code == 200, response.text
     return {ticket["id"] for ticket in response.json()}
-
-
-def order_status(http: httpx.Client, cluster: SplitCluster, order_id: str) -> str:
-    response = http.get(f"{cluster.url('orders')}/api/orders/{order_id}")
-    assert response.status_code == 200, response.text
-    return str(response.json()["status"])
-
-
-def reserve(http: httpx.Client, cluster: SplitCluster, ticket_id: str) -> dict[str, Any]:
-    """POST /api/orders until orders has the ticket (404 before the replica lands)."""
-    def attempt() -> dict[str, Any] | None:
-        response = http.post(f"{cluster.url('orders')}/api/orders", json={"ticketId": ticket_id})
-        if response.status_code == 404:
-            return None
-        assert response.status_code == 201, response.text
-        order: dict[str, Any] = response.json()
-        return order
-
-    return eventually_blocking(attempt, f"orders accepts an order for ticket {ticket_id}")
 
 
 def test_the_story_runs_across_five_processes_and_survives_a_killed_orders_process(
@@ -111,12 +92,7 @@ def test_the_story_runs_across_five_processes_and_survives_a_killed_orders_proce
         lambda: ticket_id not in listed_ids(http, cluster),
         "the ticket leaves the listing again")
 
-    def pay() -> httpx.Response | None:
-        response = http.post(f"{cluster.url('payments')}/api/payments",
-                             json={"orderId": second["id"], "token": "tok_visa"})
-        return None if response.status_code == 404 else response
-
-    paid = eventually_blocking(pay, "payments has the order replica and takes the payment")
+    paid = pay(http, cluster, second["id"])
     assert paid.status_code == 201, paid.text
 
     eventually_blocking(

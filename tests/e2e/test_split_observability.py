@@ -20,7 +20,7 @@ import pytest
 from tests.support.collector import Collector, running_collector
 from tests.support.nats import NatsServer
 from tests.support.scrape import Series, has, parse, value
-from tests.support.split import SplitCluster, start_split
+from tests.support.split import SplitCluster, order_status, pay, reserve, start_split
 from tests.support.waiting import eventually_blocking
 from ticketing.settings import MODULE_NAMES
 
@@ -64,23 +64,11 @@ def purchase(cluster: SplitCluster, traceparent: str) -> str:
                            json={"title": "Observed", "price": 25})
         assert listed.status_code == 201, listed.text
 
-        def reserve() -> httpx.Response | None:
-            answer = http.post(f"{cluster.url('orders')}/api/orders",
-                               json={"ticketId": listed.json()["id"]})
-            return None if answer.status_code == 404 else answer
-
-        order = eventually_blocking(reserve, "orders hears of the ticket").json()
-
-        def pay() -> httpx.Response | None:
-            answer = http.post(f"{cluster.url('payments')}/api/payments",
-                               json={"orderId": order["id"], "token": "tok_visa"})
-            return None if answer.status_code == 404 else answer
-
-        paid = eventually_blocking(pay, "payments hears of the order")
+        order = reserve(http, cluster, listed.json()["id"])
+        paid = pay(http, cluster, order["id"])
         assert paid.status_code == 201, paid.text
-        eventually_blocking(
-            lambda: http.get(f"{cluster.url('orders')}/api/orders/{order['id']}").json()[
-                "status"] == "complete", "the order completes")
+        eventually_blocking(lambda: order_status(http, cluster, order["id"]) == "complete",
+                            "the order completes")
         return str(order["id"])
 
 

@@ -14,8 +14,9 @@ import time
 from collections.abc import Generator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
+import httpx
 import pytest
 
 from tests.support.processes import (
@@ -24,6 +25,7 @@ from tests.support.processes import (
     free_port,
     server_environment,
 )
+from tests.support.waiting import eventually_blocking
 from ticketing.settings import MODULE_NAMES
 
 SPLIT_JWT_KEY = "split-mode-e2e-signing-key-0123456789abcdef"
@@ -119,3 +121,32 @@ def pytest_runtest_makereport(
                 for name, text in value.logs().items():
                     report.sections.append((f"log of {name}", text))
     return report
+
+
+def order_status(http: httpx.Client, cluster: SplitCluster, order_id: str) -> str:
+    response = http.get(f"{cluster.url('orders')}/api/orders/{order_id}")
+    assert response.status_code == 200, response.text
+    return str(response.json()["status"])
+
+
+def reserve(http: httpx.Client, cluster: SplitCluster, ticket_id: str) -> dict[str, Any]:
+    """POST /api/orders until orders has the ticket (404 before the replica lands)."""
+    def attempt() -> dict[str, Any] | None:
+        response = http.post(f"{cluster.url('orders')}/api/orders", json={"ticketId": ticket_id})
+        if response.status_code == 404:
+            return None
+        assert response.status_code == 201, response.text
+        order: dict[str, Any] = response.json()
+        return order
+
+    return eventually_blocking(attempt, f"orders accepts an order for ticket {ticket_id}")
+
+
+def pay(http: httpx.Client, cluster: SplitCluster, order_id: str) -> httpx.Response:
+    """POST /api/payments with the test card until payments has the order's replica."""
+    def attempt() -> httpx.Response | None:
+        response = http.post(f"{cluster.url('payments')}/api/payments",
+                             json={"orderId": order_id, "token": "tok_visa"})
+        return None if response.status_code == 404 else response
+
+    return eventually_blocking(attempt, "payments has the order replica and takes the payment")
