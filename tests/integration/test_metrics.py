@@ -7,6 +7,7 @@ after the act with one before it.
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime, timedelta
 
 from quart import Quart
 from quart.typing import TestClientProtocol as Client
@@ -15,6 +16,8 @@ from tests.support.payments import open_order, order_status, pay, signed_up
 from tests.support.scrape import Series, has, label_values, moved, parse, value
 from tests.support.trading import settled
 from tests.support.waiting import eventually
+from ticketing.modules.expiration.api import Expiration
+from ticketing.modules.expiration.models import PendingExpiration
 
 ID = re.compile(r"[0-9a-f]{24}|[0-9a-f-]{36}")
 
@@ -80,6 +83,35 @@ async def test_a_refused_reservation_is_counted_by_its_reason(app: Quart, client
     assert moved(before, after, "ticketing_reservations_total", outcome="ticket_reserved") == 1
     assert moved(before, after, "ticketing_reservations_total", outcome="not_found") == 1
     assert moved(before, after, "ticketing_reservations_total", outcome="made") == 0
+
+
+async def test_each_way_an_order_ends_is_counted_with_its_figures(
+    app: Quart, client: Client,
+) -> None:
+    before = await scrape(client)
+    buyer = await signed_up(app, "endings@test.com")
+    expiring, cancelled, declined = [await open_order(app, buyer) for _ in range(3)]
+    await eventually(lambda: PendingExpiration.exists(order_id=expiring["id"]),
+                     what="the deadline stored")
+    await settled(app)
+    pending = value(await scrape(client), "ticketing_expirations_pending")
+    expiration: Expiration = app.extensions["ticketing"].facades["expiration"]
+    ten_seconds_ago = (datetime.now(UTC) - timedelta(seconds=10)).isoformat()
+
+    await expiration.expire_order(expiring["id"], ten_seconds_ago)
+    assert (await buyer.delete(f"/api/orders/{cancelled['id']}")).status_code == 204
+    assert (await pay(buyer, declined["id"], "tok_chargeDeclined")).status_code == 400
+    await settled(app)
+    after = await scrape(client)
+
+    assert moved(before, after, "ticketing_orders_closed_total", state="expired") == 1
+    assert moved(before, after, "ticketing_orders_closed_total", state="cancelled") == 1
+    assert moved(before, after, "ticketing_expiry_lateness_seconds_count") == 1
+    assert moved(before, after, "ticketing_expiry_lateness_seconds_sum") >= 10
+    assert value(after, "ticketing_expirations_pending") == pending - 2  # fired, cancelled
+    assert moved(before, after, "ticketing_payments_total", outcome="declined") == 1
+    assert moved(before, after, "ticketing_payment_provider_duration_seconds_count",
+                 operation="authorize", result="declined") == 1
 
 
 async def test_labels_name_route_templates_never_ids(app: Quart, client: Client) -> None:
