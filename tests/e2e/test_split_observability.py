@@ -38,7 +38,8 @@ def observed_split(tmp_path: Path, collector: Collector) -> Iterator[SplitCluste
     nats = NatsServer(tmp_path / "nats")
     nats.workdir.mkdir()
     nats.start()
-    cluster = start_split(tmp_path, nats, TICKETING_LOG_FORMAT="json",
+    # DEBUG: each applied event's line (the consumer's) is logged at DEBUG.
+    cluster = start_split(tmp_path, nats, TICKETING_LOG_FORMAT="json", TICKETING_LOG_LEVEL="DEBUG",
                           OTEL_EXPORTER_OTLP_ENDPOINT=collector.url,
                           OTEL_BSP_SCHEDULE_DELAY="200")
     try:

@@ -36,18 +36,15 @@ RESERVATION_STEPS = {
     "orders apply ticket:updated",  # orders hears of the hold
 }
 
-_EXPORTER = InMemorySpanExporter()
-
-
 @pytest.fixture
 def spans() -> Iterator[InMemorySpanExporter]:
-    provider = tracing.configure("ticketing-tests")
-    if not getattr(provider, "_test_exporter_added", False):
-        provider.add_span_processor(SimpleSpanProcessor(_EXPORTER))
-        provider._test_exporter_added = True  # type: ignore[attr-defined]
-    _EXPORTER.clear()
-    yield _EXPORTER
-    _EXPORTER.clear()
+    """Every span recorded during the test (spans are recorded from the moment something
+    exports them: for the rest of this process, into exporters shut after their test)."""
+    tracing.configure("ticketing-tests")
+    exporter = InMemorySpanExporter()
+    tracing.export_to(SimpleSpanProcessor(exporter))
+    yield exporter
+    exporter.shutdown()
 
 
 def trace_of(exporter: InMemorySpanExporter, name: str) -> list[ReadableSpan]:
