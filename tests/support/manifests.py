@@ -137,11 +137,6 @@ def module_of(workload: Doc) -> str:
     return plain_env(main_container(workload))["TICKETING_MODULES"]
 
 
-def deployment_of(docs: list[Doc], module: str) -> Doc:
-    [deployment] = [d for d in of_kind(docs, "Deployment") if module_of(d) == module]
-    return deployment
-
-
 def example_secrets() -> dict[str, dict[str, str]]:
     """Secret name → its keys and placeholder values, from secrets.example.yaml."""
     return {doc["metadata"]["name"]: dict(doc["stringData"])
