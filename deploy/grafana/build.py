@@ -17,59 +17,60 @@ from typing import Any
 OUTPUT = Path(__file__).with_name("ticketing.json")
 RATE = "[5m]"
 
-# (row, title, unit, [(query, legend)]) - `$job` narrows to one process (a module's pods).
+# (row, title, unit, [(query, legend)]) - `$component` narrows to one module's pods (the
+# PodMonitor's target label, from the pods' app.kubernetes.io/component).
 PANELS: list[tuple[str, str, str, list[tuple[str, str]]]] = [
     ("Traffic", "Requests per second by route", "reqps", [
-        (f"sum by (route) (rate(ticketing_http_requests_total{{job=~\"$job\"}}{RATE}))",
+        (f"sum by (route) (rate(ticketing_http_requests_total{{component=~\"$component\"}}{RATE}))",
          "{{route}}")]),
     ("Traffic", "Server errors (5xx) per second", "reqps", [
-        (f"sum by (route) (rate(ticketing_http_requests_total{{job=~\"$job\",status=~\"5..\"}}"
+        (f"sum by (route) (rate(ticketing_http_requests_total{{component=~\"$component\",status=~\"5..\"}}"
          f"{RATE}))", "{{route}}")]),
     ("Traffic", "Latency p95 by route", "s", [
         ("histogram_quantile(0.95, sum by (le, route) (rate("
-         f"ticketing_http_request_duration_seconds_bucket{{job=~\"$job\"}}{RATE})))",
+         f"ticketing_http_request_duration_seconds_bucket{{component=~\"$component\"}}{RATE})))",
          "{{route}}")]),
     ("Traffic", "Open live streams", "short", [
-        ("sum(ticketing_live_streams_open{job=~\"$job\"})", "streams")]),
+        ("sum(ticketing_live_streams_open{component=~\"$component\"})", "streams")]),
     ("Events", "Outbox backlog by module", "short", [
-        ("max by (module) (ticketing_outbox_backlog{job=~\"$job\"})", "{{module}}")]),
+        ("max by (module) (ticketing_outbox_backlog{component=~\"$component\"})", "{{module}}")]),
     ("Events", "Oldest unsent outbox row", "s", [
-        ("max by (module) (ticketing_outbox_oldest_unsent_age_seconds{job=~\"$job\"})",
+        ("max by (module) (ticketing_outbox_oldest_unsent_age_seconds{component=~\"$component\"})",
          "{{module}}")]),
     ("Events", "Events published per second", "ops", [
-        (f"sum by (module) (rate(ticketing_events_published_total{{job=~\"$job\"}}{RATE}))",
+        (f"sum by (module) (rate(ticketing_events_published_total{{component=~\"$component\"}}{RATE}))",
          "{{module}}")]),
     ("Events", "Deliveries per second by outcome", "ops", [
         ("sum by (consumer, outcome) (rate(ticketing_events_consumed_total"
-         f"{{job=~\"$job\"}}{RATE}))", "{{consumer}} {{outcome}}")]),
+         f"{{component=~\"$component\"}}{RATE}))", "{{consumer}} {{outcome}}")]),
     ("Events", "Consumer lag (JetStream)", "short", [
-        ("max by (consumer) (ticketing_consumer_lag{job=~\"$job\"})", "{{consumer}}")]),
+        ("max by (consumer) (ticketing_consumer_lag{component=~\"$component\"})", "{{consumer}}")]),
     ("Events", "Redeliveries and dead letters (1h)", "short", [
-        ("sum by (consumer) (increase(ticketing_events_redelivered_total{job=~\"$job\"}[1h]))",
+        ("sum by (consumer) (increase(ticketing_events_redelivered_total{component=~\"$component\"}[1h]))",
          "redelivered {{consumer}}"),
-        ("sum by (consumer) (increase(ticketing_events_dead_lettered_total{job=~\"$job\"}[1h]))",
+        ("sum by (consumer) (increase(ticketing_events_dead_lettered_total{component=~\"$component\"}[1h]))",
          "dead-lettered {{consumer}}")]),
     ("Events", "Handler latency p95", "s", [
         ("histogram_quantile(0.95, sum by (le, consumer) (rate("
-         f"ticketing_event_handler_duration_seconds_bucket{{job=~\"$job\"}}{RATE})))",
+         f"ticketing_event_handler_duration_seconds_bucket{{component=~\"$component\"}}{RATE})))",
          "{{consumer}}")]),
     ("Sales", "Reservations per second by outcome", "ops", [
-        (f"sum by (outcome) (rate(ticketing_reservations_total{{job=~\"$job\"}}{RATE}))",
+        (f"sum by (outcome) (rate(ticketing_reservations_total{{component=~\"$component\"}}{RATE}))",
          "{{outcome}}")]),
     ("Sales", "Orders closed per second by state", "ops", [
-        (f"sum by (state) (rate(ticketing_orders_closed_total{{job=~\"$job\"}}{RATE}))",
+        (f"sum by (state) (rate(ticketing_orders_closed_total{{component=~\"$component\"}}{RATE}))",
          "{{state}}")]),
     ("Sales", "Pending expirations", "short", [
-        ("max(ticketing_expirations_pending{job=~\"$job\"})", "pending")]),
+        ("max(ticketing_expirations_pending{component=~\"$component\"})", "pending")]),
     ("Sales", "Expiry lateness p95", "s", [
         ("histogram_quantile(0.95, sum by (le) (rate("
-         f"ticketing_expiry_lateness_seconds_bucket{{job=~\"$job\"}}{RATE})))", "p95")]),
+         f"ticketing_expiry_lateness_seconds_bucket{{component=~\"$component\"}}{RATE})))", "p95")]),
     ("Sales", "Payments per second by outcome", "ops", [
-        (f"sum by (outcome) (rate(ticketing_payments_total{{job=~\"$job\"}}{RATE}))",
+        (f"sum by (outcome) (rate(ticketing_payments_total{{component=~\"$component\"}}{RATE}))",
          "{{outcome}}")]),
     ("Sales", "Payment provider latency p95", "s", [
         ("histogram_quantile(0.95, sum by (le, operation) (rate("
-         f"ticketing_payment_provider_duration_seconds_bucket{{job=~\"$job\"}}{RATE})))",
+         f"ticketing_payment_provider_duration_seconds_bucket{{component=~\"$component\"}}{RATE})))",
          "{{operation}}")]),
 ]
 
@@ -95,8 +96,8 @@ def dashboard() -> dict[str, Any]:
         "tags": ["ticketing"], "time": {"from": "now-6h", "to": "now"}, "refresh": "30s",
         "templating": {"list": [
             {"name": "datasource", "type": "datasource", "query": "prometheus"},
-            {"name": "job", "type": "query", "datasource": {"uid": "${datasource}"},
-             "query": "label_values(ticketing_http_requests_total, job)",
+            {"name": "component", "type": "query", "datasource": {"uid": "${datasource}"},
+             "query": "label_values(ticketing_http_requests_total, component)",
              "includeAll": True, "multi": True, "allValue": ".*"},
         ]},
         "panels": panels,

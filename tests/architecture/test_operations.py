@@ -17,6 +17,7 @@ REPO = Path(__file__).resolve().parents[2]
 DASHBOARD_SCRIPT = REPO / "deploy" / "grafana" / "build.py"
 ALERTS = REPO / "deploy" / "prometheus" / "alerts.yaml"
 OPERATIONS = REPO / "docs" / "operations.md"
+POD_MONITOR = REPO / "deploy" / "k8s" / "components" / "monitoring" / "pod-monitor.yaml"
 SERIES_NAME = re.compile(r"\bticketing_[a-z_]+")
 
 
@@ -87,3 +88,17 @@ def test_every_alert_has_its_runbook_section() -> None:
         anchor = str(annotations["runbook"]).split("#", 1)[1]
         assert anchor == str(rule["alert"]).lower()
         assert anchor in headings, f"docs/operations.md has no section {rule['alert']}"
+
+
+def test_the_dashboard_selects_by_the_label_the_pod_monitor_sets() -> None:
+    monitor = yaml.safe_load(POD_MONITOR.read_text())
+    [endpoint] = monitor["spec"]["podMetricsEndpoints"]
+    set_by_monitor = {r["targetLabel"] for r in endpoint["relabelings"]}
+    dashboard = dashboard_script().dashboard()
+    selector = next(v for v in dashboard["templating"]["list"] if v["type"] == "query")
+
+    assert selector["name"] in set_by_monitor
+    assert selector["query"].endswith(f", {selector['name']})")
+    for panel in dashboard["panels"]:
+        for target in panel.get("targets", []):
+            assert f'{selector["name"]}=~"${selector["name"]}"' in target["expr"], panel["title"]
