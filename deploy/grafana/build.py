@@ -50,6 +50,9 @@ PANELS: list[tuple[str, str, str, list[tuple[str, str]]]] = [
          "redelivered {{consumer}}"),
         ("sum by (consumer) (increase(ticketing_events_dead_lettered_total{component=~\"$component\"}[1h]))",
          "dead-lettered {{consumer}}")]),
+    ("Events", "Dead letters waiting for a replay", "short", [
+        ("max by (consumer) (ticketing_dead_letters_unreplayed{component=~\"$component\"})",
+         "{{consumer}}")]),
     ("Events", "Handler latency p95", "s", [
         ("histogram_quantile(0.95, sum by (le, consumer) (rate("
          f"ticketing_event_handler_duration_seconds_bucket{{component=~\"$component\"}}{RATE})))",
@@ -62,6 +65,8 @@ PANELS: list[tuple[str, str, str, list[tuple[str, str]]]] = [
          "{{state}}")]),
     ("Sales", "Pending expirations", "short", [
         ("max(ticketing_expirations_pending{component=~\"$component\"})", "pending")]),
+    ("Sales", "Oldest deadline overdue", "s", [
+        ("max(ticketing_expiration_overdue_seconds{component=~\"$component\"})", "overdue")]),
     ("Sales", "Expiry lateness p95", "s", [
         ("histogram_quantile(0.95, sum by (le) (rate("
          f"ticketing_expiry_lateness_seconds_bucket{{component=~\"$component\"}}{RATE})))", "p95")]),

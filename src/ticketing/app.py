@@ -17,7 +17,7 @@ from ticketing.bus.runtime import Bus
 from ticketing.clock import Clock, utc_now
 from ticketing.modules.auth.api import SessionReader
 from ticketing.settings import MODULE_NAMES, Settings
-from ticketing.telemetry import metrics, tracing
+from ticketing.telemetry import logs, metrics, tracing
 from ticketing.web.shell import TEMPLATES, install_shell
 from ticketing.web.shell.openapi import install_api_description
 from ticketing.web.shell.runtime import Runtime
@@ -138,5 +138,12 @@ def readiness(databases_ok: bool, bus_ok: bool, tasks_failing: bool) -> tuple[st
 
 
 def create_app_from_env() -> Quart:
-    """Factory for ASGI servers (``uvicorn --factory ticketing.app:create_app_from_env``)."""
-    return create_app(Settings.from_env())
+    """Factory for ASGI servers (``uvicorn --factory ticketing.app:create_app_from_env``).
+
+    A process that runs one module names it on every log line, its background tasks'
+    included (a process running several names the module on the lines where one acts).
+    """
+    settings = Settings.from_env()
+    if len(settings.modules) == 1:
+        logs.bind_process(module=settings.modules[0])
+    return create_app(settings)

@@ -105,9 +105,14 @@ def serve(settings: Settings, host: str, port: int, *, reload: bool, workers: in
 
 def share_metrics_between_workers() -> None:
     """Give the workers a fresh directory for their metric files (prometheus-client's
-    multiprocess mode), unless the operator chose one: a scrape of any worker then
-    reports them all. Set before uvicorn spawns them, which read it at import."""
-    if not os.environ.get(metrics.MULTIPROCESS_DIR_VARIABLE):
+    multiprocess mode): a scrape of any worker then reports them all. Set before uvicorn
+    spawns them, which read it at import. A directory the operator chose is emptied of
+    an earlier run's files, which would otherwise still be counted."""
+    chosen = os.environ.get(metrics.MULTIPROCESS_DIR_VARIABLE)
+    if chosen:
+        for stale in Path(chosen).glob("*.db"):
+            stale.unlink(missing_ok=True)
+    else:
         directory = tempfile.mkdtemp(prefix="ticketing-metrics-")
         atexit.register(shutil.rmtree, directory, ignore_errors=True)
         os.environ[metrics.MULTIPROCESS_DIR_VARIABLE] = directory

@@ -31,6 +31,9 @@ REQUESTS = 40
 def test_a_scrape_of_any_worker_counts_every_workers_requests(
     tmp_path: Path, fresh_postgres_url: Callable[[], str],
 ) -> None:
+    shared = tmp_path / "metrics"
+    shared.mkdir()
+    (shared / "counter_1.db").write_bytes(b"an earlier run's figures")  # must not count
     variables = {"TICKETING_DATABASE_URL": fresh_postgres_url(),
                  "TICKETING_JWT_KEY": TEST_JWT_KEY, "TICKETING_THROTTLE": "off"}
     subprocess.run([sys.executable, "-m", "ticketing", "migrate"], check=True, timeout=120,
@@ -38,7 +41,8 @@ def test_a_scrape_of_any_worker_counts_every_workers_requests(
     (tmp_path / "data").mkdir()
     server = ServerProcess(name="workers", port=free_port(), data_dir=tmp_path / "data",
                            log=tmp_path / "workers.log", serve_options=("--workers", "2"),
-                           env=server_environment(tmp_path / "data", **variables))
+                           env=server_environment(tmp_path / "data", **variables,
+                                                  PROMETHEUS_MULTIPROC_DIR=str(shared)))
     server.start_and_wait()
     try:
         for _ in range(REQUESTS):
@@ -52,3 +56,7 @@ def test_a_scrape_of_any_worker_counts_every_workers_requests(
     counted = {value(s, "ticketing_http_requests_total", route="/api/tickets", method="GET",
                      status="200") for s in scrapes}
     assert counted == {REQUESTS}, server.log_tail()
+    # Both workers wrote their figures there (files are named <kind>_<pid>.db), and only
+    # they: the earlier run's file was cleared before they started.
+    writers = {path.stem.rsplit("_", 1)[1] for path in shared.glob("counter_*.db")}
+    assert len(writers) == 2, sorted(p.name for p in shared.iterdir())

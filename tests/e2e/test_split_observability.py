@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.collector import Collector, running_collector
+from tests.support.collector import CollectedSpan, Collector, running_collector
 from tests.support.nats import NatsServer
 from tests.support.scrape import Series, has, parse, value
 from tests.support.split import SplitCluster, order_status, pay, reserve, start_split
@@ -52,6 +52,15 @@ def scrape(cluster: SplitCluster, module: str) -> Series:
     response = httpx.get(f"{cluster.url(module)}/metrics", timeout=10)
     assert response.status_code == 200, response.text
     return parse(response.text)
+
+
+def descendants(spans: list[CollectedSpan], root: CollectedSpan) -> list[CollectedSpan]:
+    below, frontier = [], {root.span_id}
+    while frontier:
+        found = [s for s in spans if s.parent_id in frontier]
+        below.extend(found)
+        frontier = {s.span_id for s in found}
+    return below
 
 
 def purchase(cluster: SplitCluster, traceparent: str) -> str:
@@ -97,6 +106,12 @@ def test_one_purchase_is_one_trace_and_moves_each_process_figures(
     held = next(s for s in spans if s.name == "tickets apply order:created")
     publisher = by_id[held.parent_id]
     assert (publisher.name, publisher.service) == ("publish order:created", "ticketing-orders")
+    # The reservation alone, as the servers chain it (no client header needed): the
+    # request's descendants reach the four modules it touches.
+    [reservation] = [s for s in spans if s.name == "POST /api/orders"
+                     and s.attributes.get("http.response.status_code") == "201"]
+    assert {s.service for s in descendants(spans, reservation)} == {
+        "ticketing-orders", "ticketing-tickets", "ticketing-expiration", "ticketing-payments"}
 
     # --- every process's figures --------------------------------------------------------
     figures = {module: scrape(cluster, module) for module in MODULE_NAMES}
@@ -128,9 +143,17 @@ def test_one_purchase_is_one_trace_and_moves_each_process_figures(
               and e.get("route") == "/api/orders" and e.get("status") == 201]
     assert access
     assert access[0]["trace_id"] == trace_id
+    assert access[0]["module"] == "orders"
     assert access[0]["request_id"]
     assert access[0]["duration_ms"] >= 0
     applied = [e for e in entries if e.get("event_type") == "payment:authorized"]
     assert applied, "no log line of orders applying payment:authorized"
     assert applied[0]["module"] == "orders"
     assert applied[0]["trace_id"] == trace_id
+
+    # --- one API description, whichever process answers --------------------------------
+    descriptions = [httpx.get(f"{cluster.url(m)}/openapi.json", timeout=10).json()
+                    for m in MODULE_NAMES]
+    assert all(d == descriptions[0] for d in descriptions)
+    assert set(descriptions[0]["paths"]) >= {"/api/users/signup", "/api/tickets",
+                                              "/api/orders", "/api/payments"}

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 
+from prometheus_client import REGISTRY
 from quart import Quart
 from quart.typing import TestClientProtocol as Client
 
@@ -16,7 +17,7 @@ from tests.support.payments import open_order, order_status, pay, signed_up
 from tests.support.scrape import Series, has, label_values, moved, parse, value
 from tests.support.trading import settled
 from tests.support.waiting import eventually
-from ticketing.modules.expiration.api import Expiration
+from ticketing.modules.expiration.api import Expiration, sample_pending
 from ticketing.modules.expiration.models import PendingExpiration
 
 ID = re.compile(r"[0-9a-f]{24}|[0-9a-f-]{36}")
@@ -127,6 +128,29 @@ async def test_labels_name_route_templates_never_ids(app: Quart, client: Client)
     assert "unmatched" in routes
     everything = {v for (_, labels) in series for _, v in labels}
     assert not [v for v in everything if ID.search(v)]
+
+
+async def test_a_method_no_route_knows_counts_as_other(client: Client) -> None:
+    before = await scrape(client)
+    for method in ("FOO1", "BAR2"):
+        await client.open("/api/tickets", method=method)
+
+    after = await scrape(client)
+    assert {"FOO1", "BAR2"}.isdisjoint(label_values(after, "method"))
+    assert moved(before, after, "ticketing_http_requests_total", method="other") == 2
+
+
+async def test_the_oldest_overdue_deadline_shows_how_late_it_is(app: Quart) -> None:
+    buyer = await signed_up(app, "overdue@test.com")
+    order = await open_order(app, buyer)
+    await eventually(lambda: PendingExpiration.exists(order_id=order["id"]),
+                     what="the deadline stored")
+    deadline = datetime.fromisoformat(order["expiresAt"])
+
+    await sample_pending(lambda: deadline - timedelta(seconds=5))
+    assert REGISTRY.get_sample_value("ticketing_expiration_overdue_seconds") == 0
+    await sample_pending(lambda: deadline + timedelta(seconds=90))
+    assert REGISTRY.get_sample_value("ticketing_expiration_overdue_seconds") == 90
 
 
 async def test_metrics_are_not_served_through_a_proxy(client: Client) -> None:

@@ -118,6 +118,15 @@ async def test_a_reservation_is_one_trace_over_jetstream(
         format(publish.context.trace_id, "032x"), format(publish.context.span_id, "016x")]
 
 
+async def test_probes_and_scrapes_make_no_spans(
+    client: Any, spans: InMemorySpanExporter,
+) -> None:
+    for path in ("/healthz", "/readyz", "/metrics", "/api/tickets"):
+        assert (await client.get(path)).status_code == 200
+
+    assert [s.name for s in spans.get_finished_spans()] == ["GET /api/tickets"]
+
+
 async def test_a_request_continues_the_trace_it_came_with(
     client: Any, spans: InMemorySpanExporter,
 ) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import types
 import typing
 import uuid
@@ -22,6 +23,8 @@ from enum import StrEnum
 from typing import Any, ClassVar, TypeVar, Union
 
 T = TypeVar("T")
+# W3C trace context, version 00: version-trace id-parent id-flags, lowercase hex.
+TRACEPARENT_SHAPE = re.compile(r"[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}")
 
 
 class OrderStatus(StrEnum):
@@ -298,7 +301,7 @@ class Envelope:
 
 def _traceparent(value: Any) -> str | None:
     """A carried trace context, if it is one: a malformed one is dropped, not fatal."""
-    return value if isinstance(value, str) and len(value) <= 128 else None
+    return value if isinstance(value, str) and TRACEPARENT_SHAPE.fullmatch(value) else None
 
 
 def traceparent_of(body: str | bytes) -> str | None:

@@ -231,12 +231,17 @@ class Bus:
 
     async def sample(self) -> None:
         """Refresh the gauges a scrape reads from the database and the broker: each
-        module's outbox backlog and oldest unsent row, and (over NATS) consumer lag."""
+        module's outbox backlog and oldest unsent row, its consumer's unreplayed dead
+        letters, and (over NATS) consumer lag."""
         now = datetime.now(UTC)
         for name, part in self.modules.items():
             figures = await self._outbox_figures(part, now)
             metrics.OUTBOX_BACKLOG.labels(name).set(figures["backlog"])
             metrics.OUTBOX_OLDEST_AGE.labels(name).set(figures["oldestUnsentSeconds"] or 0)
+            if part.consumer is not None:
+                metrics.DEAD_LETTERS_WAITING.labels(name).set(
+                    await part.tables.dead_letters.filter(consumer=name,
+                                                          replayed_at=None).count())
         try:
             lag = await self.transport.consumer_lag([c.name for c in self.consumers])
         except Exception as error:  # a scrape must not fail for lack of the broker

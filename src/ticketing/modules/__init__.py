@@ -18,6 +18,7 @@ from ticketing.bus.supervisor import Supervisor
 from ticketing.bus.tables import BusTables
 from ticketing.clock import Clock, utc_now
 from ticketing.settings import Settings
+from ticketing.telemetry.metrics import Sampler
 
 
 @dataclass(frozen=True)
@@ -45,7 +46,7 @@ class ModuleParts:
     subscriptions: Subscriptions = field(default_factory=dict)
     on_start: Callable[[], Awaitable[None]] | None = None
     on_stop: Callable[[], Awaitable[None]] | None = None
-    sample: Callable[[], Awaitable[None]] | None = None
+    sample: Sampler | None = None
 
 
 def _no_parts(context: ModuleContext) -> ModuleParts:

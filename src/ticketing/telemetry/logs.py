@@ -20,7 +20,6 @@ from typing import Any
 from ticketing.settings import LogFormat
 from ticketing.telemetry import tracing
 
-FIELDS = ("request_id", "module", "event_id", "event_type")
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s%(context)s"
 # The standard attributes of a LogRecord: anything else was passed in ``extra``.
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
@@ -28,6 +27,7 @@ _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
 
 _context: contextvars.ContextVar[dict[str, str]] = contextvars.ContextVar(
     "ticketing_log_context", default={})  # noqa: B039 (never mutated: always replaced)
+_process: dict[str, str] = {}
 
 
 @contextmanager
@@ -41,12 +41,23 @@ def bound(**fields: str | None) -> Iterator[None]:
 
 
 def current() -> dict[str, str]:
-    """The bound fields, with the current trace and span ids."""
-    fields = dict(_context.get())
+    """The process's and the bound fields, with the current span's trace and span ids
+    (over a ``trace_id`` bound before the span opened)."""
+    fields = _process | _context.get()
     found = tracing.ids()
     if found is not None:
         fields["trace_id"], fields["span_id"] = found
     return fields
+
+
+def bind_process(**fields: str) -> None:
+    """Fields for every record of this process (``module`` when it runs only one)."""
+    _process.update(fields)
+
+
+def bind_request(**fields: str | None) -> None:
+    """Add fields for the rest of the current task (a request's, which ends with it)."""
+    _context.set(_context.get() | {k: v for k, v in fields.items() if v is not None})
 
 
 class ContextFilter(logging.Filter):

@@ -71,6 +71,10 @@ HANDLER_LATENCY = Histogram(
     "ticketing_event_handler_duration_seconds",
     "Time a consumer's handler took to apply one event, by consumer and type",
     ["consumer", "type"], buckets=LATENCY_BUCKETS)
+DEAD_LETTERS_WAITING = Gauge(
+    "ticketing_dead_letters_unreplayed",
+    "Dead letters a consumer holds that nobody has replayed yet, by consumer",
+    ["consumer"], multiprocess_mode="mostrecent")
 CONSUMER_LAG = Gauge(
     "ticketing_consumer_lag",
     "Events stored in JetStream that a consumer has not acknowledged (num_pending plus "
@@ -86,6 +90,10 @@ ORDERS_CLOSED = Counter(
 EXPIRATIONS_PENDING = Gauge(
     "ticketing_expirations_pending", "Order deadlines stored and not yet fired",
     multiprocess_mode="mostrecent")
+EXPIRATION_OVERDUE = Gauge(
+    "ticketing_expiration_overdue_seconds",
+    "How far past its deadline the oldest pending expiration is (0 when none is due)",
+    multiprocess_mode="mostrecent")
 EXPIRY_LATENESS = Histogram(
     "ticketing_expiry_lateness_seconds", "How long after its deadline an order was expired",
     buckets=LATENESS_BUCKETS)
@@ -94,7 +102,7 @@ PAYMENTS = Counter(
     "voided, refunded, failed)", ["outcome"])
 PROVIDER_LATENCY = Histogram(
     "ticketing_payment_provider_duration_seconds",
-    "Calls to the payment provider, by operation and result (ok or error)",
+    "Calls to the payment provider, by operation and result (ok, declined, error)",
     ["operation", "result"], buckets=LATENCY_BUCKETS)
 
 
@@ -110,6 +118,7 @@ def timed(histogram: Histogram, **labels: str) -> Iterator[None]:
 
 
 def multiprocess_dir() -> str | None:
+    """Where the workers of ``serve --workers N`` write their figures; ``None`` alone."""
     return os.environ.get(MULTIPROCESS_DIR_VARIABLE) or None
 
 

@@ -30,6 +30,7 @@ from opentelemetry.sdk.trace.sampling import (
     ParentBased,
     Sampler,
     SamplingResult,
+    TraceIdRatioBased,
 )
 from opentelemetry.trace import Link, Span, SpanKind, TraceState
 from opentelemetry.util.types import Attributes
@@ -40,12 +41,21 @@ TRACEPARENT = "traceparent"
 
 
 class WhileExported(Sampler):
-    """Samples (records) spans once an exporter is attached, as the parent says; before
-    that, none: an unsampled span costs little and still carries its trace id."""
+    """Records spans once an exporter is attached; before that, none: an unsampled span
+    costs little and still carries its trace id.
 
-    def __init__(self) -> None:
+    A trace is kept or dropped by its id alone (``OTEL_TRACES_SAMPLER_ARG``, a ratio,
+    default 1), the same way in every process, and whatever the sampled flag of a
+    context that came from outside says: a client's ``traceparent`` joins its trace but
+    cannot switch recording off, nor can a process that was not exporting. Spans started
+    inside a process follow their parent.
+    """
+
+    def __init__(self, ratio: float = 1.0) -> None:
         self.exporting = False
-        self._when_exporting = ParentBased(ALWAYS_ON)
+        by_id = ALWAYS_ON if ratio >= 1 else TraceIdRatioBased(ratio)
+        self._when_exporting = ParentBased(by_id, remote_parent_sampled=by_id,
+                                           remote_parent_not_sampled=by_id)
 
     def should_sample(self, parent_context: context.Context | None, trace_id: int,
                       name: str, kind: SpanKind | None = None, attributes: Attributes = None,
@@ -60,7 +70,15 @@ class WhileExported(Sampler):
         return "WhileExported"
 
 
-_SAMPLER = WhileExported()
+def _ratio() -> float:
+    """``OTEL_TRACES_SAMPLER_ARG``: the share of traces recorded (malformed: all)."""
+    try:
+        return min(1.0, max(0.0, float(os.environ.get("OTEL_TRACES_SAMPLER_ARG", "1"))))
+    except ValueError:
+        return 1.0
+
+
+_SAMPLER = WhileExported(_ratio())
 
 
 def configure(service: str) -> TracerProvider:
@@ -95,6 +113,7 @@ _TRACER = trace.get_tracer(TRACER_NAME)
 
 
 def tracer() -> trace.Tracer:
+    """The process's tracer (its provider is the one :func:`configure` installed)."""
     return _TRACER
 
 
@@ -115,9 +134,16 @@ def span(name: str, *, kind: SpanKind = SpanKind.INTERNAL, traceparent: str | No
          attributes: Mapping[str, str] | None = None) -> Iterator[Span]:
     """A current span; its parent is ``traceparent`` when given, else the current span."""
     parent = context_of({TRACEPARENT: traceparent}) if traceparent else None
+    # Exceptions are the caller's to judge: a duplicate delivery is no error.
     with tracer().start_as_current_span(name, context=parent, kind=kind,
-                                        attributes=attributes) as opened:
+                                        attributes=attributes, record_exception=False,
+                                        set_status_on_exception=False) as opened:
         yield opened
+
+
+def trace_id_of(traceparent: str | None) -> str | None:
+    """The trace id a ``traceparent`` names (for logs about an event not yet opened)."""
+    return traceparent.split("-")[1] if traceparent else None
 
 
 def ids() -> tuple[str, str] | None:

@@ -1,5 +1,7 @@
 """expiration: ends unpaid reservations when their window closes."""
 
+from functools import partial
+
 from taskiq import AsyncBroker
 
 from ticketing.bus.tables import BusTables
@@ -17,7 +19,8 @@ def _build(context: ModuleContext) -> ModuleParts:
     workers = ExpirationWorkers(broker, context.supervisor, context.clock,
                                 service.expire_order)
     return ModuleParts(facade=service, subscriptions=SUBSCRIPTIONS,
-                       on_start=workers.start, on_stop=workers.stop, sample=sample_pending)
+                       on_start=workers.start, on_stop=workers.stop,
+                       sample=partial(sample_pending, context.clock))
 
 
 MODULE = ModuleSpec(name="expiration", tables=BusTables(Outbox, Processed, DeadLetter),

@@ -65,6 +65,7 @@ class ExpirationService(Expiration):
                 await unit.publish(ExpirationComplete(order_id=order_id))
                 late = (self._clock() - datetime.fromisoformat(expires_at)).total_seconds()
                 unit.after_commit(lambda: metrics.EXPIRY_LATENESS.observe(max(0.0, late)))
+
     async def status(self) -> dict[str, Any]:
         now = self._clock()
         oldest = await PendingExpiration.all().order_by("expires_at").first()
@@ -87,6 +88,10 @@ class ExpirationService(Expiration):
         return report
 
 
-async def sample_pending() -> None:
-    """The pending deadlines gauge, read from the table when the metrics are scraped."""
+async def sample_pending(clock: Clock = utc_now) -> None:
+    """The pending deadlines and how overdue the oldest is, read from the table when the
+    metrics are scraped: a scheduler that stopped shows as a growing overdue."""
+    oldest = await PendingExpiration.all().order_by("expires_at").first()
     metrics.EXPIRATIONS_PENDING.set(await PendingExpiration.all().count())
+    overdue = (clock() - oldest.expires_at).total_seconds() if oldest else 0.0
+    metrics.EXPIRATION_OVERDUE.set(max(0.0, overdue))

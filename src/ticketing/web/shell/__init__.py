@@ -26,8 +26,10 @@ def install_shell(app: Quart, runtime: Runtime, slices: Mapping[str, Slice]) -> 
     """Telemetry (metrics, traces, access log), errors, session, security headers, assets,
     the docs page, the live hub, the consistency cookie, and the enabled modules' slices
     (by module name); where no slice serves a landing page, one says so."""
+    modules_by_blueprint = {blueprint.name: module for module, web_slice in slices.items()
+                            for blueprint in web_slice.blueprints}
     app.request_class = ApiRequest
-    install_telemetry(app, runtime.samplers)
+    install_telemetry(app, runtime.samplers, modules_by_blueprint)
     app.extensions["ticketing"] = runtime
     register_error_handlers(app)
     install_session(app, runtime.sessions)
@@ -38,9 +40,7 @@ def install_shell(app: Quart, runtime: Runtime, slices: Mapping[str, Slice]) -> 
     for web_slice in slices.values():
         for blueprint in web_slice.blueprints:
             app.register_blueprint(blueprint)
-    install_consistency(app, runtime, {blueprint.name: module
-                                       for module, web_slice in slices.items()
-                                       for blueprint in web_slice.blueprints})
+    install_consistency(app, runtime, modules_by_blueprint)
     if not any(rule.rule == "/" for rule in app.url_map.iter_rules()):
         app.add_url_rule("/", "shell.no_listing", assets.no_listing)
 

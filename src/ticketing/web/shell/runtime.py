@@ -3,7 +3,6 @@ the bus, the enabled modules' facades, and what refreshes gauges when metrics ar
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -13,6 +12,7 @@ from ticketing.bus.runtime import Bus
 from ticketing.clock import Clock, utc_now
 from ticketing.modules.auth.api import SessionReader
 from ticketing.settings import Settings
+from ticketing.telemetry.metrics import Sampler
 
 
 @dataclass
@@ -21,7 +21,7 @@ class Runtime:
     sessions: SessionReader
     bus: Bus
     facades: dict[str, Any] = field(default_factory=dict)
-    samplers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    samplers: list[Sampler] = field(default_factory=list)
     # The modules' clock: pages judge deadlines by it, as the modules do.
     clock: Clock = utc_now
 

@@ -19,7 +19,8 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping, MutableMapping, Sequence
+from contextlib import contextmanager
 from typing import Any, cast
 
 from opentelemetry import context as trace_context
@@ -43,7 +44,12 @@ ASGIApp = Callable[[Any, Any, Any], Awaitable[None]]
 REQUEST_ID_HEADER = "x-request-id"
 REQUEST_ID_KEY = "ticketing.request_id"
 ROUTE_KEY = "ticketing.route"
+MODULE_KEY = "ticketing.module"
 UNMATCHED = "unmatched"
+# The method label's values: any other token a client sends counts as "other".
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+OTHER_METHOD = "other"
+UNTRACED_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 REQUEST_ID_SHAPE = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
 
@@ -78,7 +84,7 @@ class Instrumented:
         headers = {key.decode("latin-1").lower(): value.decode("latin-1")
                    for key, value in scope.get("headers", ())}
         scope[REQUEST_ID_KEY] = request_id = _request_id(headers.get(REQUEST_ID_HEADER, ""))
-        method = scope["method"]
+        method = scope["method"] if scope["method"] in METHODS else OTHER_METHOD
         started = time.perf_counter()
         status = 500  # if the app fails before it answers, the server answers 500
 
@@ -94,23 +100,37 @@ class Instrumented:
                     time.perf_counter() - started)
             await send(message)
 
-        span = tracing.tracer().start_span(
-            method, kind=SpanKind.SERVER, context=tracing.context_of(headers),
-            attributes={"http.request.method": method, "url.path": scope.get("path", "")})
-        token = trace_context.attach(trace.set_span_in_context(span))
-        try:
-            with logs.bound(request_id=request_id):
+        with _server_span(scope, method, headers, lambda: status), \
+                logs.bound(request_id=request_id):
+            try:
                 await self.app(scope, receive, send_with_id)
+            finally:
                 _log_access(scope, request_id, status, time.perf_counter() - started)
-        finally:
-            route = scope.get(ROUTE_KEY) or UNMATCHED
-            span.update_name(f"{method} {route}")
-            span.set_attribute("http.route", route)
-            span.set_attribute("http.response.status_code", status)
-            if status >= 500:
-                span.set_status(Status(StatusCode.ERROR))
-            span.end()
-            trace_context.detach(token)
+
+
+@contextmanager
+def _server_span(scope: Scope, method: str, headers: Mapping[str, str],
+                 status: Callable[[], int]) -> Iterator[None]:
+    """The request's span, continuing the trace a ``traceparent`` names; none for the
+    probes and the scrape, which come every few seconds and say nothing of a purchase."""
+    if scope.get("path") in UNTRACED_PATHS:
+        yield
+        return
+    span = tracing.tracer().start_span(
+        method, kind=SpanKind.SERVER, context=tracing.context_of(headers),
+        attributes={"http.request.method": method, "url.path": scope.get("path", "")})
+    token = trace_context.attach(trace.set_span_in_context(span))
+    try:
+        yield
+    finally:
+        route = scope.get(ROUTE_KEY) or UNMATCHED
+        span.update_name(f"{method} {route}")
+        span.set_attribute("http.route", route)
+        span.set_attribute("http.response.status_code", status())
+        if status() >= 500:
+            span.set_status(Status(StatusCode.ERROR))
+        span.end()
+        trace_context.detach(token)
 
 
 def _log_access(scope: Scope, request_id: str, status: int, seconds: float) -> None:
@@ -120,21 +140,29 @@ def _log_access(scope: Scope, request_id: str, status: int, seconds: float) -> N
     query = scope.get("query_string", b"").decode("latin-1")
     path = scope.get("path", "") + (f"?{query}" if query else "")
     route = scope.get(ROUTE_KEY) or UNMATCHED
-    log.info('%s "%s %s" %d %.1fms', client, scope["method"], path, status, seconds * 1000,
-             extra={"request_id": request_id, "client": client, "method": scope["method"],
-                    "route": route,
-                    "status": status, "duration_ms": round(seconds * 1000, 2)})
+    # The module is a bound field ("module" is a LogRecord attribute, no extra's name).
+    with logs.bound(module=scope.get(MODULE_KEY)):
+        log.info('%s "%s %s" %d %.1fms', client, scope["method"], path, status,
+                 seconds * 1000,
+                 extra={"request_id": request_id, "client": client,
+                        "method": scope["method"], "route": route, "status": status,
+                        "duration_ms": round(seconds * 1000, 2)})
 
 
-def install_telemetry(app: Quart, samplers: list[Callable[[], Awaitable[None]]]) -> None:
-    """Wrap ``app`` in :class:`Instrumented`, note each request's route template, and
-    serve ``/metrics`` after running ``samplers``."""
+def install_telemetry(app: Quart, samplers: Sequence[metrics.Sampler],
+                      modules_by_blueprint: Mapping[str, str]) -> None:
+    """Wrap ``app`` in :class:`Instrumented`, note each request's route template and the
+    module whose slice serves it, and serve ``/metrics`` after running ``samplers``."""
     app.asgi_app = Instrumented(app.asgi_app)  # type: ignore[method-assign]
 
     @app.before_request
     async def note_route() -> None:
         if request.url_rule is not None:
             _scope()[ROUTE_KEY] = request.url_rule.rule
+        module = modules_by_blueprint.get(request.blueprint or "")
+        if module is not None:
+            _scope()[MODULE_KEY] = module
+            logs.bind_request(module=module)
 
     @app.get("/metrics")
     @hide
