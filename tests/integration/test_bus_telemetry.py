@@ -15,7 +15,6 @@ from opentelemetry.trace import StatusCode
 from prometheus_client import REGISTRY
 
 from tests.support.bus import BusHarness
-from tests.support.waiting import eventually
 from ticketing.cli import bus_replay
 from ticketing.telemetry import logs, tracing
 
@@ -78,11 +77,8 @@ def unreplayed() -> float | None:
 async def test_an_unreplayed_dead_letter_shows_until_it_is_replayed(
     bus_harness: BusHarness,
 ) -> None:
-    bus_harness.probe.always_fail = True
     bus = await bus_harness.started()
-    [envelope] = await bus_harness.emit(bus)
-    letters = bus_harness.payments.dead_letters
-    await eventually(letters.filter(event_id=envelope.id).exists, what="the dead letter")
+    envelope = await bus_harness.dead_lettered(bus)
 
     await bus.sample()
     assert unreplayed() == 1

@@ -106,6 +106,14 @@ class BusHarness:
                 envelopes.append(await unit.publish(ticket_created()))
         return envelopes
 
+    async def dead_lettered(self, bus: Bus) -> Envelope:
+        """One event the probe, told to always fail, dead-letters; once the letter exists."""
+        self.probe.always_fail = True
+        [envelope] = await self.emit(bus)
+        await eventually(self.payments.dead_letters.filter(event_id=envelope.id).exists,
+                         what="the dead letter")
+        return envelope
+
     async def effects(self) -> Counter[str]:
         """How many payments each ticket caused (by ticket id)."""
         bodies = await self.payments.outbox.filter(event_type="payment:created").values_list(
