@@ -33,7 +33,8 @@ def main() -> None:
     results: dict[tuple[str, str], list[float]] = {}
     with tempfile.TemporaryDirectory(prefix="bench-edge-") as tmp:
         env = {"TICKETING_DATA_DIR": str(Path(tmp) / "data"), "TICKETING_JWT_KEY": JWT_KEY,
-               "TICKETING_LOG_LEVEL": "WARNING", "TICKETING_ENV": "test"}
+               "TICKETING_LOG_LEVEL": "WARNING", "TICKETING_ENV": "test",
+               "TICKETING_MAX_IN_FLIGHT": "0"}  # the edge's own limits, not the app's bound
         for round_ in range(ROUNDS):
             for name, command in SERVERS.items():
                 with server(command, env, Path(tmp) / f"{round_}-{len(results)}.log") as running:

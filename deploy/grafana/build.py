@@ -30,6 +30,10 @@ PANELS: list[tuple[str, str, str, list[tuple[str, str]]]] = [
         ("histogram_quantile(0.95, sum by (le, route) (rate("
          f"ticketing_http_request_duration_seconds_bucket{{component=~\"$component\"}}{RATE})))",
          "{{route}}")]),
+    ("Traffic", "Requests in flight and shed", "short", [
+        ("sum(ticketing_http_requests_in_flight{component=~\"$component\"})", "in flight"),
+        (f"sum by (kind) (rate(ticketing_requests_shed_total{{component=~\"$component\"}}"
+         f"{RATE}))", "shed/s {{kind}}")]),
     ("Traffic", "Open live streams", "short", [
         ("sum(ticketing_live_streams_open{component=~\"$component\"})", "streams")]),
     ("Events", "Outbox backlog by module", "short", [

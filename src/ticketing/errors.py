@@ -27,6 +27,7 @@ MESSAGES: Mapping[str, str] = MappingProxyType({
     "deeply_nested_json": "Request body is nested too deeply",
     "database_unavailable": "Error connecting to database",
     "unexpected": "Something went wrong",
+    "overloaded": "The service is busy; try again in a moment",
     # auth
     "email_in_use": "Email in use",
     "invalid_credentials": "Invalid credentials",

@@ -52,6 +52,8 @@ def test_defaults_are_the_embedded_development_setup(tmp_path: Path) -> None:
     ("TICKETING_THROTTLE", "maybe"),
     ("TICKETING_LOG_LEVEL", "LOUD"),
     ("TICKETING_LOG_FORMAT", "xml"),
+    ("TICKETING_MAX_IN_FLIGHT", "-1"),
+    ("TICKETING_MAX_IN_FLIGHT", "many"),
     ("TICKETING_TRUSTED_PROXIES", "ingress-nginx"),
     ("TICKETING_TRUSTED_PROXIES", "10.0.0.0/8,10.0.0.300"),
     ("TICKETING_REQUEST_HEAD_TIMEOUT_SECONDS", "0"),

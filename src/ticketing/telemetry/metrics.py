@@ -43,6 +43,13 @@ HTTP_LATENCY = Histogram(
     "ticketing_http_request_duration_seconds",
     "Time from a request's arrival to its response head, by route template and method",
     ["route", "method"], buckets=LATENCY_BUCKETS)
+HTTP_IN_FLIGHT = Gauge(
+    "ticketing_http_requests_in_flight",
+    "Requests being handled that count against the load-shedding bound",
+    multiprocess_mode="livesum")
+REQUESTS_SHED = Counter(
+    "ticketing_requests_shed", "Requests refused at once (503) because too many were in "
+    "flight, by kind (api, page)", ["kind"])
 LIVE_STREAMS = Gauge(
     "ticketing_live_streams_open", "Server-Sent Event streams connected to this process",
     multiprocess_mode="livesum")

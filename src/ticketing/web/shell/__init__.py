@@ -29,7 +29,8 @@ def install_shell(app: Quart, runtime: Runtime, slices: Mapping[str, Slice]) -> 
     modules_by_blueprint = {blueprint.name: module for module, web_slice in slices.items()
                             for blueprint in web_slice.blueprints}
     app.request_class = ApiRequest
-    install_telemetry(app, runtime.samplers, modules_by_blueprint)
+    install_telemetry(app, runtime.samplers, modules_by_blueprint,
+                      runtime.settings.max_in_flight)
     app.extensions["ticketing"] = runtime
     register_error_handlers(app)
     install_session(app, runtime.sessions)

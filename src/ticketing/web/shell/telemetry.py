@@ -32,6 +32,7 @@ from quart_schema import hide
 from ticketing.errors import FieldError, message_of
 from ticketing.telemetry import logs, metrics, tracing
 from ticketing.web.shell.errors import error_response
+from ticketing.web.shell.shedding import Shedding
 
 log = logging.getLogger("ticketing.access")
 
@@ -150,10 +151,12 @@ def _log_access(scope: Scope, request_id: str, status: int, seconds: float) -> N
 
 
 def install_telemetry(app: Quart, samplers: Sequence[metrics.Sampler],
-                      modules_by_blueprint: Mapping[str, str]) -> None:
-    """Wrap ``app`` in :class:`Instrumented`, note each request's route template and the
+                      modules_by_blueprint: Mapping[str, str], max_in_flight: int) -> None:
+    """Wrap ``app`` in :class:`Instrumented` around load shedding (a shed request is
+    counted, logged and traced like any), note each request's route template and the
     module whose slice serves it, and serve ``/metrics`` after running ``samplers``."""
-    app.asgi_app = Instrumented(app.asgi_app)  # type: ignore[method-assign]
+    app.asgi_app = Instrumented(  # type: ignore[method-assign]
+        Shedding(app.asgi_app, max_in_flight))
 
     @app.before_request
     async def note_route() -> None:

@@ -1,0 +1,63 @@
+"""Load shedding: past ``TICKETING_MAX_IN_FLIGHT`` requests in flight, answer 503 at once.
+
+A process that takes every request makes every request slow once the crowd outgrows it:
+they queue inside it and all of them wait. So each process admits at most a configured
+number in flight, and the next is refused at once, with ``Retry-After`` and the
+contract's error shape, in a fraction of a millisecond: the client (or the Ingress, which
+tries another pod) comes back when there is room, and the requests admitted stay fast.
+
+Never shed: the probes (a shedding pod is busy, not dead), ``/metrics`` (the figures
+matter most under load), the live streams (long-lived, they would hold a slot each for
+as long as a page is open) and static assets (cheap, and a page without its styles is
+worse than a slow one). ``0`` turns shedding off.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from ticketing.errors import message_of
+from ticketing.telemetry import metrics
+
+NEVER_SHED = ("/healthz", "/readyz", "/metrics", "/live/", "/static/")
+RETRY_AFTER_SECONDS = 1
+_MESSAGE = message_of("overloaded")
+_API_BODY = json.dumps({"errors": [{"message": _MESSAGE}]}).encode()
+_PAGE_BODY = (f"<!doctype html><title>Busy</title><p>{_MESSAGE}</p>").encode()
+
+
+class Shedding:
+    """The ASGI app behind a bound on the HTTP requests in flight."""
+
+    def __init__(self, app: Any, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+        self.in_flight = 0
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if (scope["type"] != "http" or self.limit <= 0
+                or scope.get("path", "").startswith(NEVER_SHED)):
+            await self.app(scope, receive, send)
+            return
+        if self.in_flight >= self.limit:
+            await _refuse(scope, send)
+            return
+        self.in_flight += 1
+        metrics.HTTP_IN_FLIGHT.inc()
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.in_flight -= 1
+            metrics.HTTP_IN_FLIGHT.dec()
+
+
+async def _refuse(scope: Any, send: Any) -> None:
+    api = scope.get("path", "").startswith("/api/")
+    metrics.REQUESTS_SHED.labels("api" if api else "page").inc()
+    body, kind = (_API_BODY, b"application/json") if api else (_PAGE_BODY, b"text/html")
+    await send({"type": "http.response.start", "status": 503, "headers": [
+        (b"content-type", kind), (b"content-length", str(len(body)).encode()),
+        (b"retry-after", str(RETRY_AFTER_SECONDS).encode()), (b"cache-control", b"no-store"),
+    ]})
+    await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,88 @@
+"""Load shedding: past the bound a request is refused at once, in the contract's shape;
+the probes, metrics, live streams and static assets are never refused."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import pytest
+
+from ticketing.errors import message_of
+from ticketing.web.shell.shedding import NEVER_SHED, Shedding
+
+
+class Held:
+    """An ASGI app whose requests stay in flight until released."""
+
+    def __init__(self) -> None:
+        self.release = asyncio.Event()
+        self.entered = 0
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        self.entered += 1
+        await self.release.wait()
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+
+async def call(app: Shedding, path: str) -> tuple[int, dict[bytes, bytes], bytes]:
+    sent: list[dict[str, Any]] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b""}
+
+    await app({"type": "http", "path": path, "method": "GET"}, receive, send)
+    return sent[0]["status"], dict(sent[0]["headers"]), sent[1]["body"]
+
+
+async def test_past_the_bound_a_request_is_refused_at_once_then_admitted_again() -> None:
+    held = Held()
+    app = Shedding(held, limit=2)
+    admitted = [asyncio.create_task(call(app, "/api/orders")) for _ in range(2)]
+    await asyncio.sleep(0)
+    assert held.entered == 2
+
+    api = await asyncio.wait_for(call(app, "/api/orders"), 1)
+    page = await asyncio.wait_for(call(app, "/orders/1"), 1)
+
+    assert api[0] == 503
+    assert api[1][b"retry-after"] == b"1"
+    assert json.loads(api[2]) == {"errors": [{"message": message_of("overloaded")}]}
+    assert (page[0], page[1][b"content-type"]) == (503, b"text/html")
+    held.release.set()
+    assert [status for status, _, _ in await asyncio.gather(*admitted)] == [200, 200]
+    assert (await call(app, "/api/orders"))[0] == 200
+    assert app.in_flight == 0
+
+
+@pytest.mark.parametrize("path", ["/healthz", "/readyz", "/metrics", "/live/tickets",
+                                  "/static/app/app.js"])
+async def test_probes_metrics_streams_and_assets_are_never_shed(path: str) -> None:
+    assert path.startswith(NEVER_SHED)
+    held = Held()
+    app = Shedding(held, limit=1)
+    busy = asyncio.create_task(call(app, "/api/tickets"))
+    await asyncio.sleep(0)
+
+    exempt = asyncio.create_task(call(app, path))
+    await asyncio.sleep(0)
+    assert held.entered == 2  # it went in, past the full bound
+    held.release.set()
+    assert (await exempt)[0] == 200
+    await busy
+
+
+async def test_a_bound_of_zero_sheds_nothing() -> None:
+    held = Held()
+    app = Shedding(held, limit=0)
+    calls = [asyncio.create_task(call(app, "/api/tickets")) for _ in range(5)]
+    await asyncio.sleep(0)
+
+    assert held.entered == 5
+    held.release.set()
+    await asyncio.gather(*calls)
