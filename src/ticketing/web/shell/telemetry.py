@@ -39,7 +39,6 @@ log = logging.getLogger("ticketing.access")
 # The ASGI shapes, loosely: the middleware reads a few keys and adds its own.
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
-Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Any, Any, Any], Awaitable[None]]
 
 REQUEST_ID_HEADER = "x-request-id"
