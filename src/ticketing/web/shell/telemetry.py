@@ -1,9 +1,10 @@
 """Each request measured, traced and logged; ``GET /metrics`` for Prometheus (ADR 17).
 
-An ASGI middleware around the whole app gives every request an id (a well-formed
-``X-Request-Id`` it came with, or a new one, echoed on the response), a server span
-(continuing a ``traceparent`` it came with), the request counter and latency histogram
-by route template, and one access-log line. The route template is what the router
+An ASGI middleware around the whole app (load shedding included) gives every request an
+id (a well-formed ``X-Request-Id`` it came with, or a new one, echoed on the response), a
+server span (joining the trace a ``traceparent`` it came with names; none for the probes
+and the scrape), the request counter and latency histogram by route template and a
+bounded method, and one access-log line. The route template is what the router
 matched (``/api/orders/<order_id>``), never the path, so the labels stay bounded; a
 path nothing matched counts as ``unmatched``.
 
