@@ -16,70 +16,73 @@ from typing import Any
 
 OUTPUT = Path(__file__).with_name("ticketing.json")
 RATE = "[5m]"
+# Every query narrows to the pods of the modules chosen (the PodMonitor's target label).
+SEL = '{component=~"$component"}'
+SEL_5XX = '{component=~"$component",status=~"5.."}'
 
 # (row, title, unit, [(query, legend)]) - `$component` narrows to one module's pods (the
 # PodMonitor's target label, from the pods' app.kubernetes.io/component).
 PANELS: list[tuple[str, str, str, list[tuple[str, str]]]] = [
     ("Traffic", "Requests per second by route", "reqps", [
-        (f"sum by (route) (rate(ticketing_http_requests_total{{component=~\"$component\"}}{RATE}))",
+        (f"sum by (route) (rate(ticketing_http_requests_total{SEL}{RATE}))",
          "{{route}}")]),
     ("Traffic", "Server errors (5xx) per second", "reqps", [
-        (f"sum by (route) (rate(ticketing_http_requests_total{{component=~\"$component\",status=~\"5..\"}}"
+        (f"sum by (route) (rate(ticketing_http_requests_total{SEL_5XX}"
          f"{RATE}))", "{{route}}")]),
     ("Traffic", "Latency p95 by route", "s", [
         ("histogram_quantile(0.95, sum by (le, route) (rate("
-         f"ticketing_http_request_duration_seconds_bucket{{component=~\"$component\"}}{RATE})))",
+         f"ticketing_http_request_duration_seconds_bucket{SEL}{RATE})))",
          "{{route}}")]),
     ("Traffic", "Requests in flight and shed", "short", [
-        ("sum(ticketing_http_requests_in_flight{component=~\"$component\"})", "in flight"),
-        (f"sum by (kind) (rate(ticketing_requests_shed_total{{component=~\"$component\"}}"
+        (f"sum(ticketing_http_requests_in_flight{SEL})", "in flight"),
+        (f"sum by (kind) (rate(ticketing_requests_shed_total{SEL}"
          f"{RATE}))", "shed/s {{kind}}")]),
     ("Traffic", "Open live streams", "short", [
-        ("sum(ticketing_live_streams_open{component=~\"$component\"})", "streams")]),
+        (f"sum(ticketing_live_streams_open{SEL})", "streams")]),
     ("Events", "Outbox backlog by module", "short", [
-        ("max by (module) (ticketing_outbox_backlog{component=~\"$component\"})", "{{module}}")]),
+        (f"max by (module) (ticketing_outbox_backlog{SEL})", "{{module}}")]),
     ("Events", "Oldest unsent outbox row", "s", [
-        ("max by (module) (ticketing_outbox_oldest_unsent_age_seconds{component=~\"$component\"})",
+        (f"max by (module) (ticketing_outbox_oldest_unsent_age_seconds{SEL})",
          "{{module}}")]),
     ("Events", "Events published per second", "ops", [
-        (f"sum by (module) (rate(ticketing_events_published_total{{component=~\"$component\"}}{RATE}))",
+        (f"sum by (module) (rate(ticketing_events_published_total{SEL}{RATE}))",
          "{{module}}")]),
     ("Events", "Deliveries per second by outcome", "ops", [
         ("sum by (consumer, outcome) (rate(ticketing_events_consumed_total"
-         f"{{component=~\"$component\"}}{RATE}))", "{{consumer}} {{outcome}}")]),
+         f"{SEL}{RATE}))", "{{consumer}} {{outcome}}")]),
     ("Events", "Consumer lag (JetStream)", "short", [
-        ("max by (consumer) (ticketing_consumer_lag{component=~\"$component\"})", "{{consumer}}")]),
+        (f"max by (consumer) (ticketing_consumer_lag{SEL})", "{{consumer}}")]),
     ("Events", "Redeliveries and dead letters (1h)", "short", [
-        ("sum by (consumer) (increase(ticketing_events_redelivered_total{component=~\"$component\"}[1h]))",
+        (f"sum by (consumer) (increase(ticketing_events_redelivered_total{SEL}[1h]))",
          "redelivered {{consumer}}"),
-        ("sum by (consumer) (increase(ticketing_events_dead_lettered_total{component=~\"$component\"}[1h]))",
+        (f"sum by (consumer) (increase(ticketing_events_dead_lettered_total{SEL}[1h]))",
          "dead-lettered {{consumer}}")]),
     ("Events", "Dead letters waiting for a replay", "short", [
-        ("max by (consumer) (ticketing_dead_letters_unreplayed{component=~\"$component\"})",
+        (f"max by (consumer) (ticketing_dead_letters_unreplayed{SEL})",
          "{{consumer}}")]),
     ("Events", "Handler latency p95", "s", [
         ("histogram_quantile(0.95, sum by (le, consumer) (rate("
-         f"ticketing_event_handler_duration_seconds_bucket{{component=~\"$component\"}}{RATE})))",
+         f"ticketing_event_handler_duration_seconds_bucket{SEL}{RATE})))",
          "{{consumer}}")]),
     ("Sales", "Reservations per second by outcome", "ops", [
-        (f"sum by (outcome) (rate(ticketing_reservations_total{{component=~\"$component\"}}{RATE}))",
+        (f"sum by (outcome) (rate(ticketing_reservations_total{SEL}{RATE}))",
          "{{outcome}}")]),
     ("Sales", "Orders closed per second by state", "ops", [
-        (f"sum by (state) (rate(ticketing_orders_closed_total{{component=~\"$component\"}}{RATE}))",
+        (f"sum by (state) (rate(ticketing_orders_closed_total{SEL}{RATE}))",
          "{{state}}")]),
     ("Sales", "Pending expirations", "short", [
-        ("max(ticketing_expirations_pending{component=~\"$component\"})", "pending")]),
+        (f"max(ticketing_expirations_pending{SEL})", "pending")]),
     ("Sales", "Oldest deadline overdue", "s", [
-        ("max(ticketing_expiration_overdue_seconds{component=~\"$component\"})", "overdue")]),
+        (f"max(ticketing_expiration_overdue_seconds{SEL})", "overdue")]),
     ("Sales", "Expiry lateness p95", "s", [
         ("histogram_quantile(0.95, sum by (le) (rate("
-         f"ticketing_expiry_lateness_seconds_bucket{{component=~\"$component\"}}{RATE})))", "p95")]),
+         f"ticketing_expiry_lateness_seconds_bucket{SEL}{RATE})))", "p95")]),
     ("Sales", "Payments per second by outcome", "ops", [
-        (f"sum by (outcome) (rate(ticketing_payments_total{{component=~\"$component\"}}{RATE}))",
+        (f"sum by (outcome) (rate(ticketing_payments_total{SEL}{RATE}))",
          "{{outcome}}")]),
     ("Sales", "Payment provider latency p95", "s", [
         ("histogram_quantile(0.95, sum by (le, operation) (rate("
-         f"ticketing_payment_provider_duration_seconds_bucket{{component=~\"$component\"}}{RATE})))",
+         f"ticketing_payment_provider_duration_seconds_bucket{SEL}{RATE})))",
          "{{operation}}")]),
 ]
 
