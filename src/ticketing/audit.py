@@ -87,11 +87,9 @@ class Audit:
 
     async def orders_alone(self) -> list[str]:
         lines = []
-        active = await self.rows("orders", "SELECT ticket_id, id FROM orders_orders WHERE "
-                                           f"status IN {_sql_list(ACTIVE)} ORDER BY id")
         by_ticket: dict[str, list[str]] = {}
-        for order in active:
-            by_ticket.setdefault(order["ticket_id"], []).append(order["id"])
+        for line in await self._active_lines():
+            by_ticket.setdefault(line["ticket_id"], []).append(line["order_id"])
         lines += [f"orders: ticket {ticket} has {len(ids)} active orders ({', '.join(ids)})"
                   for ticket, ids in by_ticket.items() if len(ids) > 1]
         for order in await self.rows("orders", "SELECT id, expires_at FROM orders_orders "
@@ -100,6 +98,13 @@ class Audit:
                 lines.append(f"orders: order {order['id']} still open {late:.0f}s past "
                              "its window")
         return lines
+
+    async def _active_lines(self) -> Rows:
+        """(ticket, order) of every order that holds its tickets: open or paid."""
+        return await self.rows(
+            "orders", "SELECT l.ticket_id, l.order_id FROM orders_order_lines l "
+                      "JOIN orders_orders o ON o.id = l.order_id "
+                      f"WHERE o.status IN {_sql_list(ACTIVE)} ORDER BY l.order_id")
 
     async def tickets_against_orders(self) -> list[str]:
         lines = []
@@ -112,17 +117,16 @@ class Audit:
                              f"{copy['version']}, tickets has "
                              f"{'none' if source is None else source['version']}")
         orders = {o["id"]: o for o in await self.rows(
-            "orders", "SELECT id, ticket_id, status, version, created_at FROM orders_orders")}
+            "orders", "SELECT id, status, version, created_at FROM orders_orders")}
         for state in await self.rows("tickets", "SELECT order_id, version FROM "
                                                 "tickets_order_states"):
             order = orders.get(state["order_id"])
             if order is not None and order["version"] != state["version"]:
                 lines.append(f"tickets: order {order['id']} seen at version "
                              f"{state['version']}, orders has {order['version']}")
-        for order in orders.values():
-            ticket = tickets.get(order["ticket_id"])
-            if order["status"] not in ACTIVE or ticket is None \
-                    or self.late(order["created_at"]) is None:
+        for line in await self._active_lines():
+            order, ticket = orders[line["order_id"]], tickets.get(line["ticket_id"])
+            if ticket is None or self.late(order["created_at"]) is None:
                 continue
             if ticket["order_id"] != order["id"]:
                 lines.append(f"tickets: ticket {ticket['id']} is not held by its active "

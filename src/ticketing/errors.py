@@ -34,9 +34,13 @@ MESSAGES: Mapping[str, str] = MappingProxyType({
     # tickets
     "reserved_ticket_edit": "Cannot edit a reserved ticket",
     "ticket_changed": "Ticket was changed by someone else; reload and try again",
+    "event_ticket_edit": "A ticket of an event is edited through its event",
     # orders
     "ticket_reserved": "Ticket is already reserved",
     "ticket_not_yet": "This ticket cannot be ordered yet; try again in a moment",
+    "not_enough_tickets": "Not enough tickets left",
+    "ticket_limit": "Ticket limit reached",
+    "not_on_sale": "This event is not on sale yet",
     "order_complete": "Cannot cancel a completed order",
     # payments
     "order_cancelled": "Cannot pay for a cancelled order",

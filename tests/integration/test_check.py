@@ -96,12 +96,14 @@ Plant = Callable[[Market], Awaitable[str]]
 
 
 async def two_active_orders(market: Market) -> str:
-    await execute("orders", "DROP INDEX orders_one_active_order_per_ticket")
+    await execute("orders", "DROP INDEX orders_one_active_line_per_ticket")
     second = new_id()
     await execute("orders", "INSERT INTO orders_orders (id, user_id, ticket_id, status, "
-                  "expires_at, version, created_at) VALUES (?1, ?2, ?3, 'created', "
-                  "'2999-01-01 00:00:00+00:00', 0, '2026-01-01 00:00:00+00:00')",
+                  "expires_at, version, quantity, created_at) VALUES (?1, ?2, ?3, 'created', "
+                  "'2999-01-01 00:00:00+00:00', 0, 1, '2026-01-01 00:00:00+00:00')",
                   second, market.open["userId"], market.open["ticket"]["id"])
+    await execute("orders", "INSERT INTO orders_order_lines (order_id, ticket_id, active) "
+                  "VALUES (?1, ?2, TRUE)", second, market.open["ticket"]["id"])
     return f"orders: ticket {market.open['ticket']['id']} has 2 active orders"
 
 

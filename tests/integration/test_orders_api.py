@@ -139,6 +139,7 @@ async def test_a_reservation_holds_the_ticket_for_the_window(
     assert await published("order:created") == [{
         "id": order["id"], "version": 0, "status": "created", "userId": buyer.id,
         "expiresAt": order["expiresAt"], "ticket": {"id": ticket["id"], "price": 19.99},
+        "tickets": [{"id": ticket["id"], "price": 19.99}],
     }]
 
 
@@ -306,7 +307,8 @@ async def test_cancelling_your_order_is_204_and_announced_with_its_new_version(
         .get_json()
     assert (shown["status"], shown["version"]) == ("cancelled", 1)
     assert await published("order:cancelled") == [
-        {"id": order["id"], "version": 1, "ticket": {"id": ticket["id"]}},
+        {"id": order["id"], "version": 1, "ticket": {"id": ticket["id"]},
+         "tickets": [{"id": ticket["id"]}]},
     ]
 
 
@@ -351,7 +353,8 @@ async def test_completion_is_announced_with_the_orders_new_version(
     second = await pay(app, order["id"])  # a second payment is refused, the order unchanged
 
     assert await published("order:completed") == [
-        {"id": order["id"], "version": 1, "ticket": {"id": ticket["id"]}, "paymentId": payment_id},
+        {"id": order["id"], "version": 1, "ticket": {"id": ticket["id"]},
+         "tickets": [{"id": ticket["id"]}], "paymentId": payment_id},
     ]
     assert await published("order:payment-refused") == [
         {"id": order["id"], "paymentId": second, "reason": "order_paid"}]

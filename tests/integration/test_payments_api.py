@@ -92,7 +92,7 @@ async def test_a_payment_for_a_just_made_order_waits_for_the_order_to_arrive(
     late_event = Envelope.wrap(OrderCreated(
         id=order_id, version=0, status="created", user_id=user_id,
         expires_at=datetime.now(UTC) + timedelta(minutes=15),
-        ticket=TicketRef(id=new_id(), price=Decimal("19.99")),
+        ticket=(ticket := TicketRef(id=new_id(), price=Decimal("19.99"))), tickets=(ticket,),
     ), "orders")
     token = encode_token([CausedEvent(late_event.type, late_event.id)],
                          app.extensions["ticketing"].settings.jwt_key, time.time())
@@ -312,8 +312,9 @@ async def test_money_captured_for_an_order_that_is_then_cancelled_is_refunded(
     order = await open_order(app, buyer)
     assert (await pay(buyer, order["id"])).status_code == 201
 
-    await deliver(app, OrderCancelled(id=order["id"], version=5,
-                                      ticket=TicketRef(id=order["ticket"]["id"])))
+    ticket = TicketRef(id=order["ticket"]["id"])
+    await deliver(app, OrderCancelled(id=order["id"], version=5, ticket=ticket,
+                                      tickets=(ticket,)))
 
     [attempt] = await PaymentAttempt.filter(order_id=order["id"])
     await eventually(lambda: PaymentAttempt.exists(id=attempt.id,
@@ -330,8 +331,9 @@ async def test_replica_applies_order_events_in_version_order(app: Quart) -> None
     order_id, ticket = "01jd0z5c8y9x7w6v5t4s3r2q1p", TicketRef(id="01jd0z5c8y9x7w6v5t4s3r2q1q")
     created = OrderCreated(id=order_id, version=0, status="created", user_id="u" * 26,
                            expires_at=datetime(2030, 1, 1, tzinfo=UTC),
-                           ticket=replace(ticket, price=Decimal("5.10")))
-    await deliver(app, OrderCancelled(id=order_id, version=1, ticket=ticket))
+                           ticket=(priced := replace(ticket, price=Decimal("5.10"))),
+                           tickets=(priced,))
+    await deliver(app, OrderCancelled(id=order_id, version=1, ticket=ticket, tickets=(ticket,)))
     replica = await OrderReplica.get(id=order_id)
     assert (replica.status, replica.version, replica.user_id) == (
         OrderStatus.CANCELLED, 1, None)
@@ -342,7 +344,7 @@ async def test_replica_applies_order_events_in_version_order(app: Quart) -> None
     assert (replica.status, replica.version, replica.user_id) == (
         OrderStatus.CANCELLED, 1, "u" * 26)
     assert str(replica.price) == "5.10"
-    await deliver(app, OrderCancelled(id=order_id, version=0, ticket=ticket))
+    await deliver(app, OrderCancelled(id=order_id, version=0, ticket=ticket, tickets=(ticket,)))
     assert (await OrderReplica.get(id=order_id)).version == 1
 
 

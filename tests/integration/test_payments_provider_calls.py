@@ -76,8 +76,9 @@ async def test_an_order_cancelled_after_payment_is_refunded_after_the_commit(
     assert (await pay(buyer, order["id"])).status_code == 201
     [attempt] = await PaymentAttempt.filter(order_id=order["id"])
 
-    await deliver(app, OrderCancelled(id=order["id"], version=5,
-                                      ticket=TicketRef(id=order["ticket"]["id"])))
+    ticket = TicketRef(id=order["ticket"]["id"])
+    await deliver(app, OrderCancelled(id=order["id"], version=5, ticket=ticket,
+                                      tickets=(ticket,)))
 
     await ended(attempt.id, AttemptStatus.REFUNDED)
     assert len(gateway.refunds) == 1

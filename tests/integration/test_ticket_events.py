@@ -150,13 +150,15 @@ async def ticket(app: Quart, client: TestClientProtocol, seller: Person) -> dict
 
 
 def order_created(order_id: str, ticket_id: str) -> OrderCreated:
+    ticket = TicketRef(id=ticket_id, price=Decimal("25.00"))
     return OrderCreated(id=order_id, version=0, status="created", user_id=new_id(),
                         expires_at=datetime.now(UTC) + timedelta(minutes=15),
-                        ticket=TicketRef(id=ticket_id, price=Decimal("25.00")))
+                        ticket=ticket, tickets=(ticket,))
 
 
 def order_cancelled(order_id: str, ticket_id: str) -> OrderCancelled:
-    return OrderCancelled(id=order_id, version=1, ticket=TicketRef(id=ticket_id))
+    ticket = TicketRef(id=ticket_id)
+    return OrderCancelled(id=order_id, version=1, ticket=ticket, tickets=(ticket,))
 
 
 async def holder(client: TestClientProtocol, ticket_id: str) -> tuple[str | None, bool]:
@@ -238,8 +240,9 @@ async def test_a_sold_ticket_stays_sold_whatever_arrives_late(
 ) -> None:
     paid, stale = new_id(), new_id()
     await deliver(app, "tickets", order_created(paid, ticket["id"]), "orders")
-    await deliver(app, "tickets", OrderCompleted(id=paid, version=1,
-                                                 ticket=TicketRef(id=ticket["id"])), "orders")
+    sold = TicketRef(id=ticket["id"])
+    await deliver(app, "tickets", OrderCompleted(id=paid, version=1, ticket=sold,
+                                                 tickets=(sold,)), "orders")
 
     await deliver(app, "tickets", order_created(stale, ticket["id"]), "orders")
     await deliver(app, "tickets", order_cancelled(stale, ticket["id"]), "orders")

@@ -22,6 +22,7 @@ from ticketing.bus.contracts import (
     AllSessionsEnded,
     Envelope,
     Event,
+    EventCreated,
     ExpirationComplete,
     OrderCancelled,
     OrderCompleted,
@@ -43,6 +44,8 @@ TICKET = "01jdq3x7m0k5v8w2c4e6g8j0n1"
 ORDER = "01jdq3z2a4c6e8g0j2m4p6r8t0"
 USER = "01jdq3w1b3d5f7h9k1m3q5s7v9"
 PAYMENT = "01jdq41c3e5g7j9m1p3r5t7w9y"
+EVENT = "01jdq3x7m0k5v8w2c4e6g8j0m0"
+SECOND = "01jdq3x7m0k5v8w2c4e6g8j0n2"
 
 # One instance of every event, with every optional field set: the fixtures' content.
 SAMPLES: dict[str, Event] = {
@@ -56,11 +59,19 @@ SAMPLES: dict[str, Event] = {
                                     user_id=USER),
     "ticket:updated": TicketUpdated(id=TICKET, version=3, title="Concert (front row)",
                                     price=Decimal("25.50"), user_id=USER, order_id=ORDER),
+    "event:created": EventCreated(id=EVENT, version=0, title="Concert", price=Decimal("19.99"),
+                                  quantity=1000, per_buyer_limit=4, user_id=USER,
+                                  on_sale_at=datetime(2026, 12, 24, 10, 0, tzinfo=UTC)),
     "order:created": OrderCreated(id=ORDER, version=0, status="created", user_id=USER,
                                   expires_at=datetime(2026, 11, 25, 2, 15, tzinfo=UTC),
-                                  ticket=TicketRef(id=TICKET, price=Decimal("19.99"))),
-    "order:cancelled": OrderCancelled(id=ORDER, version=1, ticket=TicketRef(id=TICKET)),
+                                  ticket=TicketRef(id=TICKET, price=Decimal("19.99")),
+                                  tickets=(TicketRef(id=TICKET, price=Decimal("19.99")),
+                                           TicketRef(id=SECOND, price=Decimal("19.99"))),
+                                  event_id=EVENT),
+    "order:cancelled": OrderCancelled(id=ORDER, version=1, ticket=TicketRef(id=TICKET),
+                                      tickets=(TicketRef(id=TICKET), TicketRef(id=SECOND))),
     "order:completed": OrderCompleted(id=ORDER, version=1, ticket=TicketRef(id=TICKET),
+                                      tickets=(TicketRef(id=TICKET), TicketRef(id=SECOND)),
                                       payment_id=PAYMENT),
     "order:payment-refused": OrderPaymentRefused(id=ORDER, payment_id=PAYMENT,
                                                  reason="order_cancelled"),
@@ -72,8 +83,8 @@ SAMPLES: dict[str, Event] = {
 }
 
 
-SOURCES = {"auth": "auth", "ticket": "tickets", "order": "orders", "expiration": "expiration",
-           "payment": "payments"}
+SOURCES = {"auth": "auth", "ticket": "tickets", "event": "tickets", "order": "orders",
+           "expiration": "expiration", "payment": "payments"}
 
 
 def fixture_path(event_type: str, version: int) -> Path:
@@ -95,6 +106,7 @@ def test_wire_names_are_stable() -> None:
         "auth:all-sessions-ended": "AllSessionsEnded",
         "ticket:created": "TicketCreated",
         "ticket:updated": "TicketUpdated",
+        "event:created": "EventCreated",
         "order:created": "OrderCreated",
         "order:cancelled": "OrderCancelled",
         "order:completed": "OrderCompleted",
@@ -151,9 +163,11 @@ def test_the_wire_form_is_camel_case_with_money_as_an_exact_number() -> None:
         "type": "order:created",
         "occurredAt": "2026-11-25T02:00:00.123000Z",
         "source": "orders",
-        "schemaVersion": 1,
+        "schemaVersion": 2,
         "data": {"id": ORDER, "version": 0, "status": "created", "userId": USER,
-                 "expiresAt": "2026-11-25T02:15:00Z", "ticket": {"id": TICKET, "price": 19.99}},
+                 "expiresAt": "2026-11-25T02:15:00Z", "ticket": {"id": TICKET, "price": 19.99},
+                 "tickets": [{"id": TICKET, "price": 19.99}, {"id": SECOND, "price": 19.99}],
+                 "eventId": EVENT},
     }
 
 
@@ -184,6 +198,33 @@ def test_money_that_cannot_travel_exactly_is_refused_not_rounded() -> None:
 
     with pytest.raises(ValueError, match="exactly"):
         Envelope.wrap(event, "tickets").to_json()
+
+
+def test_a_unit_names_its_event_in_an_optional_field() -> None:
+    unit = TicketUpdated(id=SECOND, version=1, title="t", price=Decimal("5"), user_id=USER,
+                         order_id=ORDER, event_id=EVENT)
+
+    text = Envelope.wrap(unit, "tickets").to_json()
+
+    assert json.loads(text)["data"]["eventId"] == EVENT
+    assert Envelope.from_json(text).event == unit
+
+
+@pytest.mark.parametrize("event_type", ["order:created", "order:cancelled", "order:completed"])
+def test_an_order_event_from_before_many_tickets_holds_its_one_ticket(event_type: str) -> None:
+    envelope = Envelope.from_json(fixture_path(event_type, 1).read_text())
+
+    event = envelope.event
+    assert isinstance(event, OrderCreated | OrderCancelled | OrderCompleted)
+    assert event.tickets == (event.ticket,)
+
+
+def test_a_list_where_a_tuple_of_tickets_belongs_is_refused() -> None:
+    raw = json.loads(sample_envelope(SAMPLES["order:cancelled"]).to_json())
+    raw["data"]["tickets"] = {"id": TICKET}
+
+    with pytest.raises(UnknownEvent, match="bad data"):
+        Envelope.from_json(json.dumps(raw))
 
 
 def test_an_optional_field_may_be_absent() -> None:

@@ -11,6 +11,7 @@ import pytest
 from ticketing.bus.contracts import (
     Envelope,
     Event,
+    EventCreated,
     OrderCancelled,
     TicketCreated,
     TicketRef,
@@ -19,7 +20,7 @@ from ticketing.bus.contracts import (
 from ticketing.ids import new_id
 from ticketing.web.shell import live
 from ticketing.web.shell.live import LiveHub
-from ticketing.web.tickets.live import TICKET_TYPES, ticket_message
+from ticketing.web.tickets.live import LISTING_TYPES, listing_message
 
 
 def wrap(event: Event) -> Envelope:
@@ -32,11 +33,12 @@ def created(title: str = "Concert") -> Envelope:
 
 
 def cancelled(order_id: str) -> Envelope:
-    return wrap(OrderCancelled(id=order_id, version=1, ticket=TicketRef(id=new_id())))
+    ticket = TicketRef(id=new_id())
+    return wrap(OrderCancelled(id=order_id, version=1, ticket=ticket, tickets=(ticket,)))
 
 
 def tickets_only(envelope: Envelope) -> bool:
-    return envelope.type in TICKET_TYPES
+    return envelope.type in LISTING_TYPES
 
 
 def queued(client: live.LiveClient) -> list[Envelope]:
@@ -116,18 +118,31 @@ def test_disconnect_forgets_the_client() -> None:
     assert client.queue.empty()
 
 
-def test_a_ticket_message_carries_the_listing_fields_and_availability() -> None:
+def test_a_listing_message_carries_the_listing_fields_and_availability() -> None:
     held = wrap(TicketUpdated(id="t1", version=3, title='Opera "live"\n', price=Decimal("20.5"),
                               user_id="u1", order_id="o1"))
     first = created("Ballet")
 
-    event_line, data_line, *rest = ticket_message(held).split("\n")
+    event_line, data_line, *rest = listing_message(held).split("\n")
 
     assert event_line == "event: ticket"
     assert rest == ["", ""]  # one data line (JSON escapes the newline), then the blank line
     assert json.loads(data_line.removeprefix("data: ")) == {
         "id": "t1", "title": 'Opera "live"\n', "price": 20.5, "version": 3, "available": False}
-    assert json.loads(ticket_message(first).split("\n")[1][6:])["available"] is True
+    assert json.loads(listing_message(first).split("\n")[1][6:])["available"] is True
+
+
+def test_a_unit_names_its_event_and_a_new_event_comes_whole() -> None:
+    unit = wrap(TicketUpdated(id="t2", version=1, title="Show", price=Decimal("10"),
+                              user_id="u1", order_id="o1", event_id="e1"))
+    show = wrap(EventCreated(id="e1", version=0, title="Show", price=Decimal("10"),
+                             quantity=500, per_buyer_limit=4, user_id="u1"))
+
+    assert json.loads(listing_message(unit).split("\n")[1][6:])["eventId"] == "e1"
+    event_line, data_line, *_ = listing_message(show).split("\n")
+    assert event_line == "event: event"
+    assert json.loads(data_line[6:]) == {"id": "e1", "title": "Show", "price": 10.0,
+                                         "remaining": 500}
 
 
 async def next_chunk(stream: AsyncGenerator[bytes, None]) -> str:
@@ -139,7 +154,7 @@ async def test_the_stream_opens_then_sends_events_and_keeps_alive(
 ) -> None:
     monkeypatch.setattr(live, "KEEPALIVE_SECONDS", 0.01)
     hub = LiveHub()
-    stream = live.live_stream(hub, tickets_only, ticket_message)
+    stream = live.live_stream(hub, tickets_only, listing_message)
 
     opening = await next_chunk(stream)
     assert opening.startswith(": live\nretry: ")
@@ -147,7 +162,7 @@ async def test_the_stream_opens_then_sends_events_and_keeps_alive(
     assert await next_chunk(stream) == ": keep-alive\n\n"
     envelope = created()
     hub.publish(envelope)
-    assert await next_chunk(stream) == ticket_message(envelope)
+    assert await next_chunk(stream) == listing_message(envelope)
 
     await stream.aclose()  # the browser went away
     assert hub.clients == 0
@@ -155,7 +170,7 @@ async def test_the_stream_opens_then_sends_events_and_keeps_alive(
 
 async def test_a_dropped_clients_stream_ends() -> None:
     hub = LiveHub(queue_size=1)
-    stream = live.live_stream(hub, tickets_only, ticket_message)
+    stream = live.live_stream(hub, tickets_only, listing_message)
     await next_chunk(stream)
 
     hub.publish(created())

@@ -17,8 +17,8 @@ TICKET = TicketView(id="t1", title="Concert", price=Decimal("1000000.00"), user_
                     version=3)
 ORDER = OrderView(id="o1", status=OrderStatus.AWAITING_PAYMENT, user_id="u2",
                   expires_at=datetime(2026, 1, 1, 14, 15, tzinfo=timezone(timedelta(hours=2))),
-                  version=1, ticket=OrderedTicket(id="t1", title="Concert",
-                                                  price=Decimal("19.99"), version=4))
+                  version=1, tickets=(OrderedTicket(id="t1", title="Concert",
+                                                    price=Decimal("19.99"), version=4),))
 
 
 def test_a_ticket_has_an_order_id_only_while_held() -> None:
@@ -37,5 +37,15 @@ def test_an_order_expires_in_utc_and_its_ticket_price_is_a_number() -> None:
         "expiresAt": "2026-01-01T12:15:00Z", "version": 1,
         "ticket": {"id": "t1", "title": "Concert", "price": 19.99, "version": 4},
     }
-    assert set(body) == set(OrderResponse.model_fields)
+    assert set(body) == set(OrderResponse.model_fields) - {"eventId", "quantity", "tickets"}
     assert type(body["status"]) is str
+
+
+def test_an_order_of_an_event_lists_every_ticket_and_the_first_as_its_ticket() -> None:
+    second = OrderedTicket(id="t2", title="Concert", price=Decimal("19.99"), version=1)
+    body = order_json(replace(ORDER, tickets=(*ORDER.tickets, second), event_id="e1"))
+
+    assert body["ticket"] == body["tickets"][0]
+    assert [t["id"] for t in body["tickets"]] == ["t1", "t2"]
+    assert (body["eventId"], body["quantity"]) == ("e1", 2)
+    assert set(body) == set(OrderResponse.model_fields)

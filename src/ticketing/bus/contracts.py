@@ -113,7 +113,8 @@ class TicketCreated(Event):
 
 @dataclasses.dataclass(frozen=True)
 class TicketUpdated(Event):
-    """Any change of a ticket, its hold (``order_id``) included."""
+    """Any change of a ticket, its hold (``order_id``) included; ``event_id`` names the
+    event a unit belongs to (an optional field: older readers skip it)."""
 
     WIRE_TYPE: ClassVar[str] = "ticket:updated"
     id: str
@@ -122,29 +123,66 @@ class TicketUpdated(Event):
     price: Decimal
     user_id: str
     order_id: str | None = None
+    event_id: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class EventCreated(Event):
+    """A seller created an event of ``quantity`` tickets (tickets -> orders).
+
+    One message stands for all its units: unit ``i`` is the ticket
+    ``ticketing.ids.unit_id(id, i)`` at version 0, titled and priced as the event.
+    """
+
+    WIRE_TYPE: ClassVar[str] = "event:created"
+    id: str
+    version: int
+    title: str
+    price: Decimal
+    quantity: int
+    per_buyer_limit: int
+    user_id: str
+    on_sale_at: datetime | None = None
 
 
 @dataclasses.dataclass(frozen=True)
 class OrderCreated(Event):
-    """A buyer reserved a ticket until ``expires_at`` (orders -> tickets, payments, expiration)."""
+    """A buyer reserved tickets until ``expires_at`` (orders -> tickets, payments,
+    expiration): ``tickets`` all of them, each with its price, ``ticket`` the first.
+
+    v2 added ``tickets`` and ``event_id`` (the event they were taken from, if any).
+    """
 
     WIRE_TYPE: ClassVar[str] = "order:created"
+    SCHEMA_VERSION: ClassVar[int] = 2
     id: str
     version: int
     status: str
     user_id: str
     expires_at: datetime
     ticket: TicketRef
+    tickets: tuple[TicketRef, ...]
+    event_id: str | None = None
+
+    @property
+    def total(self) -> Decimal:
+        """What the order costs: its tickets' prices together."""
+        return sum((t.price for t in self.tickets if t.price is not None), Decimal(0))
 
 
 @dataclasses.dataclass(frozen=True)
 class OrderCancelled(Event):
-    """An order ended unpaid; its ticket is free again (orders -> tickets, payments)."""
+    """An order ended unpaid; its tickets are free again (orders -> tickets, payments).
+
+    v2 added ``tickets``: every ticket the order held (``ticket`` is the first).
+    """
 
     WIRE_TYPE: ClassVar[str] = "order:cancelled"
+    SCHEMA_VERSION: ClassVar[int] = 2
     id: str
     version: int
     ticket: TicketRef
+    tickets: tuple[TicketRef, ...]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -155,13 +193,15 @@ class OrderCompleted(Event):
     (``payment_id`` names it: payments captures exactly that authorisation), or, for a
     payment of the 0.1 flow, on ``payment:created`` (v1 had no ``payment_id``).
     Consumed by tickets (sold), expiration (timer dropped), payments (capture).
+    v3 added ``tickets``, as ``order:created`` v2 did.
     """
 
     WIRE_TYPE: ClassVar[str] = "order:completed"
-    SCHEMA_VERSION: ClassVar[int] = 2
+    SCHEMA_VERSION: ClassVar[int] = 3
     id: str
     version: int
     ticket: TicketRef
+    tickets: tuple[TicketRef, ...]
     payment_id: str | None = None
 
 
@@ -222,14 +262,22 @@ class PaymentCreated(Event):
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.WIRE_TYPE: cls
     for cls in (SessionEnded, SessionsEnded, AllSessionsEnded, TicketCreated, TicketUpdated,
-                OrderCreated, OrderCancelled, OrderCompleted, OrderPaymentRefused,
+                EventCreated, OrderCreated, OrderCancelled, OrderCompleted, OrderPaymentRefused,
                 ExpirationComplete, PaymentAuthorized, PaymentCreated)
 }
 
 # (wire type, from version) -> function lifting that version's data to the next one.
+def _one_ticket(data: dict[str, Any]) -> dict[str, Any]:
+    """An order event from before multi-ticket orders held exactly its ``ticket``."""
+    return {**data, "tickets": [data["ticket"]]}
+
+
 UPGRADES: dict[tuple[str, int], Callable[[dict[str, Any]], dict[str, Any]]] = {
     # v2 names the accepted payment; a v1 completion came from a captured payment:created.
     ("order:completed", 1): lambda data: {**data, "paymentId": None},
+    ("order:completed", 2): _one_ticket,
+    ("order:created", 1): _one_ticket,
+    ("order:cancelled", 1): _one_ticket,
 }
 
 
@@ -341,6 +389,8 @@ def _to_wire(value: Any) -> Any:
         return as_float
     if isinstance(value, datetime):
         return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    if isinstance(value, tuple):
+        return [_to_wire(item) for item in value]
     return value
 
 
@@ -386,6 +436,11 @@ def _coerce(hint: Any, value: Any) -> Any:
         return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
     if isinstance(hint, type) and dataclasses.is_dataclass(hint):
         return _from_wire(hint, value)
+    if typing.get_origin(hint) is tuple:
+        if not isinstance(value, list):
+            raise TypeError(f"expected a list, got {type(value).__name__}")
+        item = typing.get_args(hint)[0]
+        return tuple(_coerce(item, entry) for entry in value)
     if hint in (str, int) and not isinstance(value, hint):
         raise TypeError(f"expected {hint.__name__}, got {type(value).__name__}")
     return value

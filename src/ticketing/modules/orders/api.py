@@ -10,15 +10,23 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Protocol, runtime_checkable
 
+from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.exceptions import IntegrityError
 
 from ticketing.bus.contracts import OrderCreated, OrderStatus, TicketRef
-from ticketing.bus.outbox import Outbox
+from ticketing.bus.outbox import Outbox, UnitOfWork
 from ticketing.clock import Clock, utc_now
 from ticketing.errors import DomainError, NotAuthorized, NotFound
 from ticketing.ids import is_valid_id, new_id
-from ticketing.modules.orders.models import Order, TicketReplica
-from ticketing.modules.orders.rules import TicketAlreadyReserved, reservation_refusal
+from ticketing.modules.orders import allocation
+from ticketing.modules.orders.allocation import HandedOut
+from ticketing.modules.orders.models import EventReplica, Order, OrderLine, TicketReplica
+from ticketing.modules.orders.rules import (
+    NotEnoughTickets,
+    NotOnSale,
+    TicketAlreadyReserved,
+    TicketLimitReached,
+)
 from ticketing.modules.orders.transitions import close_order
 from ticketing.telemetry import metrics
 
@@ -32,7 +40,7 @@ class CannotCancelCompleted(DomainError):
 
 @dataclass(frozen=True)
 class OrderedTicket:
-    """The ticket an order holds, as orders' replica of it knows it."""
+    """A ticket an order holds, as orders' replica of it knows it."""
 
     id: str
     title: str
@@ -42,23 +50,34 @@ class OrderedTicket:
 
 @dataclass(frozen=True)
 class OrderView:
-    """An order as the facade shows it, its ticket embedded."""
+    """An order as the facade shows it, its tickets embedded (``ticket`` is the first)."""
 
     id: str
     status: OrderStatus
     user_id: str
     expires_at: datetime
     version: int
-    ticket: OrderedTicket
+    tickets: tuple[OrderedTicket, ...]
+    event_id: str | None = None
+
+    @property
+    def ticket(self) -> OrderedTicket:
+        return self.tickets[0]
+
+    @property
+    def total(self) -> Decimal:
+        return sum((t.price for t in self.tickets), Decimal(0))
 
 
-def _view(order: Order, ticket: TicketReplica) -> OrderView:
-    return OrderView(
-        id=order.id, status=order.status, user_id=order.user_id, expires_at=order.expires_at,
-        version=order.version,
-        ticket=OrderedTicket(id=ticket.id, title=ticket.title, price=ticket.price,
-                             version=ticket.version),
-    )
+def _view(order: Order, tickets: list[OrderedTicket]) -> OrderView:
+    return OrderView(id=order.id, status=order.status, user_id=order.user_id,
+                     expires_at=order.expires_at, version=order.version,
+                     tickets=tuple(tickets), event_id=order.event_id)
+
+
+def _ordered(ticket: HandedOut | TicketReplica) -> OrderedTicket:
+    return OrderedTicket(id=ticket.id, title=ticket.title, price=ticket.price,
+                         version=ticket.version)
 
 
 @runtime_checkable
@@ -67,7 +86,14 @@ class Orders(Protocol):
 
     async def reserve(self, user_id: str, ticket_id: str) -> OrderView:
         """Hold a ticket for the reservation window: 404 for a ticket orders does not
-        know, 400 for one that an active order holds."""
+        know, 400 for one that an active order holds (or past the buyer's limit, if
+        it is a ticket of an event)."""
+
+    async def reserve_from_event(self, user_id: str, event_id: str,
+                                 quantity: int) -> OrderView:
+        """Hold ``quantity`` tickets of an event in one order, all or none: 404 for an
+        unknown event, 400 before its sale opens, for fewer free tickets than asked,
+        or past the buyer's limit across their active orders."""
 
     async def list_for(self, user_id: str) -> list[OrderView]:
         """The user's orders, oldest first."""
@@ -87,41 +113,76 @@ class OrdersApi(Orders):
         self._clock = clock
 
     async def reserve(self, user_id: str, ticket_id: str) -> OrderView:
-        """The unique partial index over active orders makes the database pick exactly one
-        winner when many buyers race for the same ticket; the early check only makes
-        the common refusal cheap."""
-        ticket = await TicketReplica.get_or_none(id=ticket_id) if is_valid_id(ticket_id) else None
-        placed = await Order.filter(ticket_id=ticket_id) if ticket is not None else []
-        refusal = reservation_refusal(ticket is not None, (o.status for o in placed))
-        if refusal is not None:
-            metrics.RESERVATIONS.labels(refusal.code).inc()
-            raise refusal
-        assert ticket is not None, "an unknown ticket is refused"
-        order = Order(id=new_id(), user_id=user_id, ticket_id=ticket.id,
-                      status=OrderStatus.CREATED, expires_at=self._clock() + self._window)
+        """The guarded hand-out picks exactly one winner when many buyers race for the
+        same ticket; the replica is read only to tell a refusal's reason."""
+        order_id = new_id()
         try:
             async with self._outbox.transaction() as unit:
-                await order.save(using_db=unit.connection, force_create=True)
-                await unit.publish(OrderCreated(
-                    id=order.id, version=order.version, status=order.status.value,
-                    user_id=user_id, expires_at=order.expires_at,
-                    ticket=TicketRef(id=ticket.id, price=ticket.price),
-                ))
-        except IntegrityError:
-            metrics.RESERVATIONS.labels(TicketAlreadyReserved.code).inc()
-            raise TicketAlreadyReserved() from None
+                handed = await _hand_out(unit.connection, order_id, ticket_id)
+                event = await EventReplica.get_or_none(id=handed.event_id,
+                                                       using_db=unit.connection) \
+                    if handed.event_id else None
+                view = await self._place(unit, order_id, user_id, [handed], event)
+        except DomainError as refusal:
+            metrics.RESERVATIONS.labels(refusal.code).inc()
+            raise
         metrics.RESERVATIONS.labels("made").inc()
-        return _view(order, ticket)
+        return view
+
+    async def reserve_from_event(self, user_id: str, event_id: str,
+                                 quantity: int) -> OrderView:
+        event = await EventReplica.get_or_none(id=event_id) if is_valid_id(event_id) else None
+        order_id = new_id()
+        try:
+            if event is None:
+                raise NotFound()
+            async with self._outbox.transaction() as unit:
+                handed = await allocation.hand_out_from_event(unit.connection, order_id,
+                                                              event.id, quantity)
+                if len(handed) < quantity:
+                    raise NotEnoughTickets()
+                view = await self._place(unit, order_id, user_id, handed, event)
+        except DomainError as refusal:
+            metrics.RESERVATIONS.labels(refusal.code).inc()
+            raise
+        metrics.RESERVATIONS.labels("made").inc()
+        return view
+
+    async def _place(self, unit: UnitOfWork, order_id: str, user_id: str,
+                     handed: list[HandedOut], event: EventReplica | None) -> OrderView:
+        """Write the order of the tickets handed out and announce it; a refusal raised
+        here rolls the hand-out back with everything else."""
+        connection = unit.connection
+        now = self._clock()
+        if event is not None:
+            if event.on_sale_at is not None and now < event.on_sale_at:
+                raise NotOnSale()
+            if len(handed) > event.per_buyer_limit or not await allocation.hold_within_limit(
+                    connection, user_id, event.id, len(handed), event.per_buyer_limit):
+                raise TicketLimitReached()
+        order = Order(id=order_id, user_id=user_id, ticket_id=handed[0].id,
+                      event_id=event.id if event else None, quantity=len(handed),
+                      status=OrderStatus.CREATED, expires_at=now + self._window)
+        try:
+            await order.save(using_db=connection, force_create=True)
+            await allocation.record_lines(connection, order.id, [t.id for t in handed])
+        except IntegrityError:
+            raise TicketAlreadyReserved() from None
+        refs = tuple(TicketRef(id=t.id, price=t.price) for t in handed)
+        await unit.publish(OrderCreated(
+            id=order.id, version=order.version, status=order.status.value, user_id=user_id,
+            expires_at=order.expires_at, ticket=refs[0], tickets=refs,
+            event_id=order.event_id))
+        return _view(order, [_ordered(t) for t in handed])
 
     async def list_for(self, user_id: str) -> list[OrderView]:
         orders = await Order.filter(user_id=user_id).order_by("id")
-        tickets = {t.id: t for t in await TicketReplica.filter(
-            id__in={o.ticket_id for o in orders})}
-        return [_view(o, tickets[o.ticket_id]) for o in orders]
+        tickets = await _tickets_of([o.id for o in orders])
+        return [_view(o, tickets[o.id]) for o in orders]
 
     async def get(self, user_id: str, order_id: str) -> OrderView:
         order = await _owned(user_id, order_id)
-        return _view(order, await TicketReplica.get(id=order.ticket_id))
+        return _view(order, (await _tickets_of([order.id]))[order.id])
 
     async def cancel(self, user_id: str, order_id: str) -> None:
         order = await _owned(user_id, order_id)
@@ -132,6 +193,35 @@ class OrdersApi(Orders):
                 current = await Order.get(id=order.id)
                 if current.status == OrderStatus.COMPLETE:
                     raise CannotCancelCompleted()
+
+
+async def _hand_out(connection: BaseDBAsyncClient, order_id: str,
+                    ticket_id: str) -> HandedOut:
+    """The ticket handed out to the order, else why not: unknown (404) or held (400).
+    A ticket whose replica arrived between the hand-out and the look is handed out then."""
+    if not is_valid_id(ticket_id):
+        raise NotFound()
+    for _ in range(2):
+        handed = await allocation.hand_out(connection, order_id, ticket_id)
+        if handed is not None:
+            return handed
+        replica = await TicketReplica.get_or_none(id=ticket_id, using_db=connection)
+        if replica is None:
+            raise NotFound()
+        if replica.order_id is not None:
+            raise TicketAlreadyReserved()
+    raise TicketAlreadyReserved()
+
+
+async def _tickets_of(order_ids: list[str]) -> dict[str, list[OrderedTicket]]:
+    """Each order's tickets, in line order."""
+    lines = await OrderLine.filter(order_id__in=order_ids).order_by("id")
+    replicas = {t.id: t for t in await TicketReplica.filter(
+        id__in={line.ticket_id for line in lines})}
+    found: dict[str, list[OrderedTicket]] = {order_id: [] for order_id in order_ids}
+    for line in lines:
+        found[line.order_id].append(_ordered(replicas[line.ticket_id]))
+    return found
 
 
 async def _owned(user_id: str, order_id: str) -> Order:

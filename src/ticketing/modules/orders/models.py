@@ -10,24 +10,46 @@ from ticketing.bus.tables import DeadLetter as DeadLetterRecord
 from ticketing.bus.tables import OutboxRecord, ProcessedEvent
 
 
+class EventReplica(Model):
+    """What orders knows of an event: enough to hand out its tickets and keep its limit."""
+
+    id = fields.CharField(max_length=26, primary_key=True)
+    title = fields.CharField(max_length=120)
+    price = fields.DecimalField(max_digits=9, decimal_places=2)
+    quantity = fields.IntField()
+    per_buyer_limit = fields.IntField()
+    on_sale_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "orders_events"
+
+
 class TicketReplica(Model):
-    """What orders knows of a ticket, built from ticket events applied in version order."""
+    """What orders knows of a ticket, built from ticket events applied in version order.
+
+    ``order_id`` is orders' own word: the active order it is handed out to, if any.
+    """
 
     id = fields.CharField(max_length=26, primary_key=True)
     title = fields.CharField(max_length=120)
     price = fields.DecimalField(max_digits=9, decimal_places=2)
     version = fields.IntField()
+    event_id = fields.CharField(max_length=26, null=True)
+    order_id = fields.CharField(max_length=26, null=True)
 
     class Meta:
         table = "orders_tickets"
+        indexes = (("event_id", "order_id"),)
 
 
 class Order(Model):
-    """An order. A unique partial index (migration 0003) allows one active order per ticket."""
+    """An order of one or more tickets; ``ticket_id`` is the first (the contract's ``ticket``)."""
 
     id = fields.CharField(max_length=26, primary_key=True)
     user_id = fields.CharField(max_length=26, db_index=True)
     ticket_id = fields.CharField(max_length=26, db_index=True)
+    event_id = fields.CharField(max_length=26, null=True)
+    quantity = fields.IntField(default=1)
     status = fields.CharEnumField(OrderStatus, max_length=20)
     expires_at = fields.DatetimeField()
     version = fields.IntField(default=0)
@@ -35,6 +57,33 @@ class Order(Model):
 
     class Meta:
         table = "orders_orders"
+
+
+class OrderLine(Model):
+    """One ticket of an order. A unique partial index (migration 0004) allows one active
+    line per ticket: the database's last word on who holds it, on both databases."""
+
+    id = fields.IntField(primary_key=True)
+    order_id = fields.CharField(max_length=26, db_index=True)
+    ticket_id = fields.CharField(max_length=26)
+    active = fields.BooleanField(default=True)
+
+    class Meta:
+        table = "orders_order_lines"
+
+
+class BuyerHolding(Model):
+    """How many tickets of an event a buyer holds in active orders: the per-buyer limit is
+    kept by one guarded upsert on this row, so two racing orders cannot both pass it."""
+
+    id = fields.IntField(primary_key=True)
+    user_id = fields.CharField(max_length=26)
+    event_id = fields.CharField(max_length=26)
+    held = fields.IntField(default=0)
+
+    class Meta:
+        table = "orders_buyer_holdings"
+        unique_together = (("user_id", "event_id"),)
 
 
 class Outbox(OutboxRecord):

@@ -6,6 +6,7 @@ import logging
 
 from ticketing.bus.consumer import RetryLater, Subscriptions
 from ticketing.bus.contracts import (
+    EventCreated,
     ExpirationComplete,
     OrderPaymentRefused,
     OrderStatus,
@@ -15,11 +16,15 @@ from ticketing.bus.contracts import (
     TicketUpdated,
 )
 from ticketing.bus.outbox import UnitOfWork
-from ticketing.modules.orders.models import Order, TicketReplica
+from ticketing.ids import unit_id
+from ticketing.modules.orders.models import EventReplica, Order, TicketReplica
 from ticketing.modules.orders.rules import ReplicaStep, payment_refusal, replica_step
 from ticketing.modules.orders.transitions import close_order
 
 log = logging.getLogger("ticketing.orders")
+
+# Replica rows of an event's units are written this many per INSERT.
+UNIT_BATCH = 1000
 
 
 async def on_ticket_changed(event: TicketCreated | TicketUpdated, unit: UnitOfWork) -> None:
@@ -37,6 +42,18 @@ async def on_ticket_changed(event: TicketCreated | TicketUpdated, unit: UnitOfWo
         return
     replica.title, replica.price, replica.version = event.title, event.price, event.version
     await replica.save(using_db=unit.connection, update_fields=["title", "price", "version"])
+
+
+async def on_event_created(event: EventCreated, unit: UnitOfWork) -> None:
+    """An event and its units, each a ticket at version 0 (``ticket:updated`` moves them
+    on from there, in version order like any ticket's)."""
+    await EventReplica.create(id=event.id, title=event.title, price=event.price,
+                              quantity=event.quantity, per_buyer_limit=event.per_buyer_limit,
+                              on_sale_at=event.on_sale_at, using_db=unit.connection)
+    await TicketReplica.bulk_create(
+        [TicketReplica(id=unit_id(event.id, index), title=event.title, price=event.price,
+                       version=0, event_id=event.id) for index in range(event.quantity)],
+        batch_size=UNIT_BATCH, using_db=unit.connection)
 
 
 async def on_expiration_complete(event: ExpirationComplete, unit: UnitOfWork) -> None:
@@ -70,6 +87,7 @@ async def on_payment_created(event: PaymentCreated, unit: UnitOfWork) -> None:
 SUBSCRIPTIONS: Subscriptions = {
     TicketCreated: on_ticket_changed,
     TicketUpdated: on_ticket_changed,
+    EventCreated: on_event_created,
     ExpirationComplete: on_expiration_complete,
     PaymentAuthorized: on_payment_authorized,
     PaymentCreated: on_payment_created,

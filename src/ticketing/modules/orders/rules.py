@@ -4,30 +4,26 @@ for, and which ticket event the replica applies next."""
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable
 from datetime import datetime
 
 from ticketing.bus.contracts import OrderStatus, PaymentRefusal
-from ticketing.errors import DomainError, NotFound
-
-# The statuses of an order that holds its ticket; the unique partial index of migration
-# 0003 allows one such order per ticket.
-ACTIVE = frozenset({OrderStatus.CREATED, OrderStatus.AWAITING_PAYMENT, OrderStatus.COMPLETE})
+from ticketing.errors import DomainError
 
 
 class TicketAlreadyReserved(DomainError):
     code = "ticket_reserved"
 
 
-def reservation_refusal(ticket_known: bool,
-                        statuses: Iterable[OrderStatus]) -> DomainError | None:
-    """Why a ticket cannot be reserved, given whether orders knows it and the statuses of
-    the orders placed for it so far; None if it can."""
-    if not ticket_known:
-        return NotFound()
-    if any(status in ACTIVE for status in statuses):
-        return TicketAlreadyReserved()
-    return None
+class NotEnoughTickets(DomainError):
+    code = "not_enough_tickets"
+
+
+class TicketLimitReached(DomainError):
+    code = "ticket_limit"
+
+
+class NotOnSale(DomainError):
+    code = "not_on_sale"
 
 
 def payment_refusal(status: OrderStatus, expires_at: datetime,

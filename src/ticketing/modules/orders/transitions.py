@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from ticketing.bus.contracts import OrderCancelled, OrderCompleted, OrderStatus, TicketRef
 from ticketing.bus.outbox import UnitOfWork
-from ticketing.modules.orders.models import Order
+from ticketing.modules.orders import allocation
+from ticketing.modules.orders.models import Order, OrderLine
 from ticketing.telemetry import metrics
 
 CLOSED = (OrderStatus.COMPLETE, OrderStatus.CANCELLED)
@@ -13,6 +14,7 @@ CLOSED = (OrderStatus.COMPLETE, OrderStatus.CANCELLED)
 async def close_order(unit: UnitOfWork, order_id: str, status: OrderStatus,
                       payment_id: str | None = None, *, expired: bool = False) -> bool:
     """Move an open order to ``status`` (version + 1) and publish it; False if closed.
+    A cancelled order hands its tickets back.
 
     Once it commits the final state is counted: complete, cancelled, or (``expired``) a
     cancel by the reservation window's end."""
@@ -23,12 +25,17 @@ async def close_order(unit: UnitOfWork, order_id: str, status: OrderStatus,
     order.status = status
     order.version += 1
     await order.save(using_db=unit.connection, update_fields=["status", "version"])
-    ticket = TicketRef(id=order.ticket_id)
+    lines = await OrderLine.filter(order_id=order.id).using_db(unit.connection).order_by("id")
+    tickets = tuple(TicketRef(id=line.ticket_id) for line in lines)
     state = "expired" if expired else status.value
     unit.after_commit(metrics.ORDERS_CLOSED.labels(state).inc)
     if status == OrderStatus.CANCELLED:
-        await unit.publish(OrderCancelled(id=order.id, version=order.version, ticket=ticket))
+        await allocation.release(unit.connection, order.id, order.user_id, order.event_id,
+                                 order.quantity)
+        await unit.publish(OrderCancelled(id=order.id, version=order.version,
+                                          ticket=tickets[0], tickets=tickets))
     else:
-        await unit.publish(OrderCompleted(id=order.id, version=order.version, ticket=ticket,
+        await unit.publish(OrderCompleted(id=order.id, version=order.version,
+                                          ticket=tickets[0], tickets=tickets,
                                           payment_id=payment_id))
     return True

@@ -43,7 +43,7 @@ class Reactions:
 
     async def on_order_created(self, event: OrderCreated, unit: UnitOfWork) -> None:
         await self._apply_order(unit, event.id, event.version, OrderStatus.CREATED, {
-            "user_id": event.user_id, "price": event.ticket.price,
+            "user_id": event.user_id, "price": event.total,
             "expires_at": event.expires_at,
         })
 

@@ -10,6 +10,25 @@ from ticketing.bus.tables import DeadLetter as DeadLetterRecord
 from ticketing.bus.tables import OutboxRecord, ProcessedEvent
 
 
+class Event(Model):
+    """A show with many tickets: its units are ordinary tickets carrying its id."""
+
+    id = fields.CharField(max_length=26, primary_key=True)
+    title = fields.CharField(max_length=120)
+    price = fields.DecimalField(max_digits=9, decimal_places=2)
+    quantity = fields.IntField()
+    venue = fields.CharField(max_length=120, null=True)
+    starts_at = fields.DatetimeField(null=True)
+    on_sale_at = fields.DatetimeField(null=True)
+    per_buyer_limit = fields.IntField()
+    user_id = fields.CharField(max_length=26)
+    version = fields.IntField(default=0)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "tickets_events"
+
+
 class Ticket(Model):
     id = fields.CharField(max_length=26, primary_key=True)
     title = fields.CharField(max_length=120)
@@ -19,16 +38,19 @@ class Ticket(Model):
     # The order holding the ticket; it stays set once the order is paid (``sold``).
     order_id = fields.CharField(max_length=26, null=True)
     sold = fields.BooleanField(default=False)
+    # The event this ticket is a unit of, if any.
+    event_id = fields.CharField(max_length=26, null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:
         table = "tickets_tickets"
-        indexes = (("order_id", "sold", "id"),)
+        indexes = (("order_id", "sold", "id"), ("event_id", "order_id", "sold"))
 
     def updated_event(self) -> TicketUpdated:
         """The ``ticket:updated`` event that announces the ticket as it is now."""
         return TicketUpdated(id=self.id, version=self.version, title=self.title,
-                             price=self.price, user_id=self.user_id, order_id=self.order_id)
+                             price=self.price, user_id=self.user_id, order_id=self.order_id,
+                             event_id=self.event_id)
 
 
 class OrderState(Model):
@@ -39,12 +61,24 @@ class OrderState(Model):
     """
 
     order_id = fields.CharField(max_length=26, primary_key=True)
-    ticket_id = fields.CharField(max_length=26)
     version = fields.IntField()
     status = fields.CharField(max_length=20)
 
     class Meta:
         table = "tickets_order_states"
+
+
+class WaitingOrder(Model):
+    """An order refused a ticket because another open order held it: the successor the
+    ticket passes to if that holder's cancellation arrives later (NATS may reorder)."""
+
+    id = fields.IntField(primary_key=True)
+    order_id = fields.CharField(max_length=26)
+    ticket_id = fields.CharField(max_length=26, db_index=True)
+
+    class Meta:
+        table = "tickets_waiting_orders"
+        unique_together = (("order_id", "ticket_id"),)
 
 
 class Outbox(OutboxRecord):

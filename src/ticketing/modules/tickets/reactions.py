@@ -1,7 +1,7 @@
 """What tickets does when orders change: holds placed, released and made permanent.
 
-:func:`~.holds.hold_verdict` decides; this applies the verdict inside the consumer's
-transaction, with the order's state and the ticket locked.
+:func:`~.holds.hold_verdict` decides, ticket by ticket; this applies the verdicts inside
+the consumer's transaction, with the order's state and each ticket locked.
 """
 
 from __future__ import annotations
@@ -15,26 +15,26 @@ from ticketing.bus.contracts import (
     OrderCompleted,
     OrderCreated,
     OrderStatus,
+    TicketRef,
 )
 from ticketing.bus.outbox import UnitOfWork
 from ticketing.modules.tickets.holds import Hold, Verdict, hold_verdict
-from ticketing.modules.tickets.models import OrderState, Ticket
+from ticketing.modules.tickets.models import OrderState, Ticket, WaitingOrder
 
 
 async def on_order_created(event: OrderCreated, unit: UnitOfWork) -> None:
-    """The order holds the ticket, unless another still-open order already does."""
-    await _order_changed(unit, event.id, event.ticket.id, event.version, OrderStatus.CREATED)
+    """The order holds its tickets, except those another still-open order already holds."""
+    await _order_changed(unit, event.id, event.tickets, event.version, OrderStatus.CREATED)
 
 
 async def on_order_cancelled(event: OrderCancelled, unit: UnitOfWork) -> None:
-    """Free the ticket only if this very order holds it (a late cancel is a no-op)."""
-    await _order_changed(unit, event.id, event.ticket.id, event.version,
-                         OrderStatus.CANCELLED)
+    """Free each ticket only if this very order holds it (a late cancel is a no-op)."""
+    await _order_changed(unit, event.id, event.tickets, event.version, OrderStatus.CANCELLED)
 
 
 async def on_order_completed(event: OrderCompleted, unit: UnitOfWork) -> None:
-    """The order was paid: the ticket is sold for good."""
-    await _order_changed(unit, event.id, event.ticket.id, event.version, OrderStatus.COMPLETE)
+    """The order was paid: its tickets are sold for good."""
+    await _order_changed(unit, event.id, event.tickets, event.version, OrderStatus.COMPLETE)
 
 
 SUBSCRIPTIONS: Subscriptions = {
@@ -44,26 +44,38 @@ SUBSCRIPTIONS: Subscriptions = {
 }
 
 
-async def _order_changed(unit: UnitOfWork, order_id: str, ticket_id: str, version: int,
-                         status: OrderStatus) -> None:
-    """Record the order's new state unless stale, and move the ticket as the verdict says."""
+async def _order_changed(unit: UnitOfWork, order_id: str, tickets: tuple[TicketRef, ...],
+                         version: int, status: OrderStatus) -> None:
+    """Record the order's new state unless stale, and move each ticket as its verdict says."""
     connection = unit.connection
     state = await OrderState.filter(order_id=order_id).using_db(connection) \
         .select_for_update().first()
+    if state is not None and state.version >= version:
+        return
+    if state is None:
+        await OrderState.create(order_id=order_id, version=version, status=status,
+                                using_db=connection)
+    else:
+        await OrderState.filter(order_id=order_id).using_db(connection) \
+            .update(version=version, status=status)
+    seen_version = state.version if state is not None else None
+    for ref in sorted(tickets, key=lambda t: t.id):  # one lock order for every order
+        await _move_ticket(unit, order_id, ref.id, version, status, seen_version)
+
+
+async def _move_ticket(unit: UnitOfWork, order_id: str, ticket_id: str, version: int,
+                       status: OrderStatus, seen_version: int | None) -> None:
+    connection = unit.connection
     ticket = await Ticket.filter(id=ticket_id).using_db(connection) \
         .select_for_update().first()
     current = Hold(ticket.order_id, ticket.sold) if ticket is not None else None
     verdict = hold_verdict(
-        order_id, version, status, seen_version=state.version if state else None,
+        order_id, version, status, seen_version=seen_version,
         ticket=current, holder_status=await _status_of(connection, current))
-    if verdict is Verdict.STALE:
-        return
-    await OrderState.update_or_create(
-        order_id=order_id,
-        defaults={"ticket_id": ticket_id, "version": version, "status": status},
-        using_db=connection,
-    )
-    if ticket is None or verdict in (Verdict.SETTLED, Verdict.REFUSED):
+    if verdict is Verdict.REFUSED:
+        await WaitingOrder.get_or_create(order_id=order_id, ticket_id=ticket_id,
+                                         using_db=connection)
+    if ticket is None or verdict in (Verdict.STALE, Verdict.SETTLED, Verdict.REFUSED):
         return
     if verdict is Verdict.RELEASE:
         target = Hold(await _newest_open_order(connection, ticket_id, other_than=order_id))
@@ -89,6 +101,11 @@ async def _newest_open_order(connection: BaseDBAsyncClient, ticket_id: str, *,
                              other_than: str) -> str | None:
     """The newest order still open for the ticket besides ``other_than``: one whose creation
     arrived while ``other_than`` held it."""
-    successor = await OrderState.filter(ticket_id=ticket_id, status__in=OPEN_ORDER_STATUSES) \
-        .exclude(order_id=other_than).using_db(connection).order_by("-order_id").first()
+    waiting = await WaitingOrder.filter(ticket_id=ticket_id).exclude(order_id=other_than) \
+        .using_db(connection).values_list("order_id", flat=True)
+    if not waiting:
+        return None
+    successor = await OrderState.filter(order_id__in=list(waiting),
+                                        status__in=OPEN_ORDER_STATUSES) \
+        .using_db(connection).order_by("-order_id").first()
     return successor.order_id if successor is not None else None

@@ -13,11 +13,12 @@ from ticketing.bus.contracts import OPEN_ORDER_STATUSES, OrderStatus
 from ticketing.errors import DomainError, NotAuthorized, NotFound
 from ticketing.modules.orders.api import OrderView
 from ticketing.web.orders.routes import orders
-from ticketing.web.orders.schemas import order_json
+from ticketing.web.orders.schemas import NewOrderBody, order_json
 from ticketing.web.shell.forms import sign_in_redirect
 from ticketing.web.shell.purchase import refusal_code
 from ticketing.web.shell.runtime import runtime
 from ticketing.web.shell.session import current_user
+from ticketing.web.shell.validation import parse_form
 
 blueprint = Blueprint("pages_orders", __name__, url_prefix="/orders",
                       template_folder="templates")
@@ -76,18 +77,22 @@ async def _order_page(order: OrderView, error: str | None = None,
 
 @blueprint.post("")
 async def purchase() -> WerkzeugResponse:
-    """Purchase (the ticket page's button): reserve and open the new order.
-
-    A refusal goes back to the ticket page, which shows it in place.
+    """Purchase (a ticket page's button) or Reserve (an event page's): reserve and open
+    the new order. A refusal goes back to the page it came from, which shows it in place.
     """
     form = await request.form
+    event_id = str(form.get("eventId", ""))
     ticket_id = str(form.get("ticketId", ""))
-    back = f"/tickets/{quote(ticket_id)}"
+    back = f"/events/{quote(event_id)}" if event_id else f"/tickets/{quote(ticket_id)}"
     user = current_user()
     if user is None:
         return redirect("/auth/signin?" + urlencode({"next": back}))
     try:
-        order = await orders().reserve(user.id, ticket_id)
+        if event_id:
+            quantity = parse_form(NewOrderBody, form).quantity
+            order = await orders().reserve_from_event(user.id, event_id, quantity)
+        else:
+            order = await orders().reserve(user.id, ticket_id)
     except DomainError as error:
         return redirect(f"{back}?" + urlencode({"purchase": refusal_code(error)}), 303)
     return redirect(f"/orders/{order.id}", 303)

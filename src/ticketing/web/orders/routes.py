@@ -33,9 +33,15 @@ def orders() -> Orders:
 @document_response(OrderResponse, 201)
 @refuses(404)
 async def create_order(data: NewOrderBody) -> tuple[Response, int]:
-    """Reserve a ticket for the payment window; 400 when someone else holds it."""
+    """Reserve a ticket, or ``quantity`` tickets of an event, for the payment window;
+    400 when someone else holds the ticket, too few are left or past your limit."""
     user = require_user()
-    return jsonify(order_json(await orders().reserve(user.id, data.ticketId))), 201
+    if data.eventId is not None:
+        order = await orders().reserve_from_event(user.id, data.eventId, data.quantity)
+    else:
+        assert data.ticketId is not None, "the body's rule requires one of the two"
+        order = await orders().reserve(user.id, data.ticketId)
+    return jsonify(order_json(order)), 201
 
 
 @blueprint.get("")

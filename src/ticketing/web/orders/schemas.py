@@ -6,19 +6,53 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import BaseModel, Field, RootModel, field_validator
+from pydantic import BaseModel, Field, RootModel, ValidationInfo, field_validator
+from pydantic.json_schema import SkipJsonSchema
 
 from ticketing.bus.contracts import OrderStatus
-from ticketing.modules.orders.api import OrderView
-from ticketing.web.shell.validation import Body, required, trimmed_text
+from ticketing.modules.orders.api import OrderedTicket, OrderView
+from ticketing.web.shell.schemas import absent_when_unset
+from ticketing.web.shell.validation import Body, rule_failed, trimmed_text
+
+MAX_QUANTITY = 100
 
 
 class NewOrderBody(Body):
-    ticketId: str = required(min_length=1, examples=["01jd0z5c8y9x7w6v5t4s3r2q1p"])
+    """A ticket by its id, or ``quantity`` tickets of an event (``eventId``)."""
+
+    # Declared first: the ticket id's rule reads them.
+    eventId: str | None = Field(default=None, min_length=1,
+                                examples=["01jd0z5c8y9x7w6v5t4s3r2q1n"],
+                                description="Reserve tickets of this event instead of one "
+                                "ticket by its id")
+    quantity: int = Field(default=1, ge=1, le=MAX_QUANTITY,
+                          description="How many tickets of the event (with eventId)")
+    ticketId: str | None = Field(default=None, min_length=1,
+                                 examples=["01jd0z5c8y9x7w6v5t4s3r2q1p"],
+                                 description="Required unless eventId is given")
+
+    @field_validator("eventId", mode="before")
+    @classmethod
+    def _event_id(cls, value: Any) -> str | None:
+        return None if value is None else trimmed_text(value, "EventId must be an event id")
+
+    @field_validator("quantity", mode="before")
+    @classmethod
+    def _quantity(cls, value: Any) -> int:
+        if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
+            value = int(value.strip())
+        if isinstance(value, bool) or not isinstance(value, int) \
+                or not 1 <= value <= MAX_QUANTITY:
+            raise rule_failed(f"Quantity must be a whole number from 1 to {MAX_QUANTITY}")
+        return value
 
     @field_validator("ticketId", mode="before")
     @classmethod
-    def _ticket_id(cls, value: Any) -> str:
+    def _ticket_id(cls, value: Any, info: ValidationInfo) -> str | None:
+        if info.data.get("eventId") is not None:
+            if value is not None:
+                raise rule_failed("Give ticketId or eventId, not both")
+            return None
         return trimmed_text(value, "TicketId must be provided")
 
 
@@ -32,7 +66,8 @@ class OrderedTicketResponse(BaseModel):
 
 
 class OrderResponse(BaseModel):
-    """An order, its ticket embedded."""
+    """An order, its (first) ticket embedded; an order of an event's tickets also has
+    ``eventId``, ``quantity`` and all its ``tickets``."""
 
     id: str
     status: OrderStatus
@@ -40,6 +75,12 @@ class OrderResponse(BaseModel):
     expiresAt: datetime = Field(description="ISO 8601 in UTC, ending in Z")
     version: int
     ticket: OrderedTicketResponse
+    eventId: str | SkipJsonSchema[None] = Field(default=None,
+                                                json_schema_extra=absent_when_unset)
+    quantity: int | SkipJsonSchema[None] = Field(default=None,
+                                                 json_schema_extra=absent_when_unset)
+    tickets: list[OrderedTicketResponse] | SkipJsonSchema[None] = Field(
+        default=None, json_schema_extra=absent_when_unset)
 
 
 class OrderListResponse(RootModel[list[OrderResponse]]):
@@ -50,14 +91,22 @@ class CancelledResponse(BaseModel):
     """Cancelled, or it already was (no new event then); no body."""
 
 
+def _ticket_json(ticket: OrderedTicket) -> dict[str, Any]:
+    return {"id": ticket.id, "title": ticket.title, "price": float(ticket.price),
+            "version": ticket.version}
+
+
 def order_json(order: OrderView) -> dict[str, Any]:
-    """The contract's order JSON, its ticket embedded."""
-    return {
+    """The contract's order JSON, its ticket embedded; an event's order adds the rest."""
+    body: dict[str, Any] = {
         "id": order.id,
         "status": order.status.value,
         "userId": order.user_id,
         "expiresAt": order.expires_at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
         "version": order.version,
-        "ticket": {"id": order.ticket.id, "title": order.ticket.title,
-                   "price": float(order.ticket.price), "version": order.ticket.version},
+        "ticket": _ticket_json(order.ticket),
     }
+    if order.event_id is not None:
+        body |= {"eventId": order.event_id, "quantity": len(order.tickets),
+                 "tickets": [_ticket_json(t) for t in order.tickets]}
+    return body

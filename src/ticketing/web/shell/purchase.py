@@ -1,4 +1,5 @@
-"""Why a purchase was refused, carried from the orders pages back to the ticket page.
+"""Why a purchase was refused, carried from the orders pages back to the ticket (or event)
+page.
 
 The ticket page and the purchase live in different slices (and, split, in different
 processes), so a refusal travels as its error code in the redirect; only the catalogue's
@@ -12,7 +13,8 @@ from ticketing.errors import DomainError, NotFound, message_of
 # The codes a purchase redirect may carry, and the status the ticket page answers with.
 # Orders hears of a new ticket through the bus a moment after it is listed: until then
 # the ticket is unknown to it (``ticket_not_yet``).
-REFUSAL_STATUS = {"ticket_reserved": 400, "ticket_not_yet": 409}
+REFUSAL_STATUS = {"ticket_reserved": 400, "ticket_not_yet": 409, "not_enough_tickets": 400,
+                  "ticket_limit": 400, "not_on_sale": 400}
 UNKNOWN_TICKET = "ticket_not_yet"
 
 

@@ -20,6 +20,7 @@ from ticketing.web.shell.forms import errors_by_field, form_values, sign_in_redi
 from ticketing.web.shell.purchase import purchase_refusal
 from ticketing.web.shell.session import current_user
 from ticketing.web.shell.validation import parse_form
+from ticketing.web.tickets.event_schemas import event_json
 from ticketing.web.tickets.routes import tickets
 from ticketing.web.tickets.schemas import (
     ListingQuery,
@@ -32,6 +33,7 @@ blueprint = Blueprint("pages_tickets", __name__, template_folder="templates")
 
 Page = tuple[str, int]
 LANDING_PAGE_SIZE = 50
+LANDING_EVENTS = 20
 
 
 
@@ -50,11 +52,13 @@ async def _ticket_page(ticket: TicketView, error: str | None = None,
 
 @blueprint.get("/")
 async def index() -> str:
-    """Tickets for sale, newest first."""
+    """Events (one row each, with what is left) and tickets for sale, newest first."""
     query = parse_form(ListingQuery, {"limit": LANDING_PAGE_SIZE,
                                       "before": request.args.get("before")})
     listing = await tickets().list_available(query.limit, query.before)
-    return await render_template("tickets/index.html", listing=listing)
+    events = [] if query.before else await tickets().list_events(LANDING_EVENTS)
+    return await render_template("tickets/index.html", listing=listing,
+                                 events=[event_json(e) for e in events])
 
 
 @blueprint.get("/tickets/<ticket_id>")

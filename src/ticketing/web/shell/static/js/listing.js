@@ -1,6 +1,8 @@
 // Progressive enhancement: the server rendered the listing as it was; this keeps it
 // current. A ticket listed or freed joins in its place (newest first), an edit shows
-// in place, a reserved or sold ticket leaves. Event data is only ever set as text.
+// in place, a reserved or sold ticket leaves. An event's units stay out of the ticket
+// rows: their changes update the event's count (remaining.js), and a new event gets
+// its row. Event data is only ever set as text.
 (function () {
   if (!window.EventSource) { return; }
   var table = document.getElementById("tickets");
@@ -54,9 +56,50 @@
     if (!hasMore) { rows.appendChild(row); }  // else older than this page: a later page's
   }
 
+  var events = document.getElementById("events");
+  function remainingCells(eventId) {
+    var found = [];
+    Array.prototype.forEach.call(events.tBodies[0].rows, function (row) {
+      if (row.dataset.eventId === eventId) {
+        found.push(row.querySelector('[data-field="remaining"]'));
+      }
+    });
+    return found;
+  }
+  function addEvent(event) {
+    if (before || remainingCells(event.id).length) { return; }
+    var row = events.tBodies[0].insertRow(0);
+    row.dataset.eventId = event.id;
+    row.insertCell().textContent = event.title;
+    var price = row.insertCell();
+    price.className = "text-end";
+    price.textContent = money.format(event.price);
+    var left = row.insertCell();
+    left.className = "text-end";
+    left.dataset.field = "remaining";
+    window.ticketingRemaining.show(left, event.remaining);
+    var cell = row.insertCell();
+    cell.className = "text-end";
+    var link = document.createElement("a");
+    link.href = "/events/" + encodeURIComponent(event.id);
+    link.textContent = "View";
+    link.setAttribute("aria-label", "View " + event.title);
+    cell.appendChild(link);
+    document.getElementById("events-section").classList.remove("d-none");
+  }
+
   var source = new EventSource("/live/tickets");
+  source.addEventListener("event", function (message) {
+    addEvent(JSON.parse(message.data));
+  });
   source.addEventListener("ticket", function (message) {
     var ticket = JSON.parse(message.data);
+    if (ticket.eventId) {
+      if (remainingCells(ticket.eventId).length) {
+        window.ticketingRemaining.refresh(ticket.eventId, remainingCells);
+      }
+      return;
+    }
     if (ticket.id in seen && ticket.version <= seen[ticket.id]) { return; }
     seen[ticket.id] = ticket.version;
     var row = find(ticket.id);

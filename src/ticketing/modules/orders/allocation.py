@@ -1,0 +1,145 @@
+"""Handing tickets out to orders and taking them back: the reservation's hot statements.
+
+(``execute_query_dict`` for each ``… RETURNING``: Tortoise's asyncpg ``execute_query``
+drops the rows of any statement that starts with UPDATE or INSERT.)
+
+Each is written once per dialect (like ``bus/sql.py``): through the ORM, building the
+query costs as much as running it. Nothing here takes an event-wide lock:
+
+- a ticket is handed out by a guarded ``UPDATE … WHERE order_id IS NULL``; of an event's,
+  PostgreSQL picks free rows ``FOR UPDATE SKIP LOCKED``, so a thousand buyers racing for
+  one event each take different tickets instead of queueing on the same ones (SQLite
+  has one writer at a time anyway);
+- the unique partial index over active order lines (migration 0004) is the last word:
+  an insert that would give a ticket a second active order fails;
+- a buyer's per-event limit is one guarded upsert of their own holding row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from functools import cache
+from typing import Any
+
+from tortoise.backends.base.client import BaseDBAsyncClient
+
+CENTS = Decimal("0.01")
+
+
+@dataclass(frozen=True)
+class HandedOut:
+    """A ticket as handed out to an order."""
+
+    id: str
+    title: str
+    price: Decimal
+    version: int
+    event_id: str | None
+
+
+@dataclass(frozen=True)
+class _Statements:
+    one: str
+    from_event: str
+    within_limit: str
+    release_tickets: str
+    release_lines: str
+    release_holding: str
+
+
+@cache
+def _statements(dialect: str) -> _Statements:
+    postgres = dialect == "postgres"
+
+    def p(n: int) -> str:
+        return f"${n}" if postgres else "?"
+
+    returning = "RETURNING id, title, price, version, event_id"
+    lock = " FOR UPDATE SKIP LOCKED" if postgres else ""
+    return _Statements(
+        one=(f"UPDATE orders_tickets SET order_id = {p(1)} WHERE id = {p(2)} "
+             f"AND order_id IS NULL {returning}"),
+        from_event=(f"UPDATE orders_tickets SET order_id = {p(1)} WHERE id IN "
+                    f"(SELECT id FROM orders_tickets WHERE event_id = {p(2)} "
+                    f"AND order_id IS NULL ORDER BY id LIMIT {p(3)}{lock}) {returning}"),
+        within_limit=(
+            "INSERT INTO orders_buyer_holdings AS h (user_id, event_id, held) "
+            f"VALUES ({p(1)}, {p(2)}, {p(3)}) ON CONFLICT (user_id, event_id) "
+            "DO UPDATE SET held = h.held + excluded.held "
+            f"WHERE h.held + excluded.held <= {p(4)} RETURNING held"),
+        release_tickets=f"UPDATE orders_tickets SET order_id = NULL WHERE order_id = {p(1)}",
+        release_lines=(f"UPDATE orders_order_lines SET active = FALSE "
+                       f"WHERE order_id = {p(1)} AND active"),
+        release_holding=(f"UPDATE orders_buyer_holdings SET held = held - {p(1)} "
+                         f"WHERE user_id = {p(2)} AND event_id = {p(3)}"),
+    )
+
+
+@cache
+def _insert_lines(dialect: str, count: int) -> str:
+    if dialect == "postgres":
+        rows = ", ".join(f"($1, ${n + 2}, TRUE)" for n in range(count))
+        return f"INSERT INTO orders_order_lines (order_id, ticket_id, active) VALUES {rows}"
+    rows = ", ".join("(?1, ?, TRUE)" for _ in range(count))
+    return f"INSERT INTO orders_order_lines (order_id, ticket_id, active) VALUES {rows}"
+
+
+def _dialect(connection: BaseDBAsyncClient) -> str:
+    return str(connection.capabilities.dialect)
+
+
+def _handed_out(rows: Sequence[Any]) -> list[HandedOut]:
+    found = [HandedOut(id=str(r["id"]), title=str(r["title"]),
+                       price=Decimal(str(r["price"])).quantize(CENTS), version=int(r["version"]),
+                       event_id=None if r["event_id"] is None else str(r["event_id"]))
+             for r in rows]
+    return sorted(found, key=lambda t: t.id)
+
+
+async def hand_out(connection: BaseDBAsyncClient, order_id: str,
+                   ticket_id: str) -> HandedOut | None:
+    """Give the ticket to the order if no active order has it; None otherwise (or if
+    orders does not know it)."""
+    rows = await connection.execute_query_dict(_statements(_dialect(connection)).one,
+                                               [order_id, ticket_id])
+    found = _handed_out(rows)
+    return found[0] if found else None
+
+
+async def hand_out_from_event(connection: BaseDBAsyncClient, order_id: str, event_id: str,
+                              quantity: int) -> list[HandedOut]:
+    """Give up to ``quantity`` free tickets of the event to the order, lowest ids first
+    among those no concurrent reservation is taking."""
+    rows = await connection.execute_query_dict(
+        _statements(_dialect(connection)).from_event, [order_id, event_id, quantity])
+    return _handed_out(rows)
+
+
+async def record_lines(connection: BaseDBAsyncClient, order_id: str,
+                       ticket_ids: Sequence[str]) -> None:
+    """One active line per ticket; Tortoise's ``IntegrityError`` if one is active already."""
+    await connection.execute_query(_insert_lines(_dialect(connection), len(ticket_ids)),
+                                   [order_id, *ticket_ids])
+
+
+async def hold_within_limit(connection: BaseDBAsyncClient, user_id: str, event_id: str,
+                            quantity: int, limit: int) -> bool:
+    """Add ``quantity`` to the buyer's holding of the event unless that passes ``limit``
+    (checked by the caller for a first holding); False when it would."""
+    rows = await connection.execute_query_dict(
+        _statements(_dialect(connection)).within_limit, [user_id, event_id, quantity, limit])
+    return bool(rows)
+
+
+async def release(connection: BaseDBAsyncClient, order_id: str, user_id: str,
+                  event_id: str | None, quantity: int) -> None:
+    """An order ended unpaid: its tickets are free, its lines inactive, and the buyer's
+    holding of the event shrinks by what it held."""
+    statements = _statements(_dialect(connection))
+    await connection.execute_query(statements.release_tickets, [order_id])
+    await connection.execute_query(statements.release_lines, [order_id])
+    if event_id is not None:
+        await connection.execute_query(statements.release_holding,
+                                       [quantity, user_id, event_id])

@@ -1,0 +1,141 @@
+"""What a new event's JSON body (and its form) must hold, and the event JSON the API
+answers with (:func:`event_json`)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from pydantic import BaseModel, Field, RootModel, field_validator
+
+from ticketing.modules.tickets.api import EventPlan, EventView
+from ticketing.web.shell.validation import Body, required, rule_failed
+from ticketing.web.tickets.schemas import MAX_PRICE, MAX_TITLE_LENGTH, price_amount, ticket_title
+
+MAX_QUANTITY = 100_000
+MAX_PER_BUYER = 100
+DEFAULT_PER_BUYER = 4
+
+
+def whole_number(value: Any, low: int, high: int, message: str) -> int:
+    """An integer from ``low`` to ``high``; a form's digits count, a float or bool does not."""
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
+        value = int(value.strip())
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise rule_failed(message)
+    return value
+
+
+def moment(value: Any, message: str) -> datetime | None:
+    """An ISO 8601 time, in UTC; one without an offset (a form's) is read as UTC."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if not isinstance(value, str):
+        raise rule_failed(message)
+    try:
+        found = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise rule_failed(message) from None
+    return (found if found.tzinfo else found.replace(tzinfo=UTC)).astimezone(UTC)
+
+
+def _wire_time(value: datetime | None) -> str | None:
+    return None if value is None else value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+class NewEventBody(Body):
+    title: str = required(min_length=1, max_length=MAX_TITLE_LENGTH, examples=["Concert"],
+                          description="One line; blanks around it are trimmed first")
+    price: Decimal = required(gt=0, le=MAX_PRICE, examples=[19.99],
+                              description="Of each ticket, in dollars, at most two places")
+    quantity: int = required(ge=1, le=MAX_QUANTITY, examples=[1000],
+                             description="How many tickets the event has")
+    venue: str | None = Field(default=None, max_length=MAX_TITLE_LENGTH, examples=["Arena"])
+    startsAt: datetime | None = Field(default=None, description="ISO 8601; UTC if no offset")
+    onSaleAt: datetime | None = Field(
+        default=None, description="ISO 8601; before it nobody can reserve, and buyers who "
+        "come early wait in the event's queue")
+    perBuyerLimit: int = Field(default=DEFAULT_PER_BUYER, ge=1, le=MAX_PER_BUYER,
+                               description="Most tickets one buyer may hold at once")
+
+    @field_validator("title", mode="before")
+    @classmethod
+    def _title(cls, value: Any) -> str:
+        return ticket_title(value)
+
+    @field_validator("price", mode="before")
+    @classmethod
+    def _price(cls, value: Any) -> Decimal:
+        return price_amount(value, "Price must be greater than 0")
+
+    @field_validator("quantity", mode="before")
+    @classmethod
+    def _quantity(cls, value: Any) -> int:
+        return whole_number(value, 1, MAX_QUANTITY,
+                            f"Quantity must be a whole number from 1 to {MAX_QUANTITY}")
+
+    @field_validator("venue", mode="before")
+    @classmethod
+    def _venue(cls, value: Any) -> str | None:
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return None
+        try:
+            return ticket_title(value)
+        except ValueError:
+            raise rule_failed(f"Venue must be one line of at most {MAX_TITLE_LENGTH} "
+                              "characters") from None
+
+    @field_validator("startsAt", mode="before")
+    @classmethod
+    def _starts_at(cls, value: Any) -> datetime | None:
+        return moment(value, "StartsAt must be a date and time (ISO 8601)")
+
+    @field_validator("onSaleAt", mode="before")
+    @classmethod
+    def _on_sale_at(cls, value: Any) -> datetime | None:
+        return moment(value, "OnSaleAt must be a date and time (ISO 8601)")
+
+    @field_validator("perBuyerLimit", mode="before")
+    @classmethod
+    def _per_buyer_limit(cls, value: Any) -> int:
+        if value is None or value == "":
+            return DEFAULT_PER_BUYER
+        return whole_number(value, 1, MAX_PER_BUYER,
+                            f"PerBuyerLimit must be a whole number from 1 to {MAX_PER_BUYER}")
+
+    def plan(self) -> EventPlan:
+        return EventPlan(title=self.title, price=self.price, quantity=self.quantity,
+                         per_buyer_limit=self.perBuyerLimit, venue=self.venue,
+                         starts_at=self.startsAt, on_sale_at=self.onSaleAt)
+
+
+class EventResponse(BaseModel):
+    """An event; ``remaining`` counts its tickets neither held nor sold."""
+
+    id: str
+    title: str
+    price: float = Field(description="Of each ticket, in dollars, at most two places")
+    quantity: int
+    remaining: int
+    venue: str | None
+    startsAt: datetime | None = Field(description="ISO 8601 in UTC, ending in Z")
+    onSaleAt: datetime | None = Field(description="ISO 8601 in UTC, ending in Z")
+    perBuyerLimit: int
+    userId: str
+    version: int
+
+
+class EventListResponse(RootModel[list[EventResponse]]):
+    """The newest events."""
+
+
+def event_json(event: EventView) -> dict[str, Any]:
+    """The event JSON: every field present, the unset optional ones null."""
+    return {
+        "id": event.id, "title": event.title, "price": float(event.price),
+        "quantity": event.quantity, "remaining": event.remaining, "venue": event.venue,
+        "startsAt": _wire_time(event.starts_at), "onSaleAt": _wire_time(event.on_sale_at),
+        "perBuyerLimit": event.per_buyer_limit, "userId": event.user_id,
+        "version": event.version,
+    }
