@@ -1,4 +1,4 @@
-"""Events and orders of many tickets.
+"""Events, orders of many tickets, and the waiting rooms of events with an on-sale time.
 
 Every order now has a line per ticket; a unique partial index over active lines replaces
 0003's index over orders (whose ``ticket_id`` is now only the first ticket). Existing
@@ -37,6 +37,7 @@ class Migration(migrations.Migration):
                 ('quantity', fields.IntField()),
                 ('per_buyer_limit', fields.IntField()),
                 ('on_sale_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
+                ('user_id', fields.CharField(max_length=26)),
             ],
             options={'table': 'orders_events', 'app': 'orders', 'pk_attr': 'id', 'table_description': 'What orders knows of an event: enough to hand out its tickets and keep its limit.'},
             bases=['Model'],
@@ -52,9 +53,41 @@ class Migration(migrations.Migration):
             options={'table': 'orders_order_lines', 'app': 'orders', 'pk_attr': 'id', 'table_description': 'One ticket of an order. A unique partial index (migration 0004) allows one active'},
             bases=['Model'],
         ),
+        ops.CreateModel(
+            name='QueueEntry',
+            fields=[
+                ('id', fields.IntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('event_id', fields.CharField(max_length=26)),
+                ('user_id', fields.CharField(max_length=26)),
+                ('arrival', fields.CharField(max_length=26)),
+                ('rank', fields.IntField(null=True)),
+                ('seen_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
+                ('admitted_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
+                ('reserved_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
+            ],
+            options={'table': 'orders_queue_entries', 'app': 'orders', 'unique_together': (('event_id', 'user_id'),), 'indexes': [Index(fields=['event_id', 'rank']), Index(fields=['event_id', 'admitted_at'])], 'pk_attr': 'id', 'table_description': "One buyer's place in an event's queue, later arrivals ordered by ``arrival`` (an id)."},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
+            name='WaitingRoom',
+            fields=[
+                ('event_id', fields.CharField(primary_key=True, unique=True, db_index=True, max_length=26)),
+                ('rate_per_minute', fields.IntField()),
+                ('paused', fields.BooleanField(default=False)),
+                ('opened_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
+                ('ranked', fields.IntField(default=0)),
+                ('admitted_rank', fields.IntField(default=0)),
+                ('admitted', fields.IntField(default=0)),
+                ('allowance', fields.FloatField(default=0)),
+                ('sold_out', fields.BooleanField(default=False)),
+                ('ticked_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
+            ],
+            options={'table': 'orders_waiting_rooms', 'app': 'orders', 'pk_attr': 'event_id', 'table_description': 'The queue of an event with an on-sale time (``waiting.py`` runs it).'},
+            bases=['Model'],
+        ),
         ops.AlterModelOptions(
             name='Order',
-            options={'table': 'orders_orders', 'app': 'orders', 'pk_attr': 'id', 'table_description': "An order of one or more tickets; ``ticket_id`` is the first (the contract's ``ticket``)."},
+            options={'table': 'orders_orders', 'app': 'orders', 'pk_attr': 'id', 'table_description': "An order of one or more tickets, ``ticket_id`` the first (the contract's ``ticket``)."},
         ),
         ops.AddField(
             model_name='Order',

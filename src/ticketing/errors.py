@@ -41,6 +41,9 @@ MESSAGES: Mapping[str, str] = MappingProxyType({
     "not_enough_tickets": "Not enough tickets left",
     "ticket_limit": "Ticket limit reached",
     "not_on_sale": "This event is not on sale yet",
+    "no_queue": "This event has no queue",
+    "admission_required": "Wait for your turn in this event's queue",
+    "bad_rate": "RatePerMinute must be a whole number from 1 to 100000",
     "order_complete": "Cannot cancel a completed order",
     # payments
     "order_cancelled": "Cannot pay for a cancelled order",

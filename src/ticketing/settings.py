@@ -52,6 +52,12 @@ class Settings:
     jwt_previous_keys: tuple[str, ...] = ()
     jwt_lifetime_seconds: int = 7 * 24 * 3600
     expiration_seconds: int = 900
+    # An event's waiting room: buyers let in per minute (organisers change it per event),
+    # how long a buyer let in has to reserve, and how many may be let in but not yet
+    # reserved, as a percentage of the tickets left.
+    queue_rate_per_minute: int = 600
+    admission_seconds: int = 300
+    queue_admit_percent: int = 100
     payments: PaymentsKind = "fake"
     stripe_key: str = ""
     stripe_webhook_secret: str = ""
@@ -118,6 +124,11 @@ class Settings:
             jwt_lifetime_seconds=reader.integer("TICKETING_JWT_LIFETIME_SECONDS", 7 * 24 * 3600,
                                                 minimum=60),
             expiration_seconds=reader.integer("TICKETING_EXPIRATION_SECONDS", 900, minimum=1),
+            queue_rate_per_minute=reader.integer("TICKETING_QUEUE_RATE_PER_MINUTE", 600,
+                                                 minimum=1),
+            admission_seconds=reader.integer("TICKETING_ADMISSION_SECONDS", 300, minimum=10),
+            queue_admit_percent=reader.integer("TICKETING_QUEUE_ADMIT_PERCENT", 100,
+                                               minimum=1),
             payments=reader.choice("TICKETING_PAYMENTS", ("fake", "stripe"), "fake"),  # type: ignore[arg-type]
             stripe_key=reader.text("TICKETING_STRIPE_KEY", ""),
             stripe_webhook_secret=reader.text("TICKETING_STRIPE_WEBHOOK_SECRET", ""),

@@ -223,6 +223,21 @@ class OrderPaymentRefused(Event):
 
 
 @dataclasses.dataclass(frozen=True)
+class WaitingRoomAdvanced(Event):
+    """An event's queue moved (orders -> every process's live views, through the bus's
+    watchers; no module consumes it): ranks 1..``ranked`` are handed out, buyers up to
+    ``admitted_rank`` let in. A queue page works out its own place from these."""
+
+    WIRE_TYPE: ClassVar[str] = "waiting-room:advanced"
+    event_id: str
+    ranked: int
+    admitted_rank: int
+    rate_per_minute: int
+    paused: bool
+    sold_out: bool
+
+
+@dataclasses.dataclass(frozen=True)
 class ExpirationComplete(Event):
     """An order's payment window closed (expiration -> orders)."""
 
@@ -263,7 +278,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
     cls.WIRE_TYPE: cls
     for cls in (SessionEnded, SessionsEnded, AllSessionsEnded, TicketCreated, TicketUpdated,
                 EventCreated, OrderCreated, OrderCancelled, OrderCompleted, OrderPaymentRefused,
-                ExpirationComplete, PaymentAuthorized, PaymentCreated)
+                WaitingRoomAdvanced, ExpirationComplete, PaymentAuthorized, PaymentCreated)
 }
 
 # (wire type, from version) -> function lifting that version's data to the next one.
@@ -441,6 +456,7 @@ def _coerce(hint: Any, value: Any) -> Any:
             raise TypeError(f"expected a list, got {type(value).__name__}")
         item = typing.get_args(hint)[0]
         return tuple(_coerce(item, entry) for entry in value)
-    if hint in (str, int) and not isinstance(value, hint):
+    if hint in (str, int, bool) and (not isinstance(value, hint)
+                                     or (hint is int and isinstance(value, bool))):
         raise TypeError(f"expected {hint.__name__}, got {type(value).__name__}")
     return value

@@ -28,10 +28,11 @@ from ticketing.modules.orders.rules import (
     TicketLimitReached,
 )
 from ticketing.modules.orders.transitions import close_order
+from ticketing.modules.orders.waiting import QueuePlace, RoomView, WaitingRooms
 from ticketing.telemetry import metrics
 
 __all__ = ["CannotCancelCompleted", "OrderView", "OrderedTicket", "Orders", "OrdersApi",
-           "TicketAlreadyReserved"]
+           "QueuePlace", "RoomView", "TicketAlreadyReserved"]
 
 
 class CannotCancelCompleted(DomainError):
@@ -84,16 +85,35 @@ def _ordered(ticket: HandedOut | TicketReplica) -> OrderedTicket:
 class Orders(Protocol):
     """What the web layer may ask of orders: commands and queries, nothing else."""
 
-    async def reserve(self, user_id: str, ticket_id: str) -> OrderView:
+    async def reserve(self, user_id: str, ticket_id: str,
+                      admission: str | None = None) -> OrderView:
         """Hold a ticket for the reservation window: 404 for a ticket orders does not
-        know, 400 for one that an active order holds (or past the buyer's limit, if
-        it is a ticket of an event)."""
+        know, 400 for one that an active order holds (or, for a ticket of an event,
+        as :meth:`reserve_from_event` refuses)."""
 
-    async def reserve_from_event(self, user_id: str, event_id: str,
-                                 quantity: int) -> OrderView:
+    async def reserve_from_event(self, user_id: str, event_id: str, quantity: int,
+                                 admission: str | None = None) -> OrderView:
         """Hold ``quantity`` tickets of an event in one order, all or none: 404 for an
-        unknown event, 400 before its sale opens, for fewer free tickets than asked,
-        or past the buyer's limit across their active orders."""
+        unknown event, 400 before its sale opens, without a valid ``admission`` token
+        from its queue (an event with an on-sale time), for fewer free tickets than
+        asked, or past the buyer's limit across their active orders."""
+
+    async def join_queue(self, user_id: str, event_id: str) -> QueuePlace:
+        """Take (or keep) a place in an event's queue: 404 unknown event, 400 no queue."""
+
+    async def queue_place(self, user_id: str, event_id: str) -> QueuePlace:
+        """Where the buyer stands, with their admission token once let in; 404 if they
+        never joined. Asking keeps the place."""
+
+    async def queue_room(self, user_id: str, event_id: str) -> RoomView:
+        """The queue's figures for the event's seller (401 for anyone else)."""
+
+    async def configure_queue(self, user_id: str, event_id: str, *, paused: bool | None,
+                              rate_per_minute: int | None) -> RoomView:
+        """Pause or resume the queue, or change its rate (the seller only)."""
+
+    async def advance_queues(self) -> None:
+        """One round of every queue now: rank arrivals, let the next buyers in."""
 
     async def list_for(self, user_id: str) -> list[OrderView]:
         """The user's orders, oldest first."""
@@ -106,13 +126,15 @@ class Orders(Protocol):
 
 
 class OrdersApi(Orders):
-    def __init__(self, outbox: Outbox, reservation_seconds: int,
+    def __init__(self, outbox: Outbox, reservation_seconds: int, waiting: WaitingRooms,
                  clock: Clock = utc_now) -> None:
         self._outbox = outbox
         self._window = timedelta(seconds=reservation_seconds)
+        self._waiting = waiting
         self._clock = clock
 
-    async def reserve(self, user_id: str, ticket_id: str) -> OrderView:
+    async def reserve(self, user_id: str, ticket_id: str,
+                      admission: str | None = None) -> OrderView:
         """The guarded hand-out picks exactly one winner when many buyers race for the
         same ticket; the replica is read only to tell a refusal's reason."""
         order_id = new_id()
@@ -122,15 +144,15 @@ class OrdersApi(Orders):
                 event = await EventReplica.get_or_none(id=handed.event_id,
                                                        using_db=unit.connection) \
                     if handed.event_id else None
-                view = await self._place(unit, order_id, user_id, [handed], event)
+                view = await self._place(unit, order_id, user_id, [handed], event, admission)
         except DomainError as refusal:
             metrics.RESERVATIONS.labels(refusal.code).inc()
             raise
         metrics.RESERVATIONS.labels("made").inc()
         return view
 
-    async def reserve_from_event(self, user_id: str, event_id: str,
-                                 quantity: int) -> OrderView:
+    async def reserve_from_event(self, user_id: str, event_id: str, quantity: int,
+                                 admission: str | None = None) -> OrderView:
         event = await EventReplica.get_or_none(id=event_id) if is_valid_id(event_id) else None
         order_id = new_id()
         try:
@@ -141,7 +163,7 @@ class OrdersApi(Orders):
                                                               event.id, quantity)
                 if len(handed) < quantity:
                     raise NotEnoughTickets()
-                view = await self._place(unit, order_id, user_id, handed, event)
+                view = await self._place(unit, order_id, user_id, handed, event, admission)
         except DomainError as refusal:
             metrics.RESERVATIONS.labels(refusal.code).inc()
             raise
@@ -149,14 +171,17 @@ class OrdersApi(Orders):
         return view
 
     async def _place(self, unit: UnitOfWork, order_id: str, user_id: str,
-                     handed: list[HandedOut], event: EventReplica | None) -> OrderView:
+                     handed: list[HandedOut], event: EventReplica | None,
+                     admission: str | None) -> OrderView:
         """Write the order of the tickets handed out and announce it; a refusal raised
         here rolls the hand-out back with everything else."""
         connection = unit.connection
         now = self._clock()
         if event is not None:
-            if event.on_sale_at is not None and now < event.on_sale_at:
-                raise NotOnSale()
+            if event.on_sale_at is not None:
+                if now < event.on_sale_at:
+                    raise NotOnSale()
+                await self._waiting.check(connection, event.id, user_id, admission, now)
             if len(handed) > event.per_buyer_limit or not await allocation.hold_within_limit(
                     connection, user_id, event.id, len(handed), event.per_buyer_limit):
                 raise TicketLimitReached()
@@ -174,6 +199,23 @@ class OrdersApi(Orders):
             expires_at=order.expires_at, ticket=refs[0], tickets=refs,
             event_id=order.event_id))
         return _view(order, [_ordered(t) for t in handed])
+
+    async def join_queue(self, user_id: str, event_id: str) -> QueuePlace:
+        return await self._waiting.join(user_id, event_id)
+
+    async def queue_place(self, user_id: str, event_id: str) -> QueuePlace:
+        return await self._waiting.place(user_id, event_id)
+
+    async def queue_room(self, user_id: str, event_id: str) -> RoomView:
+        return await self._waiting.room(user_id, event_id)
+
+    async def configure_queue(self, user_id: str, event_id: str, *, paused: bool | None,
+                              rate_per_minute: int | None) -> RoomView:
+        return await self._waiting.configure(user_id, event_id, paused=paused,
+                                             rate_per_minute=rate_per_minute)
+
+    async def advance_queues(self) -> None:
+        await self._waiting.advance()
 
     async def list_for(self, user_id: str) -> list[OrderView]:
         orders = await Order.filter(user_id=user_id).order_by("id")

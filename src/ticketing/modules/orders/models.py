@@ -19,9 +19,50 @@ class EventReplica(Model):
     quantity = fields.IntField()
     per_buyer_limit = fields.IntField()
     on_sale_at = fields.DatetimeField(null=True)
+    user_id = fields.CharField(max_length=26)  # the seller: the one who runs its queue
 
     class Meta:
         table = "orders_events"
+
+
+class WaitingRoom(Model):
+    """The queue of an event with an on-sale time (``waiting.py`` runs it).
+
+    Ranks 1..``ranked`` are handed out; buyers up to ``admitted_rank`` were let in.
+    ``allowance`` carries the fraction of an admission the rate has earned so far.
+    """
+
+    event_id = fields.CharField(max_length=26, primary_key=True)
+    rate_per_minute = fields.IntField()
+    paused = fields.BooleanField(default=False)
+    opened_at = fields.DatetimeField(null=True)  # when the pre-sale arrivals were shuffled
+    ranked = fields.IntField(default=0)
+    admitted_rank = fields.IntField(default=0)
+    admitted = fields.IntField(default=0)
+    allowance = fields.FloatField(default=0)
+    sold_out = fields.BooleanField(default=False)
+    ticked_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "orders_waiting_rooms"
+
+
+class QueueEntry(Model):
+    """One buyer's place in an event's queue, later arrivals ordered by ``arrival`` (an id)."""
+
+    id = fields.IntField(primary_key=True)
+    event_id = fields.CharField(max_length=26)
+    user_id = fields.CharField(max_length=26)
+    arrival = fields.CharField(max_length=26)
+    rank = fields.IntField(null=True)
+    seen_at = fields.DatetimeField()
+    admitted_at = fields.DatetimeField(null=True)
+    reserved_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "orders_queue_entries"
+        unique_together = (("event_id", "user_id"),)
+        indexes = (("event_id", "rank"), ("event_id", "admitted_at"))
 
 
 class TicketReplica(Model):
@@ -43,7 +84,7 @@ class TicketReplica(Model):
 
 
 class Order(Model):
-    """An order of one or more tickets; ``ticket_id`` is the first (the contract's ``ticket``)."""
+    """An order of one or more tickets, ``ticket_id`` the first (the contract's ``ticket``)."""
 
     id = fields.CharField(max_length=26, primary_key=True)
     user_id = fields.CharField(max_length=26, db_index=True)

@@ -20,6 +20,7 @@ from ticketing.ids import unit_id
 from ticketing.modules.orders.models import EventReplica, Order, TicketReplica
 from ticketing.modules.orders.rules import ReplicaStep, payment_refusal, replica_step
 from ticketing.modules.orders.transitions import close_order
+from ticketing.modules.orders.waiting import WaitingRooms
 
 log = logging.getLogger("ticketing.orders")
 
@@ -44,12 +45,16 @@ async def on_ticket_changed(event: TicketCreated | TicketUpdated, unit: UnitOfWo
     await replica.save(using_db=unit.connection, update_fields=["title", "price", "version"])
 
 
-async def on_event_created(event: EventCreated, unit: UnitOfWork) -> None:
+async def on_event_created(event: EventCreated, unit: UnitOfWork,
+                           waiting: WaitingRooms) -> None:
     """An event and its units, each a ticket at version 0 (``ticket:updated`` moves them
-    on from there, in version order like any ticket's)."""
+    on from there, in version order like any ticket's); an on-sale time opens a queue."""
+    if event.on_sale_at is not None:
+        await waiting.open_room(unit.connection, event.id)
     await EventReplica.create(id=event.id, title=event.title, price=event.price,
                               quantity=event.quantity, per_buyer_limit=event.per_buyer_limit,
-                              on_sale_at=event.on_sale_at, using_db=unit.connection)
+                              on_sale_at=event.on_sale_at, user_id=event.user_id,
+                              using_db=unit.connection)
     await TicketReplica.bulk_create(
         [TicketReplica(id=unit_id(event.id, index), title=event.title, price=event.price,
                        version=0, event_id=event.id) for index in range(event.quantity)],
@@ -84,11 +89,17 @@ async def on_payment_created(event: PaymentCreated, unit: UnitOfWork) -> None:
     await close_order(unit, event.order_id, OrderStatus.COMPLETE, payment_id=event.id)
 
 
-SUBSCRIPTIONS: Subscriptions = {
-    TicketCreated: on_ticket_changed,
-    TicketUpdated: on_ticket_changed,
-    EventCreated: on_event_created,
-    ExpirationComplete: on_expiration_complete,
-    PaymentAuthorized: on_payment_authorized,
-    PaymentCreated: on_payment_created,
-}
+def subscriptions(waiting: WaitingRooms) -> Subscriptions:
+    """What orders reacts to; a new event's queue is opened by ``waiting``."""
+
+    async def event_created(event: EventCreated, unit: UnitOfWork) -> None:
+        await on_event_created(event, unit, waiting)
+
+    return {
+        TicketCreated: on_ticket_changed,
+        TicketUpdated: on_ticket_changed,
+        EventCreated: event_created,
+        ExpirationComplete: on_expiration_complete,
+        PaymentAuthorized: on_payment_authorized,
+        PaymentCreated: on_payment_created,
+    }

@@ -83,14 +83,18 @@ async def purchase() -> WerkzeugResponse:
     form = await request.form
     event_id = str(form.get("eventId", ""))
     ticket_id = str(form.get("ticketId", ""))
-    back = f"/events/{quote(event_id)}" if event_id else f"/tickets/{quote(ticket_id)}"
+    if form.get("admission"):  # it came from the queue page: refusals show there
+        back = f"/queue/{quote(event_id)}"
+    else:
+        back = f"/events/{quote(event_id)}" if event_id else f"/tickets/{quote(ticket_id)}"
     user = current_user()
     if user is None:
         return redirect("/auth/signin?" + urlencode({"next": back}))
     try:
         if event_id:
-            quantity = parse_form(NewOrderBody, form).quantity
-            order = await orders().reserve_from_event(user.id, event_id, quantity)
+            body = parse_form(NewOrderBody, form)
+            order = await orders().reserve_from_event(user.id, event_id, body.quantity,
+                                                      body.admission)
         else:
             order = await orders().reserve(user.id, ticket_id)
     except DomainError as error:

@@ -37,10 +37,11 @@ async def create_order(data: NewOrderBody) -> tuple[Response, int]:
     400 when someone else holds the ticket, too few are left or past your limit."""
     user = require_user()
     if data.eventId is not None:
-        order = await orders().reserve_from_event(user.id, data.eventId, data.quantity)
+        order = await orders().reserve_from_event(user.id, data.eventId, data.quantity,
+                                                  data.admission)
     else:
         assert data.ticketId is not None, "the body's rule requires one of the two"
-        order = await orders().reserve(user.id, data.ticketId)
+        order = await orders().reserve(user.id, data.ticketId, data.admission)
     return jsonify(order_json(order)), 201
 
 

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, Field, RootModel, ValidationInfo, field_validator
@@ -11,7 +11,7 @@ from pydantic.json_schema import SkipJsonSchema
 
 from ticketing.bus.contracts import OrderStatus
 from ticketing.modules.orders.api import OrderedTicket, OrderView
-from ticketing.web.shell.schemas import absent_when_unset
+from ticketing.web.shell.schemas import absent_when_unset, wire_time
 from ticketing.web.shell.validation import Body, rule_failed, trimmed_text
 
 MAX_QUANTITY = 100
@@ -27,6 +27,9 @@ class NewOrderBody(Body):
                                 "ticket by its id")
     quantity: int = Field(default=1, ge=1, le=MAX_QUANTITY,
                           description="How many tickets of the event (with eventId)")
+    admission: str | None = Field(default=None, max_length=512,
+                                  description="Your admission token from the event's queue "
+                                  "(an event with an on-sale time)")
     ticketId: str | None = Field(default=None, min_length=1,
                                  examples=["01jd0z5c8y9x7w6v5t4s3r2q1p"],
                                  description="Required unless eventId is given")
@@ -102,7 +105,7 @@ def order_json(order: OrderView) -> dict[str, Any]:
         "id": order.id,
         "status": order.status.value,
         "userId": order.user_id,
-        "expiresAt": order.expires_at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+        "expiresAt": wire_time(order.expires_at),
         "version": order.version,
         "ticket": _ticket_json(order.ticket),
     }

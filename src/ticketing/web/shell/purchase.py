@@ -14,7 +14,7 @@ from ticketing.errors import DomainError, NotFound, message_of
 # Orders hears of a new ticket through the bus a moment after it is listed: until then
 # the ticket is unknown to it (``ticket_not_yet``).
 REFUSAL_STATUS = {"ticket_reserved": 400, "ticket_not_yet": 409, "not_enough_tickets": 400,
-                  "ticket_limit": 400, "not_on_sale": 400}
+                  "ticket_limit": 400, "not_on_sale": 400, "admission_required": 400}
 UNKNOWN_TICKET = "ticket_not_yet"
 
 

@@ -48,11 +48,14 @@ async def create() -> Page | WerkzeugResponse:
 
 @blueprint.get("/<event_id>")
 async def show(event_id: str) -> Page:
-    """An event: when and where, the price, how many are left, and Reserve."""
+    """An event: when and where, the price, how many are left, and Reserve (or, for an
+    event with an on-sale time, the way into its queue; its seller sees the queue)."""
     event = await tickets().get_event(event_id)
     message, status = purchase_refusal(request.args.get("purchase")) or (None, 200)
     on_sale = event.on_sale_at is None or event.on_sale_at <= runtime().clock()
+    user = current_user()
     html = await render_template("tickets/event.html", event=event_json(event), error=message,
-                                 on_sale=on_sale, most=min(event.per_buyer_limit,
-                                                           max(event.remaining, 1)))
+                                 on_sale=on_sale, is_owner=user is not None
+                                 and user.id == event.user_id,
+                                 most=min(event.per_buyer_limit, max(event.remaining, 1)))
     return html, status

@@ -10,6 +10,7 @@ from typing import Any
 from pydantic import BaseModel, Field, RootModel, field_validator
 
 from ticketing.modules.tickets.api import EventPlan, EventView
+from ticketing.web.shell.schemas import wire_time
 from ticketing.web.shell.validation import Body, required, rule_failed
 from ticketing.web.tickets.schemas import MAX_PRICE, MAX_TITLE_LENGTH, price_amount, ticket_title
 
@@ -38,10 +39,6 @@ def moment(value: Any, message: str) -> datetime | None:
     except ValueError:
         raise rule_failed(message) from None
     return (found if found.tzinfo else found.replace(tzinfo=UTC)).astimezone(UTC)
-
-
-def _wire_time(value: datetime | None) -> str | None:
-    return None if value is None else value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 class NewEventBody(Body):
@@ -135,7 +132,7 @@ def event_json(event: EventView) -> dict[str, Any]:
     return {
         "id": event.id, "title": event.title, "price": float(event.price),
         "quantity": event.quantity, "remaining": event.remaining, "venue": event.venue,
-        "startsAt": _wire_time(event.starts_at), "onSaleAt": _wire_time(event.on_sale_at),
+        "startsAt": wire_time(event.starts_at), "onSaleAt": wire_time(event.on_sale_at),
         "perBuyerLimit": event.per_buyer_limit, "userId": event.user_id,
         "version": event.version,
     }
