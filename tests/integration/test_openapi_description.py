@@ -23,7 +23,9 @@ from ticketing.web.shell.schemas import ErrorResponse
 SIGNED_IN = {
     ("post", "/api/tickets"), ("put", "/api/tickets/{ticket_id}"),
     ("post", "/api/orders"), ("get", "/api/orders"), ("get", "/api/orders/{order_id}"),
-    ("delete", "/api/orders/{order_id}"), ("post", "/api/payments"),
+    ("delete", "/api/orders/{order_id}"), ("post", "/api/payments"), ("post", "/api/events"),
+    ("post", "/api/queue/{event_id}"), ("get", "/api/queue/{event_id}"),
+    ("get", "/api/queue/{event_id}/room"), ("put", "/api/queue/{event_id}/room"),
 }
 EVERYWHERE = {500, 503}
 BODY = {400, 413} | EVERYWHERE
@@ -45,6 +47,13 @@ ERRORS: dict[tuple[str, str], set[int]] = {
     ("delete", "/api/orders/{order_id}"): WRITE | {400, 401, 404},
     ("post", "/api/payments"): BODY | WRITE | {401, 404, 409},
     ("post", "/api/payments/webhook"): BODY | WRITE,
+    ("get", "/api/events"): EVERYWHERE,
+    ("get", "/api/events/{event_id}"): {404} | EVERYWHERE,
+    ("post", "/api/events"): BODY | WRITE | {401},
+    ("post", "/api/queue/{event_id}"): WRITE | {400, 401, 404},
+    ("get", "/api/queue/{event_id}"): {400, 401, 404} | EVERYWHERE,
+    ("get", "/api/queue/{event_id}/room"): {400, 401, 404} | EVERYWHERE,
+    ("put", "/api/queue/{event_id}/room"): BODY | WRITE | {401, 404},
 }
 RULE_ARGUMENT = re.compile(r"<(?:[^:>]*:)?([^>]+)>")  # <path:filename> -> {filename}
 MODULE_SETS = [(module,) for module in MODULE_NAMES] + [MODULE_NAMES]
@@ -215,7 +224,12 @@ async def test_the_field_rules_are_in_the_request_schemas(tmp_path: Path) -> Non
     number = ticket["properties"]["price"]["anyOf"][0]
     assert (number["exclusiveMinimum"], number["maximum"]) == (0, 1_000_000)
     assert "version" not in edit["required"]
-    assert order["required"] == ["ticketId"]
+    assert "required" not in order  # ticketId, or eventId (with quantity)
+    assert "eventId" in order["properties"]["ticketId"]["description"]
+    event = request_schema(document, "post", "/api/events")
+    assert event["required"] == ["title", "price", "quantity"]
+    assert (event["properties"]["quantity"]["minimum"],
+            event["properties"]["quantity"]["maximum"]) == (1, 100_000)
     assert payment["required"] == ["orderId", "token"]
     assert payment["properties"]["token"]["maxLength"] == 255
     assert (limit["minimum"], limit["maximum"], limit["default"]) == (1, 500, 100)

@@ -30,8 +30,15 @@ from ticketing.web.tickets.schemas import TicketResponse
 NOW = datetime(2031, 5, 6, 7, 8, 9, 250000, tzinfo=UTC)
 EXPIRES_AT = "2031-05-06T07:23:09.250000Z"
 TICKET_KEYS = {"id", "title", "price", "userId", "version", "orderId"}
-ORDER_KEYS = {"id", "status", "userId", "expiresAt", "version", "ticket"}
+ORDER_KEYS = {"id", "status", "userId", "expiresAt", "version", "ticket", "eventId",
+              "quantity", "tickets"}
 USER_KEYS = {"id", "email"}
+EVENT_KEYS = {"id", "title", "price", "quantity", "remaining", "venue", "startsAt",
+              "onSaleAt", "perBuyerLimit", "userId", "version"}
+PLACE_KEYS = {"eventId", "state", "rank", "ahead", "waitSeconds", "opensAt", "ratePerMinute",
+              "paused", "admissionToken", "admittedUntil"}
+ROOM_KEYS = {"eventId", "waiting", "admitted", "ratePerMinute", "paused", "soldOut",
+             "openedAt", "remaining"}
 
 # (path, method, status) of each JSON route's success body → its top-level keys (of an
 # item, for an array); 202 of POST /api/payments is checked on its own (two shapes).
@@ -50,6 +57,13 @@ DOCUMENTED: dict[tuple[str, str, str], set[str]] = {
     ("/api/users/signout", "post", "200"): set(),
     ("/api/users/signout-everywhere", "post", "200"): set(),
     ("/api/payments/webhook", "post", "200"): {"received", "duplicate"},  # Stripe's
+    ("/api/events", "get", "200"): EVENT_KEYS,
+    ("/api/events", "post", "201"): EVENT_KEYS,
+    ("/api/events/{event_id}", "get", "200"): EVENT_KEYS,
+    ("/api/queue/{event_id}", "post", "200"): PLACE_KEYS,
+    ("/api/queue/{event_id}", "get", "200"): PLACE_KEYS,
+    ("/api/queue/{event_id}/room", "get", "200"): ROOM_KEYS,
+    ("/api/queue/{event_id}/room", "put", "200"): ROOM_KEYS,
 }
 NO_CONTENT = ("/api/orders/{order_id}", "delete", "204")
 

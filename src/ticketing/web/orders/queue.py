@@ -17,6 +17,7 @@ from ticketing.web.orders.queue_schemas import (
 )
 from ticketing.web.orders.routes import orders
 from ticketing.web.shell.live import event_stream, hub_of, live_stream, sse
+from ticketing.web.shell.openapi import refuses
 from ticketing.web.shell.session import require_user, signed_in
 
 blueprint = Blueprint("api_queue", __name__, url_prefix="/api/queue")
@@ -26,6 +27,7 @@ live_blueprint = Blueprint("live_queue", __name__, url_prefix="/live")
 @blueprint.post("/<event_id>")
 @signed_in
 @document_response(QueuePlaceResponse)
+@refuses(400)
 async def join(event_id: str) -> Response:
     """Take a place in the event's queue, or keep yours (a refresh does not lose it)."""
     return jsonify(place_json(await orders().join_queue(require_user().id, event_id)))
@@ -34,6 +36,7 @@ async def join(event_id: str) -> Response:
 @blueprint.get("/<event_id>")
 @signed_in
 @document_response(QueuePlaceResponse)
+@refuses(400)
 async def place(event_id: str) -> Response:
     """Your place; once you are let in, the admission token to reserve with."""
     return jsonify(place_json(await orders().queue_place(require_user().id, event_id)))
@@ -42,6 +45,7 @@ async def place(event_id: str) -> Response:
 @blueprint.get("/<event_id>/room")
 @signed_in
 @document_response(RoomResponse)
+@refuses(400)
 async def room(event_id: str) -> Response:
     """The queue's length, who was let in and the rate (the event's seller only)."""
     return jsonify(room_json(await orders().queue_room(require_user().id, event_id)))
