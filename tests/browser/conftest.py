@@ -13,7 +13,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import pytest
-from playwright.sync_api import BrowserContext, Page, Request, sync_playwright
+from playwright.sync_api import (
+    Browser,
+    BrowserContext,
+    Page,
+    Playwright,
+    Request,
+    sync_playwright,
+)
 
 from tests.support.processes import ServerProcess, free_port, server_environment
 
@@ -68,20 +75,36 @@ def chromium_path() -> str:
 # Package scope, not session: Playwright's sync API keeps an event loop running in this
 # thread while it lives, which would break the asyncio tests that run after these.
 @pytest.fixture(scope="package")
-def browser_context(chromium_path: str,
+def playwright() -> Iterator[Playwright]:
+    with sync_playwright() as running:
+        yield running
+
+
+@pytest.fixture(scope="package")
+def browser_context(chromium_path: str, playwright: Playwright,
                     tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrowserContext]:
     """One headless chromium for the browser tests, on a fresh temporary profile."""
     profile = tmp_path_factory.mktemp("chromium-profile")
-    with sync_playwright() as playwright:
-        context = playwright.chromium.launch_persistent_context(
-            profile, executable_path=chromium_path, headless=True, args=CHROMIUM_ARGS,
-            viewport={"width": 1280, "height": 800},
-        )
-        context.set_default_timeout(5000)
-        try:
-            yield context
-        finally:
-            context.close()
+    context = playwright.chromium.launch_persistent_context(
+        profile, executable_path=chromium_path, headless=True, args=CHROMIUM_ARGS,
+        viewport={"width": 1280, "height": 800},
+    )
+    context.set_default_timeout(5000)
+    try:
+        yield context
+    finally:
+        context.close()
+
+
+@pytest.fixture
+def separate_browser(chromium_path: str, playwright: Playwright) -> Iterator[Browser]:
+    """Another chromium, whose contexts share no cookies: two people at once."""
+    browser = playwright.chromium.launch(executable_path=chromium_path, headless=True,
+                                         args=CHROMIUM_ARGS)
+    try:
+        yield browser
+    finally:
+        browser.close()
 
 
 @pytest.fixture

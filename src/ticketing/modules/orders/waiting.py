@@ -244,7 +244,7 @@ class WaitingRooms:
         elapsed = ROUND_SECONDS if room.ticked_at is None else max(
             0.0, (now - room.ticked_at).total_seconds())
         earned = min(room.allowance + room.rate_per_minute / 60 * elapsed,
-                     per_round * BURST_ROUNDS)
+                     max(1.0, per_round * BURST_ROUNDS))
         outstanding = await QueueEntry.filter(
             event_id=room.event_id, admitted_at__gt=now - self._window, reserved_at=None,
         ).using_db(connection).count()
@@ -264,7 +264,7 @@ class WaitingRooms:
             room.allowance = earned - len(admitted)
         else:
             # Nobody to let in, or no room: an idle queue does not save up admissions.
-            room.allowance = min(earned, per_round)
+            room.allowance = min(earned, max(1.0, per_round))
 
     async def _announce(self, unit: UnitOfWork, room: WaitingRoom) -> None:
         await unit.publish(WaitingRoomAdvanced(
