@@ -191,11 +191,11 @@ class WaitingRooms:
             await asyncio.sleep(ROUND_SECONDS)
 
     async def advance(self) -> None:
-        """One round of every room somebody waits in (a round of an empty one has
-        nothing to do)."""
+        """One round of every room with somebody in it who has not reserved and was seen
+        lately (for the others a round has nothing to do)."""
         now = self._clock()
-        due = await QueueEntry.filter(admitted_at=None).distinct() \
-            .values_list("event_id", flat=True)
+        due = await QueueEntry.filter(reserved_at=None, seen_at__gt=now - ABANDONED_AFTER) \
+            .distinct().values_list("event_id", flat=True)
         for event_id in sorted(set(due)):
             await self._advance(str(event_id), now)
 
