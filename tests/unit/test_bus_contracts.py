@@ -36,6 +36,7 @@ from ticketing.bus.contracts import (
     TicketRef,
     TicketUpdated,
     UnknownEvent,
+    WaitingRoomAdvanced,
     subject_of,
 )
 
@@ -75,6 +76,9 @@ SAMPLES: dict[str, Event] = {
                                       payment_id=PAYMENT),
     "order:payment-refused": OrderPaymentRefused(id=ORDER, payment_id=PAYMENT,
                                                  reason="order_cancelled"),
+    "waiting-room:advanced": WaitingRoomAdvanced(event_id=EVENT, ranked=120, admitted_rank=40,
+                                                 rate_per_minute=600, paused=False,
+                                                 sold_out=False),
     "expiration:complete": ExpirationComplete(order_id=ORDER),
     "payment:authorized": PaymentAuthorized(id=PAYMENT, order_id=ORDER, authorized_at=datetime(
         2026, 11, 25, 2, 10, 30, 250000, tzinfo=UTC)),
@@ -84,7 +88,7 @@ SAMPLES: dict[str, Event] = {
 
 
 SOURCES = {"auth": "auth", "ticket": "tickets", "event": "tickets", "order": "orders",
-           "expiration": "expiration", "payment": "payments"}
+           "expiration": "expiration", "payment": "payments", "waiting-room": "orders"}
 
 
 def fixture_path(event_type: str, version: int) -> Path:
@@ -111,6 +115,7 @@ def test_wire_names_are_stable() -> None:
         "order:cancelled": "OrderCancelled",
         "order:completed": "OrderCompleted",
         "order:payment-refused": "OrderPaymentRefused",
+        "waiting-room:advanced": "WaitingRoomAdvanced",
         "expiration:complete": "ExpirationComplete",
         "payment:authorized": "PaymentAuthorized",
         "payment:created": "PaymentCreated",
