@@ -86,3 +86,40 @@ def test_an_order_cancelled_in_another_tab_shows_cancelled_without_its_actions(
     expect(page.get_by_role("button", name="Cancel Order")).to_be_hidden()
     expect(page.locator("#countdown")).to_be_hidden()
     assert page.evaluate(STILL_MARKED), "the order page was reloaded"
+
+
+def test_an_event_is_one_row_whose_count_follows_a_sell_out_and_a_ticket_coming_back(
+    page: Page, second_tab: Page, server: Server, browser_context: BrowserContext,
+) -> None:
+    title = f"Event {uuid.uuid4().hex[:8]}"
+    open_live(page, server.base_url, "/live/tickets")
+    sign_up(second_tab, server, unique_email())
+    second_tab.goto(f"{server.base_url}/events/new")
+    second_tab.get_by_label("Title").fill(title)
+    second_tab.get_by_label("Price of each ticket").fill("12")
+    second_tab.get_by_label("Number of tickets").fill("2")
+    second_tab.get_by_role("button", name="Create").click()
+    event_url = second_tab.url
+
+    row = page.locator("#events tr", has_text=title)
+    expect(row).to_be_visible(timeout=LIVE_MS)  # one row for the event, not one per ticket
+    expect(row.locator('[data-field="remaining"]')).to_have_text("2")
+    expect(page.locator("#tickets tr", has_text=title)).to_have_count(0)
+
+    switch_user(browser_context, second_tab, server)
+    second_tab.goto(event_url)
+    second_tab.get_by_label("Tickets").fill("2")
+    reserved = False
+    for _ in range(50):  # orders hears of the event a moment after it is created
+        second_tab.get_by_role("button", name="Reserve").click()
+        if "/orders/" in second_tab.url:
+            reserved = True
+            break
+        second_tab.goto(event_url)
+        second_tab.get_by_label("Tickets").fill("2")
+    assert reserved, "the event never became reservable"
+    expect(row.locator('[data-field="remaining"]')).to_have_text("Sold out", timeout=LIVE_MS)
+
+    second_tab.get_by_role("button", name="Cancel Order").click()
+    expect(row.locator('[data-field="remaining"]')).to_have_text("2", timeout=LIVE_MS)
+    assert page.evaluate(STILL_MARKED), "the landing page was reloaded"
