@@ -5,6 +5,8 @@ Its reactions to tickets, expiries and payments are internal: ``reactions.py``.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -138,24 +140,18 @@ class OrdersApi(Orders):
         """The guarded hand-out picks exactly one winner when many buyers race for the
         same ticket; the replica is read only to tell a refusal's reason."""
         order_id = new_id()
-        try:
-            async with self._outbox.transaction() as unit:
-                handed = await _hand_out(unit.connection, order_id, ticket_id)
-                event = await EventReplica.get_or_none(id=handed.event_id,
-                                                       using_db=unit.connection) \
-                    if handed.event_id else None
-                view = await self._place(unit, order_id, user_id, [handed], event, admission)
-        except DomainError as refusal:
-            metrics.RESERVATIONS.labels(refusal.code).inc()
-            raise
-        metrics.RESERVATIONS.labels("made").inc()
-        return view
+        async with _counted(), self._outbox.transaction() as unit:
+            handed = await _hand_out(unit.connection, order_id, ticket_id)
+            event = await EventReplica.get_or_none(id=handed.event_id,
+                                                   using_db=unit.connection) \
+                if handed.event_id else None
+            return await self._place(unit, order_id, user_id, [handed], event, admission)
 
     async def reserve_from_event(self, user_id: str, event_id: str, quantity: int,
                                  admission: str | None = None) -> OrderView:
         event = await EventReplica.get_or_none(id=event_id) if is_valid_id(event_id) else None
         order_id = new_id()
-        try:
+        async with _counted():
             if event is None:
                 raise NotFound()
             async with self._outbox.transaction() as unit:
@@ -163,12 +159,7 @@ class OrdersApi(Orders):
                                                               event.id, quantity)
                 if len(handed) < quantity:
                     raise NotEnoughTickets()
-                view = await self._place(unit, order_id, user_id, handed, event, admission)
-        except DomainError as refusal:
-            metrics.RESERVATIONS.labels(refusal.code).inc()
-            raise
-        metrics.RESERVATIONS.labels("made").inc()
-        return view
+                return await self._place(unit, order_id, user_id, handed, event, admission)
 
     async def _place(self, unit: UnitOfWork, order_id: str, user_id: str,
                      handed: list[HandedOut], event: EventReplica | None,
@@ -235,6 +226,17 @@ class OrdersApi(Orders):
                 current = await Order.get(id=order.id)
                 if current.status == OrderStatus.COMPLETE:
                     raise CannotCancelCompleted()
+
+
+@contextlib.asynccontextmanager
+async def _counted() -> AsyncIterator[None]:
+    """Count a reservation attempt: made, or refused by its refusal's code."""
+    try:
+        yield
+    except DomainError as refusal:
+        metrics.RESERVATIONS.labels(refusal.code).inc()
+        raise
+    metrics.RESERVATIONS.labels("made").inc()
 
 
 async def _hand_out(connection: BaseDBAsyncClient, order_id: str,

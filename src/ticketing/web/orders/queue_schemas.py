@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field, field_validator
 
 from ticketing.modules.orders.api import QueuePlace, RoomView
 from ticketing.web.shell.schemas import wire_time
-from ticketing.web.shell.validation import Body, rule_failed
+from ticketing.web.shell.validation import Body, rule_failed, whole_number
 
 MAX_RATE = 100_000
 
@@ -67,11 +67,8 @@ class RoomChangeBody(Body):
     def _rate(cls, value: Any) -> int | None:
         if value in (None, ""):
             return None
-        if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
-            value = int(value.strip())
-        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_RATE:
-            raise rule_failed(f"RatePerMinute must be a whole number from 1 to {MAX_RATE}")
-        return value
+        return whole_number(value, 1, MAX_RATE,
+                            f"RatePerMinute must be a whole number from 1 to {MAX_RATE}")
 
 
 def place_json(place: QueuePlace) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from pydantic.json_schema import SkipJsonSchema
 from ticketing.bus.contracts import OrderStatus
 from ticketing.modules.orders.api import OrderedTicket, OrderView
 from ticketing.web.shell.schemas import absent_when_unset, wire_time
-from ticketing.web.shell.validation import Body, rule_failed, trimmed_text
+from ticketing.web.shell.validation import Body, rule_failed, trimmed_text, whole_number
 
 MAX_QUANTITY = 100
 
@@ -42,12 +42,8 @@ class NewOrderBody(Body):
     @field_validator("quantity", mode="before")
     @classmethod
     def _quantity(cls, value: Any) -> int:
-        if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
-            value = int(value.strip())
-        if isinstance(value, bool) or not isinstance(value, int) \
-                or not 1 <= value <= MAX_QUANTITY:
-            raise rule_failed(f"Quantity must be a whole number from 1 to {MAX_QUANTITY}")
-        return value
+        return whole_number(value, 1, MAX_QUANTITY,
+                            f"Quantity must be a whole number from 1 to {MAX_QUANTITY}")
 
     @field_validator("ticketId", mode="before")
     @classmethod

@@ -95,6 +95,15 @@ def trimmed_text(value: Any, message: str, *, min_length: int = 1,
     return text
 
 
+def whole_number(value: Any, low: int, high: int, message: str) -> int:
+    """An integer from ``low`` to ``high``; a form's digits count, a float or bool does not."""
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
+        value = int(value.strip())
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise rule_failed(message)
+    return value
+
+
 def email_address(value: Any, message: str = "Email must be valid") -> str:
     if not isinstance(value, str) or len(value) > MAX_EMAIL_LENGTH:
         raise rule_failed(message)

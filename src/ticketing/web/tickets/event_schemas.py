@@ -4,28 +4,18 @@ answers with (:func:`event_json`)."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Any
 
 from pydantic import BaseModel, Field, RootModel, field_validator
 
 from ticketing.modules.tickets.api import EventPlan, EventView
 from ticketing.web.shell.schemas import wire_time
-from ticketing.web.shell.validation import Body, required, rule_failed
-from ticketing.web.tickets.schemas import MAX_PRICE, MAX_TITLE_LENGTH, price_amount, ticket_title
+from ticketing.web.shell.validation import required, rule_failed, whole_number
+from ticketing.web.tickets.schemas import MAX_TITLE_LENGTH, NewTicketBody, ticket_title
 
 MAX_QUANTITY = 100_000
 MAX_PER_BUYER = 100
 DEFAULT_PER_BUYER = 4
-
-
-def whole_number(value: Any, low: int, high: int, message: str) -> int:
-    """An integer from ``low`` to ``high``; a form's digits count, a float or bool does not."""
-    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
-        value = int(value.strip())
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise rule_failed(message)
-    return value
 
 
 def moment(value: Any, message: str) -> datetime | None:
@@ -41,11 +31,9 @@ def moment(value: Any, message: str) -> datetime | None:
     return (found if found.tzinfo else found.replace(tzinfo=UTC)).astimezone(UTC)
 
 
-class NewEventBody(Body):
-    title: str = required(min_length=1, max_length=MAX_TITLE_LENGTH, examples=["Concert"],
-                          description="One line; blanks around it are trimmed first")
-    price: Decimal = required(gt=0, le=MAX_PRICE, examples=[19.99],
-                              description="Of each ticket, in dollars, at most two places")
+class NewEventBody(NewTicketBody):
+    """A ticket's title and price (of each of the event's tickets), and the event's own."""
+
     quantity: int = required(ge=1, le=MAX_QUANTITY, examples=[1000],
                              description="How many tickets the event has")
     venue: str | None = Field(default=None, max_length=MAX_TITLE_LENGTH, examples=["Arena"])
@@ -55,16 +43,6 @@ class NewEventBody(Body):
         "come early wait in the event's queue")
     perBuyerLimit: int = Field(default=DEFAULT_PER_BUYER, ge=1, le=MAX_PER_BUYER,
                                description="Most tickets one buyer may hold at once")
-
-    @field_validator("title", mode="before")
-    @classmethod
-    def _title(cls, value: Any) -> str:
-        return ticket_title(value)
-
-    @field_validator("price", mode="before")
-    @classmethod
-    def _price(cls, value: Any) -> Decimal:
-        return price_amount(value, "Price must be greater than 0")
 
     @field_validator("quantity", mode="before")
     @classmethod
