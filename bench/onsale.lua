@@ -6,7 +6,8 @@
 --                -> reserve with the admission token; or the queue says sold out
 --   direct mode: reserve at once (no queue)
 -- A shed request (503) is retried after its Retry-After (1 s). Each thread writes one line
--- per buyer, and one per request's latency, to <out dir>/<thread>.txt when its buyers are done.
+-- per buyer, and one per request's latency, to <out dir>/<thread>.txt (every 5 s, and once
+-- more, headed "complete", when its buyers are done).
 -- args: <cookie file> <event id> <mode> <start epoch ms> <spread ms> <out dir> <threads>
 
 local ffi = require("ffi")
@@ -33,6 +34,7 @@ local latencies = {}
 local finished, written = 0, false
 
 function init(args)
+  math.randomseed(index + 1)
   local threads = tonumber(args[7])
   local start, spread = tonumber(args[4]), tonumber(args[5])
   event_id, mode, out_dir = args[2], args[3], args[6]
@@ -71,6 +73,10 @@ function delay()
   return math.max(0, math.min(1000, soonest - at))
 end
 
+local function jitter()
+  return 1 + math.random() * 0.3
+end
+
 local function headers(buyer)
   return {["Content-Type"] = "application/json", ["Cookie"] = "session=" .. buyer.cookie}
 end
@@ -96,8 +102,10 @@ local function finish(buyer, outcome, at)
   finished = finished + 1
 end
 
-local function write_out()
+local last_write = 0
+local function write_out(state)
   local file = io.open(out_dir .. "/" .. index .. ".txt", "w")
+  file:write(state, "\n")
   for _, b in ipairs(buyers) do
     file:write(string.format("buyer %d %d %s %s %s %d %s\n", b.n, b.arrived,
       tostring(b.rank or "-"), tostring(b.admitted_at or "-"), b.outcome or "unanswered",
@@ -105,7 +113,7 @@ local function write_out()
   end
   for _, ms in ipairs(latencies) do file:write("latency ", ms, "\n") end
   file:close()
-  written = true
+  written = state == "complete"
 end
 
 function response(status, _, body)
@@ -114,8 +122,10 @@ function response(status, _, body)
   if buyer == nil then return end
   latencies[#latencies + 1] = at - sent_at
   if status == 503 then
+    -- Retry-After says 1 s; a crowd that all comes back after exactly 1 s is shed again,
+    -- so each buyer backs off (doubling, at most 8 s) with some jitter, as browsers would.
     buyer.shed = buyer.shed + 1
-    buyer.due = at + 1000
+    buyer.due = at + math.min(8000, 1000 * 2 ^ math.min(buyer.shed - 1, 3)) * jitter()
   elseif buyer.step == "reserve" then
     if status == 201 then finish(buyer, "bought", at)
     elseif body:find("Not enough tickets left", 1, true) then finish(buyer, "sold_out", at)
@@ -134,11 +144,21 @@ function response(status, _, body)
     elseif state == "lapsed" then
       buyer.step, buyer.due = "join", at
     else
-      -- Ask again in about half the estimated wait, between 0.5 and 5 seconds.
+      -- Ask again in about half the estimated wait (between 1 and 30 seconds, jittered);
+      -- before the opening, just after it.
       local wait = tonumber(body:match('"waitSeconds":(%d+)')) or 2
       buyer.step = "ask"
-      buyer.due = at + math.max(500, math.min(5000, wait * 500))
+      if buyer.rank == nil then
+        buyer.due = at + (wait * 1000 + 500) * jitter()
+      else
+        buyer.due = at + math.max(1000, math.min(30000, wait * 500)) * jitter()
+      end
     end
   end
-  if finished == #buyers and not written then write_out() end
+  if finished == #buyers and not written then
+    write_out("complete")
+  elseif not written and at - last_write > 5000 then
+    last_write = at
+    write_out("partial")  -- what the harness reads if the run gives up first
+  end
 end

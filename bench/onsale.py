@@ -150,7 +150,11 @@ def run_sale(url: str, event_id: str, mode: str, work: Path, cookie_file: Path,
                str(THREADS)]
     started = time.monotonic()
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    while len(list(out.glob("*.txt"))) < THREADS and process.poll() is None:
+    def complete() -> int:
+        return sum(1 for path in out.glob("*.txt")
+                   if path.read_text().startswith("complete"))
+
+    while complete() < THREADS and process.poll() is None:
         time.sleep(0.2)
     wall = time.monotonic() - started
     if process.poll() is None:
@@ -159,7 +163,7 @@ def run_sale(url: str, event_id: str, mode: str, work: Path, cookie_file: Path,
     buyers: list[Buyer] = []
     latencies: list[int] = []
     for path in out.glob("*.txt"):
-        for line in path.read_text().splitlines():
+        for line in path.read_text().splitlines()[1:]:
             kind, *rest = line.split()
             if kind == "latency":
                 latencies.append(int(float(rest[0])))
@@ -199,7 +203,8 @@ def percentile(values: list[int], share: float) -> float:
     return float(ordered[min(len(ordered) - 1, math.ceil(share * len(ordered)) - 1)])
 
 
-def one_sale(kind: str, url: str | None, mode: str, work: Path, cookie_file: Path) -> str:
+def one_sale(kind: str, url: str | None, mode: str, work: Path, cookie_file: Path,
+             buyers: int) -> str:
     data_dir = work / f"{kind}-{mode}"
     settings = Settings(env="test", data_dir=data_dir, database_url=url, jwt_key=JWT_KEY)
     asyncio.run(db.apply_migrations(settings))
@@ -238,21 +243,21 @@ def one_sale(kind: str, url: str | None, mode: str, work: Path, cookie_file: Pat
     fairness = f"{spearman(early):+.2f} / {spearman(late):+.2f}" if mode == "queue" else "—"
     answered = len(sale.buyers) - outcomes["unanswered"]
     return (f"| {kind} | {mode} | {result['tickets']} | {result['buyers']} | {result['twice']} | "
-            f"{result['over_limit']} | {answered:,} / {BUYERS:,} | "
+            f"{result['over_limit']} | {answered:,} / {buyers:,} | "
             f"{(last - opened) / 1000:.1f} | {fairness} | "
             f"{percentile(sale.latencies_ms, 0.99):.0f} | {len(sale.latencies_ms):,} | "
             f"{sum(b.shed for b in sale.buyers):,} | {app_cpu:.0f} | {left} → 0 in "
             f"{drain:.1f} s |")
 
 
-def run(databases: list[str], modes: list[str], work: Path) -> str:
+def run(databases: list[str], modes: list[str], work: Path, buyers: int) -> str:
     cookie_file = work / "cookies.txt"
-    cookie_file.write_text("\n".join(cookies(BUYERS)))
+    cookie_file.write_text("\n".join(cookies(buyers)))
     lines = [
         f"Machine: {machine()}. One process (in-process bus, load shedding at 64 requests "
-        f"in flight), {TICKETS:,} tickets, {BUYERS:,} buyers arriving evenly over "
+        f"in flight), {TICKETS:,} tickets, {buyers:,} buyers arriving evenly over "
         f"{ARRIVAL_SECONDS:.0f} s, one ticket each, driven by wrk ({THREADS} connections, "
-        f"each playing {BUYERS // THREADS} buyers). Queue: on sale {OPENS_AFTER_SECONDS:.0f} s "
+        f"each playing {buyers // THREADS} buyers). Queue: on sale {OPENS_AFTER_SECONDS:.0f} s "
         f"into the arrivals, {RATE_PER_MINUTE:,} let in a minute. Fairness: Spearman's "
         "correlation of arrival and queue rank, for buyers who came before the opening "
         "(0: shuffled) / after it (1: first come first served).", "",
@@ -264,7 +269,7 @@ def run(databases: list[str], modes: list[str], work: Path) -> str:
     for kind in databases:
         with database(kind) as url:
             for mode in modes:
-                lines.append(one_sale(kind, url, mode, work, cookie_file))
+                lines.append(one_sale(kind, url, mode, work, cookie_file, buyers))
                 print(lines[-1], flush=True)
     return "\n".join(lines)
 
@@ -273,11 +278,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--databases", default="sqlite,postgres")
     parser.add_argument("--modes", default="queue,direct")
+    parser.add_argument("--buyers", type=int, default=BUYERS)
+    parser.add_argument("--workdir", help="keep the logs and wrk's files here")
     parser.add_argument("--no-write", action="store_true", help="print only")
     args = parser.parse_args()
     os.environ.setdefault("PYTHONHASHSEED", "0")
     with tempfile.TemporaryDirectory(prefix="bench-onsale-") as tmp:
-        report = run(args.databases.split(","), args.modes.split(","), Path(tmp))
+        work = Path(args.workdir or tmp)
+        work.mkdir(parents=True, exist_ok=True)
+        report = run(args.databases.split(","), args.modes.split(","), work, args.buyers)
     print(report)
     if not args.no_write:
         write_section("On-sale day (bench/onsale)", report)

@@ -42,6 +42,8 @@ log = logging.getLogger("ticketing.orders.waiting")
 
 ROUND_SECONDS = 1.0
 ABANDONED_AFTER = timedelta(minutes=5)
+# A place asked for more often than this is not written again (most asks only read).
+SEEN_GRANULARITY = timedelta(seconds=20)
 # A room that was idle earns at most this many rounds' worth of admissions at once.
 BURST_ROUNDS = 2
 MAX_RATE_PER_MINUTE = 100_000
@@ -142,7 +144,7 @@ class WaitingRooms:
         if entry is None:
             raise NotFound()
         now = self._clock()
-        if not self._abandoned(entry, now):
+        if not self._abandoned(entry, now) and now - entry.seen_at > SEEN_GRANULARITY:
             entry.seen_at = now
             await QueueEntry.filter(id=entry.id).update(seen_at=now)
         return await self._place(room, event, entry, now)
