@@ -107,9 +107,9 @@ local function write_out(state)
   local file = io.open(out_dir .. "/" .. index .. ".txt", "w")
   file:write(state, "\n")
   for _, b in ipairs(buyers) do
-    file:write(string.format("buyer %d %d %s %s %s %d %s\n", b.n, b.arrived,
+    file:write(string.format("buyer %d %d %s %s %s %d %s %s\n", b.n, b.arrived,
       tostring(b.rank or "-"), tostring(b.admitted_at or "-"), b.outcome or "unanswered",
-      b.shed, tostring(b.done_at or "-")))
+      b.shed, tostring(b.done_at or "-"), tostring(b.joined_at or "-")))
   end
   for _, ms in ipairs(latencies) do file:write("latency ", ms, "\n") end
   file:close()
@@ -133,6 +133,7 @@ function response(status, _, body)
   elseif status ~= 200 then
     finish(buyer, "queue_error_" .. status, at)
   else
+    buyer.joined_at = buyer.joined_at or at  -- when the queue took the arrival in
     local state = body:match('"state":"([%w_]+)"')
     buyer.rank = tonumber(body:match('"rank":(%d+)')) or buyer.rank
     if state == "admitted" then
@@ -144,14 +145,15 @@ function response(status, _, body)
     elseif state == "lapsed" then
       buyer.step, buyer.due = "join", at
     else
-      -- Ask again in about half the estimated wait (between 1 and 30 seconds, jittered);
-      -- before the opening, just after it.
+      -- Ask again when the estimated wait is over (between 1 and 30 seconds, jittered);
+      -- before the opening, within 5 seconds after it (the page itself would listen to
+      -- the live stream instead of asking).
       local wait = tonumber(body:match('"waitSeconds":(%d+)')) or 2
       buyer.step = "ask"
       if buyer.rank == nil then
-        buyer.due = at + (wait * 1000 + 500) * jitter()
+        buyer.due = at + wait * 1000 + math.random() * 5000
       else
-        buyer.due = at + math.max(1000, math.min(30000, wait * 500)) * jitter()
+        buyer.due = at + math.max(1000, math.min(30000, wait * 1000)) * jitter()
       end
     end
   end

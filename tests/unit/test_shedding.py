@@ -27,7 +27,8 @@ class Held:
         await send({"type": "http.response.body", "body": b"ok"})
 
 
-async def call(app: Shedding, path: str) -> tuple[int, dict[bytes, bytes], bytes]:
+async def call(app: Shedding, path: str,
+               method: str = "GET") -> tuple[int, dict[bytes, bytes], bytes]:
     sent: list[dict[str, Any]] = []
 
     async def send(message: dict[str, Any]) -> None:
@@ -36,7 +37,7 @@ async def call(app: Shedding, path: str) -> tuple[int, dict[bytes, bytes], bytes
     async def receive() -> dict[str, Any]:
         return {"type": "http.request", "body": b""}
 
-    await app({"type": "http", "path": path, "method": "GET"}, receive, send)
+    await app({"type": "http", "path": path, "method": method}, receive, send)
     return sent[0]["status"], dict(sent[0]["headers"]), sent[1]["body"]
 
 
@@ -86,3 +87,34 @@ async def test_a_bound_of_zero_sheds_nothing() -> None:
     assert held.entered == 5
     held.release.set()
     await asyncio.gather(*calls)
+
+
+async def test_ordinary_requests_leave_the_last_quarter_of_the_bound_to_purchases() -> None:
+    held = Held()
+    app = Shedding(held, limit=4)
+    asking = [asyncio.create_task(call(app, "/api/queue/e1")) for _ in range(3)]
+    await asyncio.sleep(0)
+
+    refused = await asyncio.wait_for(call(app, "/api/queue/e1"), 1)
+    buying = asyncio.create_task(call(app, "/api/orders"))
+    await asyncio.sleep(0)
+
+    assert refused[0] == 503
+    assert held.entered == 4  # the purchase took the slot the fourth ask could not
+    assert (await asyncio.wait_for(call(app, "/api/payments"), 1))[0] == 503  # now full
+    held.release.set()
+    assert [s for s, _, _ in await asyncio.gather(*asking, buying)] == [200] * 4
+
+
+async def test_joining_a_queue_counts_as_a_purchase_asking_for_a_place_does_not() -> None:
+    held = Held()
+    app = Shedding(held, limit=4)
+    asking = [asyncio.create_task(call(app, "/api/queue/e1")) for _ in range(3)]
+    await asyncio.sleep(0)
+
+    joining = asyncio.create_task(call(app, "/api/queue/e1", "POST"))
+    await asyncio.sleep(0)
+
+    assert held.entered == 4
+    held.release.set()
+    assert [s for s, _, _ in await asyncio.gather(*asking, joining)] == [200] * 4

@@ -47,6 +47,8 @@ SEEN_GRANULARITY = timedelta(seconds=20)
 # A room that was idle earns at most this many rounds' worth of admissions at once.
 BURST_ROUNDS = 2
 MAX_RATE_PER_MINUTE = 100_000
+# Event replicas kept in memory for the queue's reads (a few hundred bytes each).
+EVENTS_KEPT = 1024
 
 
 class NoQueue(DomainError):
@@ -112,6 +114,7 @@ class WaitingRooms:
         self._settings = settings
         self._clock = clock
         self._window = timedelta(seconds=settings.admission_seconds)
+        self._events: dict[str, EventReplica] = {}
 
     async def open_room(self, connection: BaseDBAsyncClient, event_id: str) -> None:
         """A queue for a new event that goes on sale at a set time."""
@@ -274,9 +277,15 @@ class WaitingRooms:
             rate_per_minute=room.rate_per_minute, paused=room.paused, sold_out=room.sold_out))
 
     async def _room_of(self, event_id: str) -> tuple[WaitingRoom, EventReplica]:
-        event = await EventReplica.get_or_none(id=event_id) if is_valid_id(event_id) else None
+        event = self._events.get(event_id)
         if event is None:
-            raise NotFound()
+            event = await EventReplica.get_or_none(id=event_id) \
+                if is_valid_id(event_id) else None
+            if event is None:
+                raise NotFound()
+            if len(self._events) >= EVENTS_KEPT:
+                self._events.pop(next(iter(self._events)))
+            self._events[event_id] = event  # never changes once orders has it
         room = await WaitingRoom.get_or_none(event_id=event_id)
         if room is None:
             raise NoQueue()

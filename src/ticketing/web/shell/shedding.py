@@ -6,6 +6,12 @@ number in flight, and the next is refused at once, with ``Retry-After`` and the
 contract's error shape, in a fraction of a millisecond: the client (or the Ingress, which
 tries another pod) comes back when there is room, and the requests admitted stay fast.
 
+Not every request is worth the same: paying, reserving (a buyer let out of a queue,
+whose turn is running out) and joining a queue (an arrival shed and retried loses its
+place in line) may fill the whole bound; everything else (asking for one's place,
+listings, pages) only :data:`ORDINARY_SHARE` of it. When a crowd asks more than the
+process can answer, the asking is shed first, and arrivals and purchases get through.
+
 Never shed: the probes (a shedding pod is busy, not dead), ``/metrics`` (the figures
 matter most under load), the live streams (long-lived, they would hold a slot each for
 as long as a page is open) and static assets (cheap, and a page without its styles is
@@ -21,6 +27,9 @@ from ticketing.errors import message_of
 from ticketing.telemetry import metrics
 
 NEVER_SHED = ("/healthz", "/readyz", "/metrics", "/live/", "/static/")
+PRIORITY = ("/api/orders", "/orders", "/api/payments", "/payments")
+PRIORITY_POSTS = ("/api/queue/",)
+ORDINARY_SHARE = 0.75
 RETRY_AFTER_SECONDS = 1
 _MESSAGE = message_of("overloaded")
 _API_BODY = json.dumps({"errors": [{"message": _MESSAGE}]}).encode()
@@ -33,14 +42,18 @@ class Shedding:
     def __init__(self, app: Any, limit: int) -> None:
         self.app = app
         self.limit = limit
+        self.ordinary_limit = max(1, int(limit * ORDINARY_SHARE))
         self.in_flight = 0
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if (scope["type"] != "http" or self.limit <= 0
-                or scope.get("path", "").startswith(NEVER_SHED)):
+        path = scope.get("path", "")
+        if scope["type"] != "http" or self.limit <= 0 or path.startswith(NEVER_SHED):
             await self.app(scope, receive, send)
             return
-        if self.in_flight >= self.limit:
+        priority = path.startswith(PRIORITY) or (
+            scope.get("method") == "POST" and path.startswith(PRIORITY_POSTS))
+        bound = self.limit if priority else self.ordinary_limit
+        if self.in_flight >= bound:
             await _refuse(scope, send)
             return
         self.in_flight += 1
