@@ -111,7 +111,7 @@ local function write_out(state)
       tostring(b.rank or "-"), tostring(b.admitted_at or "-"), b.outcome or "unanswered",
       b.shed, tostring(b.done_at or "-"), tostring(b.joined_at or "-")))
   end
-  for _, ms in ipairs(latencies) do file:write("latency ", ms, "\n") end
+  for _, entry in ipairs(latencies) do file:write("latency ", entry, "\n") end
   file:close()
   written = state == "complete"
 end
@@ -120,7 +120,7 @@ function response(status, _, body)
   local at = now_ms()
   local buyer = current
   if buyer == nil then return end
-  latencies[#latencies + 1] = at - sent_at
+  latencies[#latencies + 1] = (at - sent_at) .. " " .. status
   if status == 503 then
     -- Retry-After says 1 s; a crowd that all comes back after exactly 1 s is shed again,
     -- so each buyer backs off (doubling, at most 8 s) with some jitter, as browsers would.
