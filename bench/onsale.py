@@ -164,19 +164,20 @@ def run_sale(url: str, event_id: str, mode: str, work: Path, cookie_file: Path,
     process.wait(timeout=30)
     buyers: list[Buyer] = []
     latencies: list[int] = []
-    shed: list[int] = []
+    shed_latencies: list[int] = []
     for path in out.glob("*.txt"):
         for line in path.read_text().splitlines()[1:]:
             kind, *rest = line.split()
             if kind == "latency":
-                (shed if rest[1] == "503" else latencies).append(int(float(rest[0])))
+                target = shed_latencies if rest[1] == "503" else latencies
+                target.append(int(float(rest[0])))
                 continue
             n, arrived, rank, admitted, outcome, shed, done, joined = rest
             buyers.append(Buyer(int(n), int(arrived), None if rank == "-" else int(rank),
                                 None if admitted == "-" else int(admitted), outcome,
                                 int(shed), None if done == "-" else int(done),
                                 None if joined == "-" else int(joined)))
-    return Sale(sorted(buyers, key=lambda b: b.n), latencies, shed,
+    return Sale(sorted(buyers, key=lambda b: b.n), latencies, shed_latencies,
                 start_ms + int(OPENS_AFTER_SECONDS * 1000), wall)
 
 
