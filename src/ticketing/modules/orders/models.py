@@ -68,7 +68,9 @@ class QueueEntry(Model):
 class TicketReplica(Model):
     """What orders knows of a ticket, built from ticket events applied in version order.
 
-    ``order_id`` is orders' own word: the active order it is handed out to, if any.
+    ``order_id`` is orders' own word: the active order it is handed out to, if any. A
+    partial index over the free ones (migration 0004, ``orders_free_tickets``) lets a
+    hand-out read an event's first free tickets without looking at the others.
     """
 
     id = fields.CharField(max_length=26, primary_key=True)
@@ -80,7 +82,6 @@ class TicketReplica(Model):
 
     class Meta:
         table = "orders_tickets"
-        indexes = (("event_id", "order_id"),)
 
 
 class Order(Model):
