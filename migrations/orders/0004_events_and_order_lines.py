@@ -97,7 +97,7 @@ class Migration(migrations.Migration):
         ops.AddField(
             model_name='Order',
             name='quantity',
-            field=fields.IntField(default=1),
+            field=fields.IntField(default=1, db_default=1),
         ),
         ops.AddField(
             model_name='TicketReplica',

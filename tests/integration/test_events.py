@@ -293,6 +293,10 @@ async def test_the_event_pages_create_show_and_reserve(
     reserved = await client.post("/orders", headers=buyer.headers, form={
         "eventId": page.rsplit("/", 1)[1], "quantity": "2"})
     assert reserved.headers["Location"].startswith("/orders/")
+    order_page = await (await client.get(reserved.headers["Location"],
+                                         headers=buyer.headers)).get_data(as_text=True)
+    assert "2 \N{MULTIPLICATION SIGN} Ballet" in order_page
+    assert "Pay $25.00" in order_page
     await settled(app)
     assert "2 left" in await (await client.get(page)).get_data(as_text=True)
 

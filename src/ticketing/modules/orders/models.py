@@ -91,7 +91,8 @@ class Order(Model):
     user_id = fields.CharField(max_length=26, db_index=True)
     ticket_id = fields.CharField(max_length=26, db_index=True)
     event_id = fields.CharField(max_length=26, null=True)
-    quantity = fields.IntField(default=1)
+    # A database default too: the orders placed before events existed held one ticket.
+    quantity = fields.IntField(default=1, db_default=1)
     status = fields.CharEnumField(OrderStatus, max_length=20)
     expires_at = fields.DatetimeField()
     version = fields.IntField(default=0)

@@ -47,8 +47,10 @@ def clock(seconds: int) -> str:
 
 
 def _with_label(order: OrderView) -> dict[str, Any]:
-    """The order's JSON, as the templates read it, with the status as the pages name it."""
-    return order_json(order) | {"statusLabel": STATUS_LABELS.get(order.status, order.status)}
+    """The order's JSON, as the templates read it, with the status as the pages name it
+    and what it costs in all (an order of an event's tickets holds several)."""
+    return order_json(order) | {"statusLabel": STATUS_LABELS.get(order.status, order.status),
+                                "total": float(order.total), "count": len(order.tickets)}
 
 
 @blueprint.get("")
