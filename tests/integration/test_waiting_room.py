@@ -94,6 +94,21 @@ def crowd(settings: Settings, count: int) -> list[Person]:
     return [person(settings, f"fan{n}") for n in range(count)]
 
 
+async def queued_crowd(market: Market, settings: Settings, event_id: str,
+                       count: int) -> list[Person]:
+    """``count`` buyers, each of whom has joined the event's queue."""
+    fans = crowd(settings, count)
+    for fan in fans:
+        await join(market, fan, event_id)
+    return fans
+
+
+async def places_of(market: Market, fans: list[Person],
+                    event_id: str) -> dict[str, dict[str, Any]]:
+    """Each buyer's place, by their id."""
+    return {fan.id: await place_of(market, fan, event_id) for fan in fans}
+
+
 async def test_early_arrivals_wait_and_get_a_random_draw_when_the_sale_opens(
     market: Market, settings: Settings,
 ) -> None:
@@ -123,12 +138,10 @@ async def test_buyers_are_let_in_at_the_rate_in_rank_order_and_only_they_reserve
     market: Market, settings: Settings,
 ) -> None:
     event = await queued_event(market, quantity=100)
-    fans = crowd(settings, 10)
-    for fan in fans:
-        await join(market, fan, event["id"])
+    fans = await queued_crowd(market, settings, event["id"], 10)
     await market.advance(60)  # the sale opens: ranks drawn, the first round lets 2 in
 
-    places = {fan.id: await place_of(market, fan, event["id"]) for fan in fans}
+    places = await places_of(market, fans, event["id"])
     admitted = sorted(p["rank"] for p in places.values() if p["state"] == "admitted")
     assert admitted == [1, 2]  # 120 a minute: 2 a second
     first = next(f for f in fans if places[f.id]["rank"] == 1)
@@ -152,9 +165,7 @@ async def test_never_more_let_in_unreserved_than_tickets_left(
     market: Market, settings: Settings,
 ) -> None:
     event = await queued_event(market, quantity=3)
-    fans = crowd(settings, 8)
-    for fan in fans:
-        await join(market, fan, event["id"])
+    fans = await queued_crowd(market, settings, event["id"], 8)
     await market.advance(60)
     for _ in range(5):
         await market.advance()
@@ -170,9 +181,7 @@ async def test_a_turn_not_used_lapses_and_lets_the_next_in(
     market: Market, settings: Settings,
 ) -> None:
     event = await queued_event(market, quantity=1)
-    fans = crowd(settings, 2)
-    for fan in fans:
-        await join(market, fan, event["id"])
+    fans = await queued_crowd(market, settings, event["id"], 2)
     await market.advance(60)
     places = [await place_of(market, fan, event["id"]) for fan in fans]
     first, second = sorted(fans, key=lambda f: places[fans.index(f)]["rank"])
@@ -210,11 +219,9 @@ async def test_sold_out_ends_the_queue_for_everyone_at_once(
     market: Market, settings: Settings,
 ) -> None:
     event = await queued_event(market, quantity=2, perBuyerLimit=2)
-    fans = crowd(settings, 5)
-    for fan in fans:
-        await join(market, fan, event["id"])
+    fans = await queued_crowd(market, settings, event["id"], 5)
     await market.advance(60)
-    places = {fan.id: await place_of(market, fan, event["id"]) for fan in fans}
+    places = await places_of(market, fans, event["id"])
     buyer = next(f for f in fans if places[f.id]["state"] == "admitted")
     token = places[buyer.id]["admissionToken"]
     assert (await reserve(market, buyer, event["id"], token, 2))[0] == 201
@@ -229,9 +236,7 @@ async def test_the_seller_pauses_and_changes_the_rate_and_nobody_else_may(
     market: Market, settings: Settings,
 ) -> None:
     event = await queued_event(market, quantity=100)
-    fans = crowd(settings, 10)
-    for fan in fans:
-        await join(market, fan, event["id"])
+    fans = await queued_crowd(market, settings, event["id"], 10)
     room_url = f"/api/queue/{event['id']}/room"
     assert (await market.client.put(room_url, json={"paused": True},
                                     headers=fans[0].headers)).status_code == 401

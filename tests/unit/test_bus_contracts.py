@@ -8,6 +8,7 @@ still decode (through the upgrade) to the current shape.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -47,6 +48,7 @@ USER = "01jdq3w1b3d5f7h9k1m3q5s7v9"
 PAYMENT = "01jdq41c3e5g7j9m1p3r5t7w9y"
 EVENT = "01jdq3x7m0k5v8w2c4e6g8j0m0"
 SECOND = "01jdq3x7m0k5v8w2c4e6g8j0n2"
+THIRD = "01jdq3x7m0k5v8w2c4e6g8j0n3"
 
 # One instance of every event, with every optional field set: the fixtures' content.
 SAMPLES: dict[str, Event] = {
@@ -222,6 +224,16 @@ def test_an_order_event_from_before_many_tickets_holds_its_one_ticket(event_type
     event = envelope.event
     assert isinstance(event, OrderCreated | OrderCancelled | OrderCompleted)
     assert event.tickets == (event.ticket,)
+
+
+def test_an_order_costs_its_tickets_together_and_a_missing_price_is_refused() -> None:
+    order = SAMPLES["order:created"]
+    assert isinstance(order, OrderCreated)
+    assert order.total == Decimal("39.98")
+
+    unpriced = dataclasses.replace(order, tickets=(*order.tickets, TicketRef(id=THIRD)))
+    with pytest.raises(ValueError, match="without a price"):
+        _ = unpriced.total
 
 
 def test_a_list_where_a_tuple_of_tickets_belongs_is_refused() -> None:

@@ -11,21 +11,9 @@ ORDER, OTHER = "01order0000000000000000000", "01other0000000000000000000"
 FREE = Hold(None)
 
 
-def verdict(status: OrderStatus, *, version: int = 1, seen_version: int | None = None,
-            ticket: Hold | None = FREE, holder_status: OrderStatus | None = None) -> Verdict:
-    return hold_verdict(ORDER, version, status, seen_version=seen_version, ticket=ticket,
-                        holder_status=holder_status)
-
-
-@pytest.mark.parametrize("seen_version", [1, 2])
-@pytest.mark.parametrize("status", list(OrderStatus))
-def test_a_state_of_the_order_seen_already_or_older_is_stale(seen_version: int,
-                                                              status: OrderStatus) -> None:
-    assert verdict(status, version=1, seen_version=seen_version) is Verdict.STALE
-
-
-def test_an_order_seen_only_at_an_older_version_is_decided_afresh() -> None:
-    assert verdict(OrderStatus.CANCELLED, version=1, seen_version=0) is Verdict.RELEASE
+def verdict(status: OrderStatus, *, ticket: Hold | None = FREE,
+            holder_status: OrderStatus | None = None) -> Verdict:
+    return hold_verdict(ORDER, status, ticket=ticket, holder_status=holder_status)
 
 
 @pytest.mark.parametrize("status", list(OrderStatus))

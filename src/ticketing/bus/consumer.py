@@ -102,9 +102,10 @@ class Consumer:
         self._on_applied(envelope.id)
         return True
 
-    async def _apply(self, envelope: Envelope, unit: UnitOfWork) -> None:
+    async def _apply(self, envelope: Envelope, unit: UnitOfWork, *, record: bool = True) -> None:
         """The handler, in a span whose parent published the event (one trace per
-        purchase, ``telemetry/tracing.py``), with the event's ids on every log line.
+        purchase, ``telemetry/tracing.py``), with the event's ids on every log line;
+        ``record`` writes its processed row first (a group wrote its rows already).
 
         A duplicate or an event that must wait is no error of the span's: only a failing
         handler marks it so."""
@@ -114,12 +115,13 @@ class Consumer:
                            attributes={"ticketing.module": self.name,
                                        "ticketing.event_id": envelope.id}) as span,
               logs.bound(module=self.name, event_id=envelope.id, event_type=envelope.type)):
-            try:
-                await sql.insert_processed(unit.connection, self._tables.processed, self.name,
-                                           envelope.id)
-            except IntegrityError:
-                span.set_attribute("ticketing.outcome", Outcome.DUPLICATE.value)
-                raise _AlreadyProcessed from None
+            if record:
+                try:
+                    await sql.insert_processed(unit.connection, self._tables.processed,
+                                               self.name, envelope.id)
+                except IntegrityError:
+                    span.set_attribute("ticketing.outcome", Outcome.DUPLICATE.value)
+                    raise _AlreadyProcessed from None
             try:
                 with metrics.timed(metrics.HANDLER_LATENCY, consumer=self.name,
                                    type=envelope.type):
@@ -138,24 +140,27 @@ class Consumer:
         """Apply several events in one transaction (a group commit), in order.
 
         Their effects and processed rows commit together, so each event still has its
-        effect exactly once, for the price of one commit. All or nothing: if any event
-        fails (or cannot be decoded) nothing is applied and ``None`` tells the caller to
-        deliver them one at a time, where failures are retried, logged and dead-lettered.
+        effect exactly once, for the price of one commit (and one insert of the rows,
+        which tells the events processed before).
+        All or nothing: if any event fails (or cannot be decoded) nothing is applied and
+        ``None`` tells the caller to deliver them one at a time, where failures are
+        retried, logged and dead-lettered.
         """
         try:
             envelopes = [Envelope.from_json(d.body) for d in deliveries]
             async with self._outbox.transaction() as unit:
-                seen = await sql.processed_among(unit.connection, self._tables.processed,
-                                                 self.name, [e.id for e in envelopes])
+                fresh = await sql.record_processed(
+                    unit.connection, self._tables.processed, self.name,
+                    list(dict.fromkeys(e.id for e in envelopes)))
                 outcomes = []
                 for envelope in envelopes:
-                    if envelope.id in seen:
+                    if envelope.id not in fresh:
                         outcomes.append(Outcome.DUPLICATE)
                         continue
-                    await self._apply(envelope, unit)
-                    seen.add(envelope.id)
+                    fresh.discard(envelope.id)
+                    await self._apply(envelope, unit, record=False)
                     outcomes.append(Outcome.APPLIED)
-        except Exception as error:  # _AlreadyProcessed (a racing replica) included
+        except Exception as error:  # a handler failed, or a body cannot be decoded
             log.debug("consumer=%s group of %d falls back to one by one: %r",
                       self.name, len(deliveries), error)
             return None

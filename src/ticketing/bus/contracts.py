@@ -166,8 +166,12 @@ class OrderCreated(Event):
 
     @property
     def total(self) -> Decimal:
-        """What the order costs: its tickets' prices together."""
-        return sum((t.price for t in self.tickets if t.price is not None), Decimal(0))
+        """What the order costs: its tickets' prices together. An order made carries every
+        price; one without is refused (ValueError) rather than undercharged."""
+        prices = [t.price for t in self.tickets]
+        if None in prices:
+            raise ValueError(f"order {self.id} names a ticket without a price")
+        return sum((price for price in prices if price is not None), Decimal(0))
 
 
 @dataclasses.dataclass(frozen=True)

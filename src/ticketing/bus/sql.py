@@ -9,12 +9,23 @@ module's connection has its schema as ``search_path``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.models import Model
+
+
+def dialect_of(connection: BaseDBAsyncClient) -> str:
+    return str(connection.capabilities.dialect)
+
+
+def parameters(dialect: str) -> Callable[[int], str]:
+    """The dialect's n-th (from 1) query parameter: ``$n`` on PostgreSQL, ``?`` on SQLite."""
+    if dialect == "postgres":
+        return lambda n: f"${n}"
+    return lambda n: "?"
 
 
 @dataclass(frozen=True)
@@ -35,9 +46,7 @@ def _statements(table: type[Model], connection: BaseDBAsyncClient) -> _Statement
     key = (name, dialect)
     found = _CACHE.get(key)
     if found is None:
-        def p(n: int) -> str:
-            return f"${n}" if dialect == "postgres" else "?"
-
+        p = parameters(dialect)
         select = (f'SELECT id, event_id, event_type, body FROM "{name}" WHERE sent_at IS NULL '
                   f"ORDER BY id LIMIT {p(1)}")
         found = _CACHE[key] = _Statements(
@@ -76,22 +85,26 @@ async def insert_processed(connection: BaseDBAsyncClient, table: type[Model], co
                                    [consumer, event_id, datetime.now(UTC)])
 
 
-async def processed_among(connection: BaseDBAsyncClient, table: type[Model], consumer: str,
-                          event_ids: Sequence[str]) -> set[str]:
-    """Which of ``event_ids`` this consumer has processed already."""
-    if not event_ids:
-        return set()
+async def record_processed(connection: BaseDBAsyncClient, table: type[Model], consumer: str,
+                           event_ids: Sequence[str]) -> set[str]:
+    """Write the processed rows of ``event_ids`` that are not there yet; which were new.
+
+    The unique index answers (a row another transaction is writing is waited for, then
+    counted as there), so no plan is involved: a look-up by an array of ids, planned
+    while the table was empty, went on scanning it whole once it held a million rows.
+    """
     name = table._meta.db_table
     if connection.capabilities.dialect == "postgres":
-        statement = (f'SELECT event_id FROM "{name}" WHERE consumer = $1 '
-                     "AND event_id = ANY($2::text[])")
-        values: list[object] = [consumer, list(event_ids)]
-    else:
-        statement = (f'SELECT event_id FROM "{name}" WHERE consumer = ? '
-                     f"AND event_id IN ({', '.join('?' * len(event_ids))})")
-        values = [consumer, *event_ids]
-    _, rows = await connection.execute_query(statement, values)
-    return {str(r["event_id"]) for r in rows}
+        statement = (f'INSERT INTO "{name}" (consumer, event_id, processed_at) '
+                     "SELECT $1, unnest($2::text[]), $3 "
+                     "ON CONFLICT (consumer, event_id) DO NOTHING RETURNING event_id")
+        values: list[object] = [consumer, list(event_ids), datetime.now(UTC)]
+    else:  # a group is at most a few hundred events: far below SQLite's parameter limit
+        rows = ", ".join(f"(?1, ?{n + 3}, ?2)" for n in range(len(event_ids)))
+        statement = (f'INSERT INTO "{name}" (consumer, event_id, processed_at) VALUES {rows} '
+                     "ON CONFLICT (consumer, event_id) DO NOTHING RETURNING event_id")
+        values = [consumer, datetime.now(UTC), *event_ids]
+    return {str(r["event_id"]) for r in await connection.execute_query_dict(statement, values)}
 
 
 async def claim_unsent(connection: BaseDBAsyncClient, table: type[Model], limit: int, *,

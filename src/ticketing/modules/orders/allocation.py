@@ -19,11 +19,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from functools import cache
 from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
+
+from ticketing.bus.sql import dialect_of, parameters
 
 CENTS = Decimal("0.01")
 
@@ -52,10 +55,7 @@ class _Statements:
 @cache
 def _statements(dialect: str) -> _Statements:
     postgres = dialect == "postgres"
-
-    def p(n: int) -> str:
-        return f"${n}" if postgres else "?"
-
+    p = parameters(dialect)
     returning = "RETURNING id, title, price, version, event_id"
     lock = " FOR UPDATE SKIP LOCKED" if postgres else ""
     return _Statements(
@@ -69,7 +69,10 @@ def _statements(dialect: str) -> _Statements:
             f"VALUES ({p(1)}, {p(2)}, {p(3)}) ON CONFLICT (user_id, event_id) "
             "DO UPDATE SET held = h.held + excluded.held "
             f"WHERE h.held + excluded.held <= {p(4)} RETURNING held"),
-        release_tickets=f"UPDATE orders_tickets SET order_id = NULL WHERE order_id = {p(1)}",
+        # Through the order's lines (indexed by order), not a scan of every ticket.
+        release_tickets=(f"UPDATE orders_tickets SET order_id = NULL WHERE id IN "
+                         f"(SELECT ticket_id FROM orders_order_lines WHERE order_id = {p(1)} "
+                         f"AND active) AND order_id = {p(2)}"),
         release_lines=(f"UPDATE orders_order_lines SET active = FALSE "
                        f"WHERE order_id = {p(1)} AND active"),
         release_holding=(f"UPDATE orders_buyer_holdings SET held = held - {p(1)} "
@@ -77,17 +80,22 @@ def _statements(dialect: str) -> _Statements:
     )
 
 
+_ORDER_COLUMNS = ("id, user_id, ticket_id, event_id, quantity, status, expires_at, version, "
+                  "created_at")
+
+
 @cache
-def _insert_lines(dialect: str, count: int) -> str:
+def _insert_order(dialect: str, count: int) -> str:
+    """The order and its lines: one statement on PostgreSQL (the lines' ids an array),
+    two on SQLite (the lines' VALUES, for ``count`` tickets, follow a ``;``)."""
     if dialect == "postgres":
-        rows = ", ".join(f"($1, ${n + 2}, TRUE)" for n in range(count))
-        return f"INSERT INTO orders_order_lines (order_id, ticket_id, active) VALUES {rows}"
+        return (f"WITH placed AS (INSERT INTO orders_orders ({_ORDER_COLUMNS}) VALUES "
+                "($1, $2, $3, $4, $5, $6, $7, 0, $8)) "
+                "INSERT INTO orders_order_lines (order_id, ticket_id, active) "
+                "SELECT $1, unnest($9::text[]), TRUE")
     rows = ", ".join("(?1, ?, TRUE)" for _ in range(count))
-    return f"INSERT INTO orders_order_lines (order_id, ticket_id, active) VALUES {rows}"
-
-
-def _dialect(connection: BaseDBAsyncClient) -> str:
-    return str(connection.capabilities.dialect)
+    return (f"INSERT INTO orders_orders ({_ORDER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?);"
+            f"INSERT INTO orders_order_lines (order_id, ticket_id, active) VALUES {rows}")
 
 
 def _handed_out(rows: Sequence[Any]) -> list[HandedOut]:
@@ -102,7 +110,7 @@ async def hand_out(connection: BaseDBAsyncClient, order_id: str,
                    ticket_id: str) -> HandedOut | None:
     """Give the ticket to the order if no active order has it; None otherwise (or if
     orders does not know it)."""
-    rows = await connection.execute_query_dict(_statements(_dialect(connection)).one,
+    rows = await connection.execute_query_dict(_statements(dialect_of(connection)).one,
                                                [order_id, ticket_id])
     found = _handed_out(rows)
     return found[0] if found else None
@@ -113,15 +121,25 @@ async def hand_out_from_event(connection: BaseDBAsyncClient, order_id: str, even
     """Give up to ``quantity`` free tickets of the event to the order, lowest ids first
     among those no concurrent reservation is taking."""
     rows = await connection.execute_query_dict(
-        _statements(_dialect(connection)).from_event, [order_id, event_id, quantity])
+        _statements(dialect_of(connection)).from_event, [order_id, event_id, quantity])
     return _handed_out(rows)
 
 
-async def record_lines(connection: BaseDBAsyncClient, order_id: str,
-                       ticket_ids: Sequence[str]) -> None:
-    """One active line per ticket; Tortoise's ``IntegrityError`` if one is active already."""
-    await connection.execute_query(_insert_lines(_dialect(connection), len(ticket_ids)),
-                                   [order_id, *ticket_ids])
+async def record_order(connection: BaseDBAsyncClient, order_id: str, user_id: str,
+                       event_id: str | None, ticket_ids: Sequence[str], status: str,
+                       expires_at: datetime, created_at: datetime) -> None:
+    """The order, with one active line per ticket; Tortoise's ``IntegrityError`` if a
+    line is active already (another order holds the ticket)."""
+    dialect = dialect_of(connection)
+    values = [order_id, user_id, ticket_ids[0], event_id, len(ticket_ids), status, expires_at,
+              created_at]
+    if dialect == "postgres":
+        await connection.execute_query(_insert_order(dialect, len(ticket_ids)),
+                                       [*values, list(ticket_ids)])
+        return
+    order, lines = _insert_order(dialect, len(ticket_ids)).split(";")
+    await connection.execute_query(order, values)
+    await connection.execute_query(lines, [order_id, *ticket_ids])
 
 
 async def hold_within_limit(connection: BaseDBAsyncClient, user_id: str, event_id: str,
@@ -129,7 +147,7 @@ async def hold_within_limit(connection: BaseDBAsyncClient, user_id: str, event_i
     """Add ``quantity`` to the buyer's holding of the event unless that passes ``limit``
     (checked by the caller for a first holding); False when it would."""
     rows = await connection.execute_query_dict(
-        _statements(_dialect(connection)).within_limit, [user_id, event_id, quantity, limit])
+        _statements(dialect_of(connection)).within_limit, [user_id, event_id, quantity, limit])
     return bool(rows)
 
 
@@ -137,8 +155,8 @@ async def release(connection: BaseDBAsyncClient, order_id: str, user_id: str,
                   event_id: str | None, quantity: int) -> None:
     """An order ended unpaid: its tickets are free, its lines inactive, and the buyer's
     holding of the event shrinks by what it held."""
-    statements = _statements(_dialect(connection))
-    await connection.execute_query(statements.release_tickets, [order_id])
+    statements = _statements(dialect_of(connection))
+    await connection.execute_query(statements.release_tickets, [order_id, order_id])
     await connection.execute_query(statements.release_lines, [order_id])
     if event_id is not None:
         await connection.execute_query(statements.release_holding,

@@ -176,20 +176,21 @@ class OrdersApi(Orders):
             if len(handed) > event.per_buyer_limit or not await allocation.hold_within_limit(
                     connection, user_id, event.id, len(handed), event.per_buyer_limit):
                 raise TicketLimitReached()
-        order = Order(id=order_id, user_id=user_id, ticket_id=handed[0].id,
-                      event_id=event.id if event else None, quantity=len(handed),
-                      status=OrderStatus.CREATED, expires_at=now + self._window)
+        event_id = event.id if event is not None else None
+        expires_at = now + self._window
         try:
-            await order.save(using_db=connection, force_create=True)
-            await allocation.record_lines(connection, order.id, [t.id for t in handed])
+            await allocation.record_order(connection, order_id, user_id, event_id,
+                                          [t.id for t in handed], OrderStatus.CREATED.value,
+                                          expires_at, now)
         except IntegrityError:
             raise TicketAlreadyReserved() from None
         refs = tuple(TicketRef(id=t.id, price=t.price) for t in handed)
         await unit.publish(OrderCreated(
-            id=order.id, version=order.version, status=order.status.value, user_id=user_id,
-            expires_at=order.expires_at, ticket=refs[0], tickets=refs,
-            event_id=order.event_id))
-        return _view(order, [_ordered(t) for t in handed])
+            id=order_id, version=0, status=OrderStatus.CREATED.value, user_id=user_id,
+            expires_at=expires_at, ticket=refs[0], tickets=refs, event_id=event_id))
+        return OrderView(id=order_id, status=OrderStatus.CREATED, user_id=user_id,
+                         expires_at=expires_at, version=0,
+                         tickets=tuple(_ordered(t) for t in handed), event_id=event_id)
 
     async def join_queue(self, user_id: str, event_id: str) -> QueuePlace:
         return await self._waiting.join(user_id, event_id)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from functools import cache
 
 from ticketing.bus.consumer import RetryLater, Subscriptions
 from ticketing.bus.contracts import (
@@ -16,6 +17,7 @@ from ticketing.bus.contracts import (
     TicketUpdated,
 )
 from ticketing.bus.outbox import UnitOfWork
+from ticketing.bus.sql import dialect_of, parameters
 from ticketing.ids import unit_id
 from ticketing.modules.orders.models import EventReplica, Order, TicketReplica
 from ticketing.modules.orders.rules import ReplicaStep, payment_refusal, replica_step
@@ -28,8 +30,23 @@ log = logging.getLogger("ticketing.orders")
 UNIT_BATCH = 1000
 
 
+@cache
+def _next_version(dialect: str) -> str:
+    p = parameters(dialect)
+    return (f"UPDATE orders_tickets SET title = {p(1)}, price = {p(2)}, version = {p(3)} "
+            f"WHERE id = {p(4)} AND version = {p(5)}")
+
+
 async def on_ticket_changed(event: TicketCreated | TicketUpdated, unit: UnitOfWork) -> None:
-    """Apply strictly in version order: wait for a missing predecessor, drop the stale."""
+    """Apply strictly in version order: wait for a missing predecessor, drop the stale.
+    The usual case, the next version of a known ticket, is one guarded statement."""
+    connection = unit.connection
+    if event.version > 0:
+        applied, _ = await connection.execute_query(
+            _next_version(dialect_of(connection)),
+            [event.title, event.price, event.version, event.id, event.version - 1])
+        if applied:
+            return
     replica = await TicketReplica.filter(id=event.id).using_db(unit.connection) \
         .select_for_update().first()
     step = replica_step(replica.version if replica is not None else None, event.version)

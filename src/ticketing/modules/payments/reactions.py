@@ -9,6 +9,7 @@ settler calls the provider once that transaction has committed.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from functools import cache
 
 from ticketing.bus.consumer import Subscriptions
 from ticketing.bus.contracts import (
@@ -19,9 +20,18 @@ from ticketing.bus.contracts import (
     OrderStatus,
 )
 from ticketing.bus.outbox import UnitOfWork
+from ticketing.bus.sql import dialect_of, parameters
 from ticketing.modules.payments.models import OrderReplica, PaymentAttempt
 from ticketing.modules.payments.rules import Step, Verdict, order_update, settlement
 from ticketing.modules.payments.settler import Settler
+
+
+@cache
+def _new_copy(dialect: str) -> str:
+    p = parameters(dialect)
+    return ("INSERT INTO payments_orders (id, user_id, price, expires_at, status, version) "
+            f"VALUES ({p(1)}, {p(2)}, {p(3)}, {p(4)}, {p(5)}, {p(6)}) "
+            "ON CONFLICT (id) DO NOTHING RETURNING id")
 
 
 class Reactions:
@@ -42,6 +52,13 @@ class Reactions:
         }
 
     async def on_order_created(self, event: OrderCreated, unit: UnitOfWork) -> None:
+        """A new order's copy, in one statement; a copy some later event of the order made
+        first takes the general path."""
+        connection = unit.connection
+        if await connection.execute_query_dict(_new_copy(dialect_of(connection)), [
+                event.id, event.user_id, event.total, event.expires_at,
+                OrderStatus.CREATED.value, event.version]):
+            return
         await self._apply_order(unit, event.id, event.version, OrderStatus.CREATED, {
             "user_id": event.user_id, "price": event.total,
             "expires_at": event.expires_at,

@@ -1,8 +1,9 @@
 """The hold rule: what an order's new state does to the ticket it names, over plain values.
 
 Order events may arrive late, early or twice (over NATS), so the decision weighs the
-event against what tickets has seen: the latest version of the same order already
-applied, who holds the ticket, and the latest status seen of that holder.
+event against what tickets has seen: who holds the ticket, and the latest status seen of
+that holder. (A state of the order older than one applied never gets here: recording
+the order's state is guarded by its version, ``statements.record_state``.)
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ class Hold:
 class Verdict(enum.Enum):
     """What an order's new state does to its ticket."""
 
-    STALE = "stale"  # this state of the order, or a newer one, was applied already
     SETTLED = "settled"  # the ticket is unknown here or sold for good: nothing moves it
     REFUSED = "refused"  # another order, still open as far as we know, holds it
     HOLD = "hold"  # the order holds the ticket
@@ -32,17 +32,13 @@ class Verdict(enum.Enum):
     RELEASE = "release"  # the order lets go: the newest other open order, if any, holds it
 
 
-def hold_verdict(order_id: str, version: int, status: OrderStatus, *,
-                 seen_version: int | None, ticket: Hold | None,
+def hold_verdict(order_id: str, status: OrderStatus, *, ticket: Hold | None,
                  holder_status: OrderStatus | None) -> Verdict:
-    """The verdict on order ``order_id`` reaching ``status`` at ``version``.
+    """The verdict on order ``order_id`` reaching ``status``.
 
-    ``seen_version`` is the latest version of that order applied so far (None: none),
-    ``ticket`` the ticket's hold (None: tickets does not know it), ``holder_status`` the
-    latest status seen of the order holding it (None: nobody holds it, or never seen).
+    ``ticket`` is the ticket's hold (None: tickets does not know it), ``holder_status``
+    the latest status seen of the order holding it (None: nobody holds it, or never seen).
     """
-    if seen_version is not None and seen_version >= version:
-        return Verdict.STALE
     if ticket is None or ticket.sold:
         return Verdict.SETTLED
     if status == OrderStatus.COMPLETE:

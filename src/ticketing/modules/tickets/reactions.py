@@ -1,7 +1,8 @@
 """What tickets does when orders change: holds placed, released and made permanent.
 
-:func:`~.holds.hold_verdict` decides, ticket by ticket; this applies the verdicts inside
-the consumer's transaction, with the order's state and each ticket locked.
+An order's new state is recorded by a version-guarded upsert (a stale one stops there);
+each ticket then moves by one guarded statement when the move is plain
+(``statements.py``), else :func:`~.holds.hold_verdict` decides over the locked ticket.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from ticketing.bus.contracts import (
     TicketRef,
 )
 from ticketing.bus.outbox import UnitOfWork
+from ticketing.modules.tickets import statements
 from ticketing.modules.tickets.holds import Hold, Verdict, hold_verdict
 from ticketing.modules.tickets.models import OrderState, Ticket, WaitingOrder
 
@@ -48,34 +50,29 @@ async def _order_changed(unit: UnitOfWork, order_id: str, tickets: tuple[TicketR
                          version: int, status: OrderStatus) -> None:
     """Record the order's new state unless stale, and move each ticket as its verdict says."""
     connection = unit.connection
-    state = await OrderState.filter(order_id=order_id).using_db(connection) \
-        .select_for_update().first()
-    if state is not None and state.version >= version:
-        return
-    if state is None:
-        await OrderState.create(order_id=order_id, version=version, status=status,
-                                using_db=connection)
-    else:
-        await OrderState.filter(order_id=order_id).using_db(connection) \
-            .update(version=version, status=status)
-    seen_version = state.version if state is not None else None
+    if not await statements.record_state(connection, order_id, version, status):
+        return  # this state of the order, or a newer one, was applied already
     for ref in sorted(tickets, key=lambda t: t.id):  # one lock order for every order
-        await _move_ticket(unit, order_id, ref.id, version, status, seen_version)
+        moved = await statements.move_plainly(connection, order_id, ref.id, status)
+        if moved is not None:
+            await unit.publish(moved)
+        else:
+            await _move_ticket(unit, order_id, ref.id, status)
 
 
-async def _move_ticket(unit: UnitOfWork, order_id: str, ticket_id: str, version: int,
-                       status: OrderStatus, seen_version: int | None) -> None:
+async def _move_ticket(unit: UnitOfWork, order_id: str, ticket_id: str,
+                       status: OrderStatus) -> None:
+    """The general path: the ticket locked, its holder's state read, the verdict applied."""
     connection = unit.connection
     ticket = await Ticket.filter(id=ticket_id).using_db(connection) \
         .select_for_update().first()
     current = Hold(ticket.order_id, ticket.sold) if ticket is not None else None
-    verdict = hold_verdict(
-        order_id, version, status, seen_version=seen_version,
-        ticket=current, holder_status=await _status_of(connection, current))
+    verdict = hold_verdict(order_id, status, ticket=current,
+                           holder_status=await _status_of(connection, current))
     if verdict is Verdict.REFUSED:
         await WaitingOrder.get_or_create(order_id=order_id, ticket_id=ticket_id,
                                          using_db=connection)
-    if ticket is None or verdict in (Verdict.STALE, Verdict.SETTLED, Verdict.REFUSED):
+    if ticket is None or verdict in (Verdict.SETTLED, Verdict.REFUSED):
         return
     if verdict is Verdict.RELEASE:
         target = Hold(await _newest_open_order(connection, ticket_id, other_than=order_id))

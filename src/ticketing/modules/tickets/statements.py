@@ -1,0 +1,87 @@
+"""The statements of tickets' reactions to orders, written once per dialect.
+
+The common moves are one statement each, guarded in its WHERE clause instead of a locked
+read followed by a write: an order's new state is an upsert that only a newer version
+gets through (so it is also the one staleness check), and a free ticket held, a paid one
+sold, or a ticket let go by its only claimant is one guarded ``UPDATE … RETURNING``.
+Anything else (another order holds the ticket, one is waiting for it, the ticket is
+unknown here) returns no row and takes the general path, which locks and decides with
+:func:`~.holds.hold_verdict`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from functools import cache
+from typing import Any
+
+from tortoise.backends.base.client import BaseDBAsyncClient
+
+from ticketing.bus.contracts import OrderStatus, TicketUpdated
+from ticketing.bus.sql import dialect_of, parameters
+
+_COLUMNS = "id, title, price, user_id, version, order_id, event_id"
+
+
+@dataclass(frozen=True)
+class _Statements:
+    record_state: str
+    hold: str
+    sell: str
+    release: str
+
+
+@cache
+def _statements(dialect: str) -> _Statements:
+    p = parameters(dialect)
+    returning = f"RETURNING {_COLUMNS}"
+    return _Statements(
+        record_state=(
+            "INSERT INTO tickets_order_states AS s (order_id, version, status) "
+            f"VALUES ({p(1)}, {p(2)}, {p(3)}) ON CONFLICT (order_id) DO UPDATE "
+            "SET version = excluded.version, status = excluded.status "
+            "WHERE s.version < excluded.version RETURNING order_id"),
+        # values: order, ticket
+        hold=(f"UPDATE tickets_tickets SET order_id = {p(1)}, version = version + 1 "
+              f"WHERE id = {p(2)} AND NOT sold AND order_id IS NULL {returning}"),
+        sell=(f"UPDATE tickets_tickets SET order_id = {p(1)}, sold = TRUE, "
+              f"version = version + 1 WHERE id = {p(2)} AND NOT sold {returning}"),
+        # values: ticket, order, ticket, order
+        release=(f"UPDATE tickets_tickets SET order_id = NULL, version = version + 1 "
+                 f"WHERE id = {p(1)} AND NOT sold AND order_id = {p(2)} AND NOT EXISTS "
+                 f"(SELECT 1 FROM tickets_waiting_orders w WHERE w.ticket_id = {p(3)} "
+                 f"AND w.order_id <> {p(4)}) {returning}"),
+    )
+
+
+async def record_state(connection: BaseDBAsyncClient, order_id: str, version: int,
+                       status: OrderStatus) -> bool:
+    """Record the order's state; False if this version of it, or a newer one, was already."""
+    rows = await connection.execute_query_dict(
+        _statements(dialect_of(connection)).record_state, [order_id, version, status.value])
+    return bool(rows)
+
+
+async def move_plainly(connection: BaseDBAsyncClient, order_id: str, ticket_id: str,
+                       status: OrderStatus) -> TicketUpdated | None:
+    """The ticket moved as the order's new state plainly says, announced as it is now;
+    None when the move is not plain (the general path decides)."""
+    statements = _statements(dialect_of(connection))
+    if status == OrderStatus.CREATED:
+        statement, values = statements.hold, [order_id, ticket_id]
+    elif status == OrderStatus.COMPLETE:
+        statement, values = statements.sell, [order_id, ticket_id]
+    else:
+        statement, values = statements.release, [ticket_id, order_id, ticket_id, order_id]
+    rows = await connection.execute_query_dict(statement, values)
+    return _updated(rows[0]) if rows else None
+
+
+def _updated(row: dict[str, Any]) -> TicketUpdated:
+    return TicketUpdated(
+        id=str(row["id"]), version=int(row["version"]), title=str(row["title"]),
+        price=Decimal(str(row["price"])).quantize(Decimal("0.01")),
+        user_id=str(row["user_id"]), order_id=None if row["order_id"] is None
+        else str(row["order_id"]), event_id=None if row["event_id"] is None
+        else str(row["event_id"]))
