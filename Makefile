@@ -11,7 +11,7 @@ PORT ?= 8000
 # Never download an interpreter: the project runs on the machine's Python 3.11.
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: run test lint lock bench-setup bench-sessions bench-edge bench-bus bench-reserve bench-onsale bench-capacity bench-expiry bench-footprint bench-deps browser-deps split
+.PHONY: run test lint lock bench-setup bench-sessions bench-edge bench-bus bench-reserve bench-onsale bench-capacity bench-expiry bench-footprint bench-peer bench-deps browser-deps split
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -55,6 +55,9 @@ bench-onsale: $(STAMP) bench-deps  ## 1,000 tickets, 10,000 buyers in 10 s: queu
 
 bench-capacity: $(STAMP) bench-deps  ## CPU per reservation of each split process, and the pods for 10,000/s
 	$(BIN)/python -m bench.capacity
+
+bench-peer: $(STAMP) bench-deps  ## pretix (its own venv, from PyPI) vs ours: same quota, same on-sale load, same run
+	$(BIN)/python -m bench.peer
 
 bench-expiry: $(STAMP)  ## 10,000 orders expiring within a minute: lateness, idle scheduler CPU
 	$(BIN)/python -m bench.expiry
