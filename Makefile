@@ -11,7 +11,7 @@ PORT ?= 8000
 # Never download an interpreter: the project runs on the machine's Python 3.11.
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: run test lint lock bench-setup bench-sessions bench-edge bench-bus bench-reserve bench-onsale bench-capacity bench-expiry bench-footprint bench-peer bench-deps browser-deps split
+.PHONY: run test lint lock bench-setup bench-sessions bench-edge bench-bus bench-reserve bench-onsale bench-capacity bench-lean profile-deps bench-expiry bench-footprint bench-peer bench-deps browser-deps split
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -58,6 +58,12 @@ bench-capacity: $(STAMP) bench-deps  ## CPU per reservation of each split proces
 
 bench-peer: $(STAMP) bench-deps  ## pretix (its own venv, from PyPI) vs ours: same quota, same on-sale load, same run
 	$(BIN)/python -m bench.peer
+
+bench-lean: $(STAMP) bench-deps  ## one reservation and its whole saga: CPU vs a bare insert, p99 at 200, 1,000,000 orders
+	$(BIN)/python -m bench.lean
+
+profile-deps: | $(UV)  ## py-spy, for `python -m bench.lean --profile DIR` (a tool, not a dependency)
+	$(TOOLS)/bin/python -m pip install --quiet py-spy
 
 bench-expiry: $(STAMP)  ## 10,000 orders expiring within a minute: lateness, idle scheduler CPU
 	$(BIN)/python -m bench.expiry

@@ -29,6 +29,8 @@ local sent_at, pause_ms = 0, 0
 -- histogram["<status> <tenths of a millisecond>"] = responses (flat: wrk's thread:get
 -- cannot copy nested tables)
 histogram = {}
+-- The first answer neither admitted nor shed, to tell what it was.
+surprise = nil
 
 function init(args)
   for line in io.lines(args[1]) do ids[#ids + 1] = line end
@@ -52,7 +54,10 @@ function delay()
   return wait
 end
 
-function response(status, headers)
+function response(status, headers, body)
+  if status ~= 201 and status ~= 503 and surprise == nil then
+    surprise = status .. " " .. (body or "")
+  end
   if status == 503 then
     pause_ms = 1000 * tonumber(headers["Retry-After"] or headers["retry-after"] or "1")
   end
@@ -64,6 +69,8 @@ end
 function done()
   local merged = {}
   for _, thread in ipairs(threads) do
+    local odd = thread:get("surprise")
+    if odd ~= nil then io.write("surprise ", odd, "\n") end
     for key, n in pairs(thread:get("histogram")) do
       local status, bucket = key:match("(%d+) (%d+)")
       local into = merged[status] or {}

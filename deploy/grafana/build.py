@@ -35,6 +35,7 @@ PANELS: list[tuple[str, str, str, list[tuple[str, str]]]] = [
          "{{route}}")]),
     ("Traffic", "Requests in flight and shed", "short", [
         (f"sum(ticketing_http_requests_in_flight{SEL})", "in flight"),
+        (f"sum(ticketing_shedding_bound{SEL})", "admitted at most"),
         (f"sum by (kind) (rate(ticketing_requests_shed_total{SEL}"
          f"{RATE}))", "shed/s {{kind}}")]),
     ("Traffic", "Open live streams", "short", [

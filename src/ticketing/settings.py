@@ -78,6 +78,8 @@ class Settings:
     request_head_timeout_seconds: int = 10
     # Requests in flight per process before the next is shed with a 503 (0: never).
     max_in_flight: int = 64
+    # Milliseconds; 0 keeps the bound fixed (shedding.py).
+    latency_target_ms: int = 0
 
     @property
     def secure_cookies(self) -> bool:
@@ -143,6 +145,7 @@ class Settings:
             trusted_proxies=reader.networks("TICKETING_TRUSTED_PROXIES", "127.0.0.1,::1"),
             db_pool_size=reader.integer("TICKETING_DB_POOL_SIZE", 4, minimum=1),
             max_in_flight=reader.integer("TICKETING_MAX_IN_FLIGHT", 64, minimum=0),
+            latency_target_ms=reader.integer("TICKETING_LATENCY_TARGET_MS", 0, minimum=0),
             request_head_timeout_seconds=reader.integer(
                 "TICKETING_REQUEST_HEAD_TIMEOUT_SECONDS", 10, minimum=1),
         )

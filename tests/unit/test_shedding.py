@@ -118,3 +118,62 @@ async def test_joining_a_queue_counts_as_a_purchase_asking_for_a_place_does_not(
     assert held.entered == 4
     held.release.set()
     assert [s for s, _, _ in await asyncio.gather(*asking, joining)] == [200] * 4
+
+
+class Timed:
+    """An ASGI app whose every request takes ``took`` seconds of a fake clock."""
+
+    def __init__(self, clock: FakeMonotonic) -> None:
+        self.clock = clock
+        self.took = 0.0
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        self.clock.now += self.took
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+
+class FakeMonotonic:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_slow_answers_cut_an_adaptive_bound_and_quick_ones_win_it_back() -> None:
+    clock = FakeMonotonic()
+    timed = Timed(clock)
+    app = Shedding(timed, limit=64, latency_target=0.05, clock=clock)
+
+    timed.took = 0.2  # slower than the target, each a target's time after the last cut
+    for _ in range(3):
+        await call(app, "/api/orders")
+    assert app.bound == pytest.approx(64 * 0.75 ** 3)
+
+    timed.took = 0.0
+    clock.now += 0.06
+    app._adapt(0.2)  # two slow answers within one target's time: one cut
+    app._adapt(0.2)
+    assert app.bound == pytest.approx(64 * 0.75 ** 4, rel=0.01)
+
+    for _ in range(3000):
+        await call(app, "/api/orders")
+    assert app.bound == 64  # back, and never above the configured bound
+
+
+async def test_an_adaptive_bound_stops_at_its_floor_and_sheds_past_it() -> None:
+    clock = FakeMonotonic()
+    held = Held()
+    app = Shedding(held, limit=64, latency_target=0.05, clock=clock)
+    app.bound = 4.0
+    for _ in range(10):
+        clock.now += 1
+        app._adapt(1.0)
+    assert app.bound == 4.0
+
+    admitted = [asyncio.create_task(call(app, "/api/orders")) for _ in range(4)]
+    await asyncio.sleep(0)
+    assert (await asyncio.wait_for(call(app, "/api/orders"), 1))[0] == 503
+    held.release.set()
+    await asyncio.gather(*admitted)

@@ -106,6 +106,7 @@ class Relay:
         connection = connections.get(name)
         if connection.capabilities.dialect == "postgres":
             async with in_transaction(name) as transaction:
+                await sql.plan_afresh(transaction)
                 rows = await sql.claim_unsent(transaction, self.outbox.table, self._batch_size,
                                               lock=True)
                 return await self._forward(rows, transaction)

@@ -107,6 +107,17 @@ async def record_processed(connection: BaseDBAsyncClient, table: type[Model], co
     return {str(r["event_id"]) for r in await connection.execute_query_dict(statement, values)}
 
 
+async def plan_afresh(connection: BaseDBAsyncClient) -> None:
+    """For the rest of this PostgreSQL transaction, plan each statement for its values.
+
+    The relay's claim and mark select the outbox rows by a range and by an array of ids.
+    Prepared once on an empty outbox, PostgreSQL's generic plan for them is a scan of the
+    table; kept as the table grew, marking a batch read a million rows (0.7 s). Planning
+    afresh costs a few microseconds, once per batch.
+    """
+    await connection.execute_script("SET LOCAL plan_cache_mode = force_custom_plan")
+
+
 async def claim_unsent(connection: BaseDBAsyncClient, table: type[Model], limit: int, *,
                        lock: bool) -> list[UnsentRow]:
     """The oldest unsent rows; with ``lock`` (PostgreSQL) skipping rows others hold."""

@@ -50,6 +50,9 @@ HTTP_IN_FLIGHT = Gauge(
 REQUESTS_SHED = Counter(
     "ticketing_requests_shed", "Requests refused at once (503) because too many were in "
     "flight, by kind (api, page)", ["kind"])
+SHEDDING_BOUND = Gauge(
+    "ticketing_shedding_bound", "Requests this process admits in flight now (adapted to the "
+    "latency target when one is set)", multiprocess_mode="liveall")
 LIVE_STREAMS = Gauge(
     "ticketing_live_streams_open", "Server-Sent Event streams connected to this process",
     multiprocess_mode="livesum")

@@ -142,18 +142,15 @@ class OrdersApi(Orders):
         order_id = new_id()
         async with _counted(), self._outbox.transaction() as unit:
             handed = await _hand_out(unit.connection, order_id, ticket_id)
-            event = await EventReplica.get_or_none(id=handed.event_id,
-                                                   using_db=unit.connection) \
+            event = await self._waiting.known_event(handed.event_id) \
                 if handed.event_id else None
             return await self._place(unit, order_id, user_id, [handed], event, admission)
 
     async def reserve_from_event(self, user_id: str, event_id: str, quantity: int,
                                  admission: str | None = None) -> OrderView:
-        event = await EventReplica.get_or_none(id=event_id) if is_valid_id(event_id) else None
         order_id = new_id()
         async with _counted():
-            if event is None:
-                raise NotFound()
+            event = await self._waiting.known_event(event_id)
             async with self._outbox.transaction() as unit:
                 handed = await allocation.hand_out_from_event(unit.connection, order_id,
                                                               event.id, quantity)

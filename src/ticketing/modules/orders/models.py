@@ -55,7 +55,9 @@ class QueueEntry(Model):
     user_id = fields.CharField(max_length=26)
     arrival = fields.CharField(max_length=26)
     rank = fields.IntField(null=True)
-    seen_at = fields.DatetimeField()
+    # Indexed: each second's round looks for the rooms with somebody seen lately, which
+    # must not read every entry of every past queue.
+    seen_at = fields.DatetimeField(db_index=True)
     admitted_at = fields.DatetimeField(null=True)
     reserved_at = fields.DatetimeField(null=True)
 

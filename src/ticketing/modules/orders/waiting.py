@@ -276,7 +276,10 @@ class WaitingRooms:
             event_id=room.event_id, ranked=room.ranked, admitted_rank=room.admitted_rank,
             rate_per_minute=room.rate_per_minute, paused=room.paused, sold_out=room.sold_out))
 
-    async def _room_of(self, event_id: str) -> tuple[WaitingRoom, EventReplica]:
+    async def known_event(self, event_id: str) -> EventReplica:
+        """Orders' replica of the event (404 if orders does not know it), kept in memory:
+        an event never changes once orders has it, and every reservation and queue
+        request of an on-sale asks for the same one."""
         event = self._events.get(event_id)
         if event is None:
             event = await EventReplica.get_or_none(id=event_id) \
@@ -285,7 +288,11 @@ class WaitingRooms:
                 raise NotFound()
             if len(self._events) >= EVENTS_KEPT:
                 self._events.pop(next(iter(self._events)))
-            self._events[event_id] = event  # never changes once orders has it
+            self._events[event_id] = event
+        return event
+
+    async def _room_of(self, event_id: str) -> tuple[WaitingRoom, EventReplica]:
+        event = await self.known_event(event_id)
         room = await WaitingRoom.get_or_none(event_id=event_id)
         if room is None:
             raise NoQueue()

@@ -30,7 +30,7 @@ def install_shell(app: Quart, runtime: Runtime, slices: Mapping[str, Slice]) -> 
                             for blueprint in web_slice.blueprints}
     app.request_class = ApiRequest
     install_telemetry(app, runtime.samplers, modules_by_blueprint,
-                      runtime.settings.max_in_flight)
+                      runtime.settings.max_in_flight, runtime.settings.latency_target_ms)
     app.extensions["ticketing"] = runtime
     register_error_handlers(app)
     install_session(app, runtime.sessions)

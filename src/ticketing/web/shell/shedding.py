@@ -16,11 +16,20 @@ Never shed: the probes (a shedding pod is busy, not dead), ``/metrics`` (the fig
 matter most under load), the live streams (long-lived, they would hold a slot each for
 as long as a page is open) and static assets (cheap, and a page without its styles is
 worse than a slow one). ``0`` turns shedding off.
+
+With a latency target (``TICKETING_LATENCY_TARGET_MS``) the bound adapts, between
+:data:`FLOOR` and the configured one: an admitted request slower than the target cuts it
+by a quarter (at most once per target's time, so one slow burst is one cut), each one
+within it adds back a little (one per bound's worth of requests). A fixed bound that
+suits a quiet process lets a busy one (its saga catching up, a noisy neighbour) queue
+everything it admits; the adaptive one admits what it can answer in time.
 """
 
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Callable
 from typing import Any
 
 from ticketing.errors import message_of
@@ -30,6 +39,9 @@ NEVER_SHED = ("/healthz", "/readyz", "/metrics", "/live/", "/static/")
 PRIORITY = ("/api/orders", "/orders", "/api/payments", "/payments")
 PRIORITY_POSTS = ("/api/queue/",)
 ORDINARY_SHARE = 0.75
+# An adaptive bound never goes below this (nor above the configured one).
+FLOOR = 4
+CUT = 0.75
 RETRY_AFTER_SECONDS = 1
 _MESSAGE = message_of("overloaded")
 _API_BODY = json.dumps({"errors": [{"message": _MESSAGE}]}).encode()
@@ -39,11 +51,20 @@ _PAGE_BODY = (f"<!doctype html><title>Busy</title><p>{_MESSAGE}</p>").encode()
 class Shedding:
     """The ASGI app behind a bound on the HTTP requests in flight."""
 
-    def __init__(self, app: Any, limit: int) -> None:
+    def __init__(self, app: Any, limit: int, latency_target: float = 0.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.app = app
         self.limit = limit
-        self.ordinary_limit = max(1, int(limit * ORDINARY_SHARE))
+        self.bound = float(limit)
         self.in_flight = 0
+        self._target = latency_target
+        self._clock = clock
+        self._last_cut = float("-inf")
+        metrics.SHEDDING_BOUND.set(self.bound)
+
+    @property
+    def ordinary_limit(self) -> int:
+        return max(1, int(self.bound * ORDINARY_SHARE))
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         path = scope.get("path", "")
@@ -52,17 +73,28 @@ class Shedding:
             return
         priority = path.startswith(PRIORITY) or (
             scope.get("method") == "POST" and path.startswith(PRIORITY_POSTS))
-        bound = self.limit if priority else self.ordinary_limit
-        if self.in_flight >= bound:
+        if self.in_flight >= (int(self.bound) if priority else self.ordinary_limit):
             await _refuse(scope, send)
             return
         self.in_flight += 1
         metrics.HTTP_IN_FLIGHT.inc()
+        started = self._clock()
         try:
             await self.app(scope, receive, send)
         finally:
             self.in_flight -= 1
             metrics.HTTP_IN_FLIGHT.dec()
+            if self._target > 0:
+                self._adapt(self._clock() - started)
+
+    def _adapt(self, took: float) -> None:
+        now = self._clock()
+        if took <= self._target:
+            self.bound = min(float(self.limit), self.bound + 1 / self.bound)
+        elif now - self._last_cut >= self._target:
+            self.bound = max(float(min(FLOOR, self.limit)), self.bound * CUT)
+            self._last_cut = now
+        metrics.SHEDDING_BOUND.set(self.bound)
 
 
 async def _refuse(scope: Any, send: Any) -> None:

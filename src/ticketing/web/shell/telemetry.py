@@ -151,12 +151,13 @@ def _log_access(scope: Scope, request_id: str, status: int, seconds: float) -> N
 
 
 def install_telemetry(app: Quart, samplers: Sequence[metrics.Sampler],
-                      modules_by_blueprint: Mapping[str, str], max_in_flight: int) -> None:
+                      modules_by_blueprint: Mapping[str, str], max_in_flight: int,
+                      latency_target_ms: int) -> None:
     """Wrap ``app`` in :class:`Instrumented` around load shedding (a shed request is
     counted, logged and traced like any), note each request's route template and the
     module whose slice serves it, and serve ``/metrics`` after running ``samplers``."""
     app.asgi_app = Instrumented(  # type: ignore[method-assign]
-        Shedding(app.asgi_app, max_in_flight))
+        Shedding(app.asgi_app, max_in_flight, latency_target_ms / 1000))
 
     @app.before_request
     async def note_route() -> None:
