@@ -123,7 +123,7 @@ def main() -> None:
     parser.add_argument("--oversell-seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, default=50)
     parser.add_argument("--threads", type=int, default=1, help="wrk threads")
-    parser.add_argument("--quota", type=int, default=10_000, help="of the load run's event")
+    parser.add_argument("--quota", type=int, default=40_000, help="of the load run's event")
     parser.add_argument("--oversell-quota", type=int, default=25)
     parser.add_argument("--buyers", type=int, default=20_000, help="our signed-in buyers")
     parser.add_argument("--systems", default="pretix,ticketing",
