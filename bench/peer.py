@@ -36,8 +36,7 @@ from bench.peer_measure import Leg, Meter, Options, count, drive, scalar
 from bench.peer_report import TITLE, report
 from bench.report import write_section
 
-PRETIX_SCRIPT = Path(__file__).with_name("peer_pretix.lua")
-TICKETING_SCRIPT = Path(__file__).with_name("peer_ticketing.lua")
+SCRIPT = Path(__file__).with_name("peer.lua")
 
 
 def wait_quiet(url: str, sql: str, *values: object, quiet: float = 2.0) -> None:
@@ -73,8 +72,8 @@ def pretix_legs(options: Options, work: Path) -> list[Leg]:
                                                  quota)
                 meter = Meter(app, database)
                 began = meter.start()
-                result = drive(app.url, PRETIX_SCRIPT,
-                               [event.orders_path, token, str(event.item_id), run],
+                result = drive(app.url, SCRIPT,
+                               ["pretix", event.orders_path, token, str(event.item_id), run],
                                connections=options.connections, seconds=seconds,
                                threads=options.threads)
                 wait_quiet(url, peer_pretix.ORDERS_SQL, event.slug)
@@ -101,8 +100,8 @@ def ticketing_legs(options: Options, work: Path) -> list[Leg]:
                 event_id = peer_ticketing.create_event(app.url, url, quota)
                 meter = Meter(app, database)
                 began = meter.start()
-                result = drive(app.url, TICKETING_SCRIPT,
-                               [str(cookies), event_id, str(options.threads)],
+                result = drive(app.url, SCRIPT,
+                               ["ticketing", str(cookies), event_id, str(options.threads)],
                                connections=options.connections, seconds=seconds,
                                threads=options.threads)
                 saga, done_at = peer_ticketing.wait_until_settled(url, event_id)

@@ -26,7 +26,7 @@ WRK_TIMEOUT = "60s"  # pretix answers in seconds under this load: no answer may 
 
 @dataclass(frozen=True)
 class Load:
-    """What wrk's ``done()`` in bench/peer_*.lua printed: answers by kind, latency."""
+    """What wrk's ``done()`` in bench/peer.lua printed: answers by kind, latency."""
 
     requests: int
     created: int  # 201
