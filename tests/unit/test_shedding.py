@@ -146,16 +146,15 @@ async def test_slow_answers_cut_an_adaptive_bound_and_quick_ones_win_it_back() -
     timed = Timed(clock)
     app = Shedding(timed, limit=64, latency_target=0.05, clock=clock)
 
-    timed.took = 0.2  # slower than the target, each a target's time after the last cut
+    timed.took = 0.2  # slower than the target, one after the other
     for _ in range(3):
         await call(app, "/api/orders")
     assert app.bound == pytest.approx(64 * 0.75 ** 3)
 
     timed.took = 0.0
-    clock.now += 0.06
-    app._adapt(0.2)  # two slow answers within one target's time: one cut
-    app._adapt(0.2)
-    assert app.bound == pytest.approx(64 * 0.75 ** 4, rel=0.01)
+    admitted_before_the_cut = clock.now - 1.0  # slow, but admitted under the old bound
+    app._adapt(admitted_before_the_cut)
+    assert app.bound == pytest.approx(64 * 0.75 ** 3)
 
     for _ in range(3000):
         await call(app, "/api/orders")
@@ -169,7 +168,7 @@ async def test_an_adaptive_bound_stops_at_its_floor_and_sheds_past_it() -> None:
     app.bound = 4.0
     for _ in range(10):
         clock.now += 1
-        app._adapt(1.0)
+        app._adapt(clock.now - 0.5)
     assert app.bound == 4.0
 
     admitted = [asyncio.create_task(call(app, "/api/orders")) for _ in range(4)]

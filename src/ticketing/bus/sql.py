@@ -94,6 +94,7 @@ async def record_processed(connection: BaseDBAsyncClient, table: type[Model], co
     while the table was empty, went on scanning it whole once it held a million rows.
     """
     name = table._meta.db_table
+    event_ids = sorted(event_ids)  # one order of row locks for every group: no deadlock
     if connection.capabilities.dialect == "postgres":
         statement = (f'INSERT INTO "{name}" (consumer, event_id, processed_at) '
                      "SELECT $1, unnest($2::text[]), $3 "

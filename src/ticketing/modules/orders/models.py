@@ -55,16 +55,16 @@ class QueueEntry(Model):
     user_id = fields.CharField(max_length=26)
     arrival = fields.CharField(max_length=26)
     rank = fields.IntField(null=True)
-    # Indexed: each second's round looks for the rooms with somebody seen lately, which
-    # must not read every entry of every past queue.
-    seen_at = fields.DatetimeField(db_index=True)
+    seen_at = fields.DatetimeField()
     admitted_at = fields.DatetimeField(null=True)
     reserved_at = fields.DatetimeField(null=True)
 
     class Meta:
         table = "orders_queue_entries"
         unique_together = (("event_id", "user_id"),)
-        indexes = (("event_id", "rank"), ("event_id", "admitted_at"))
+        # seen_at: each second's round looks for the rooms with somebody seen lately,
+        # which must not read every entry of every past queue.
+        indexes = (("event_id", "rank"), ("event_id", "admitted_at"), ("seen_at",))
 
 
 class TicketReplica(Model):

@@ -2,11 +2,15 @@
 
 The common moves are one statement each, guarded in its WHERE clause instead of a locked
 read followed by a write: an order's new state is an upsert that only a newer version
-gets through (so it is also the one staleness check), and a free ticket held, a paid one
-sold, or a ticket let go by its only claimant is one guarded ``UPDATE … RETURNING``.
-Anything else (another order holds the ticket, one is waiting for it, the ticket is
-unknown here) returns no row and takes the general path, which locks and decides with
-:func:`~.holds.hold_verdict`.
+gets through (so it is also the one staleness check), and a free ticket held or a paid
+one sold is one guarded ``UPDATE … RETURNING``. Anything else (another order holds the
+ticket, the ticket is unknown here, or the order let go) returns no row, or is not tried,
+and takes the general path, which locks and decides with :func:`~.holds.hold_verdict`.
+
+A release stays on the general path: who is waiting for the ticket must be read after
+its lock is held. A guarded ``NOT EXISTS`` over the waiting orders reads them as the
+statement began, before it waited for the lock, and could miss an order that another
+consumer refused the ticket to and committed meanwhile.
 """
 
 from __future__ import annotations
@@ -29,7 +33,6 @@ class _Statements:
     record_state: str
     hold: str
     sell: str
-    release: str
 
 
 @cache
@@ -42,16 +45,10 @@ def _statements(dialect: str) -> _Statements:
             f"VALUES ({p(1)}, {p(2)}, {p(3)}) ON CONFLICT (order_id) DO UPDATE "
             "SET version = excluded.version, status = excluded.status "
             "WHERE s.version < excluded.version RETURNING order_id"),
-        # values: order, ticket
         hold=(f"UPDATE tickets_tickets SET order_id = {p(1)}, version = version + 1 "
               f"WHERE id = {p(2)} AND NOT sold AND order_id IS NULL {returning}"),
         sell=(f"UPDATE tickets_tickets SET order_id = {p(1)}, sold = TRUE, "
               f"version = version + 1 WHERE id = {p(2)} AND NOT sold {returning}"),
-        # values: ticket, order, ticket, order
-        release=(f"UPDATE tickets_tickets SET order_id = NULL, version = version + 1 "
-                 f"WHERE id = {p(1)} AND NOT sold AND order_id = {p(2)} AND NOT EXISTS "
-                 f"(SELECT 1 FROM tickets_waiting_orders w WHERE w.ticket_id = {p(3)} "
-                 f"AND w.order_id <> {p(4)}) {returning}"),
     )
 
 
@@ -69,12 +66,12 @@ async def move_plainly(connection: BaseDBAsyncClient, order_id: str, ticket_id: 
     None when the move is not plain (the general path decides)."""
     statements = _statements(dialect_of(connection))
     if status == OrderStatus.CREATED:
-        statement, values = statements.hold, [order_id, ticket_id]
+        statement = statements.hold
     elif status == OrderStatus.COMPLETE:
-        statement, values = statements.sell, [order_id, ticket_id]
+        statement = statements.sell
     else:
-        statement, values = statements.release, [ticket_id, order_id, ticket_id, order_id]
-    rows = await connection.execute_query_dict(statement, values)
+        return None
+    rows = await connection.execute_query_dict(statement, [order_id, ticket_id])
     return _updated(rows[0]) if rows else None
 
 

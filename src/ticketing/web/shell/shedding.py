@@ -19,10 +19,11 @@ worse than a slow one). ``0`` turns shedding off.
 
 With a latency target (``TICKETING_LATENCY_TARGET_MS``) the bound adapts, between
 :data:`FLOOR` and the configured one: an admitted request slower than the target cuts it
-by a quarter (at most once per target's time, so one slow burst is one cut), each one
-within it adds back a little (one per bound's worth of requests). A fixed bound that
-suits a quiet process lets a busy one (its saga catching up, a noisy neighbour) queue
-everything it admits; the adaptive one admits what it can answer in time.
+by a quarter, unless it was admitted before the last cut (it says nothing of the bound
+since), and each one within it adds back a little (one per bound's worth of requests).
+A fixed bound that suits a quiet process lets a busy one (its saga catching up, a noisy
+neighbour) queue everything it admits; the adaptive one admits what it can answer in
+time.
 """
 
 from __future__ import annotations
@@ -85,13 +86,14 @@ class Shedding:
             self.in_flight -= 1
             metrics.HTTP_IN_FLIGHT.dec()
             if self._target > 0:
-                self._adapt(self._clock() - started)
+                self._adapt(started)
 
-    def _adapt(self, took: float) -> None:
+    def _adapt(self, started: float) -> None:
+        """Adapt the bound to a request admitted at ``started`` that has just ended."""
         now = self._clock()
-        if took <= self._target:
+        if now - started <= self._target:
             self.bound = min(float(self.limit), self.bound + 1 / self.bound)
-        elif now - self._last_cut >= self._target:
+        elif started >= self._last_cut:
             self.bound = max(float(min(FLOOR, self.limit)), self.bound * CUT)
             self._last_cut = now
         metrics.SHEDDING_BOUND.set(self.bound)

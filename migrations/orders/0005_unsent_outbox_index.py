@@ -11,7 +11,7 @@ from tortoise.migrations import operations as ops
 
 
 class Migration(migrations.Migration):
-    dependencies = [('orders', '0005_queue_entries_seen_at_index')]
+    dependencies = [('orders', '0004_events_and_order_lines')]
 
     initial = False
 
