@@ -116,11 +116,12 @@ def make_router(routes: list[Route], ports: dict[str, int]) -> type[BaseHTTPRequ
     return Router
 
 
-def shared_key(data_dir: Path) -> str:
-    """One signing key for all five processes, kept so sessions survive a restart."""
-    key_file = data_dir / "jwt.key"
+def shared_key(data_dir: Path, name: str = "jwt.key", size: int = 48) -> str:
+    """One key for all five processes, kept so sessions (and printed passes) survive a
+    restart."""
+    key_file = data_dir / name
     if not key_file.exists():
-        key_file.write_text(secrets.token_urlsafe(48))
+        key_file.write_text(secrets.token_urlsafe(size))
     return key_file.read_text().strip()
 
 
@@ -167,7 +168,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     base_env = {name: value for name, value in os.environ.items()
                 if not name.endswith("_DATABASE_URL")}
     base_env.update({"TICKETING_BUS": "nats", "TICKETING_NATS_URL": nats_url,
-                     "TICKETING_JWT_KEY": shared_key(data_dir), "PYTHONUNBUFFERED": "1"})
+                     "TICKETING_JWT_KEY": shared_key(data_dir),
+                     "TICKETING_PASS_KEY": shared_key(data_dir, "pass.key", 32),
+                     "PYTHONUNBUFFERED": "1"})
 
     processes: dict[str, subprocess.Popen[bytes]] = {}
 

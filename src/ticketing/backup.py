@@ -33,11 +33,11 @@ from ticketing import __version__, db
 from ticketing.bus.contracts import AllSessionsEnded
 from ticketing.bus.outbox import Outbox
 from ticketing.modules import load_module
-from ticketing.settings import Settings
+from ticketing.settings import JWT_KEY_FILE, PASS_KEY_FILE, Settings
 
 MANIFEST = "manifest.json"
+DEVELOPMENT_KEYS = (JWT_KEY_FILE, PASS_KEY_FILE)
 BACKUP_FORMAT = 1
-DEVELOPMENT_KEY = "jwt.key"
 MIGRATIONS_TABLE = "tortoise_migrations"
 
 
@@ -112,10 +112,8 @@ def _start_draft(target: Path) -> Path:
 
 
 def _finish_draft(draft: Path, target: Path, data_dir: Path, manifest: dict[str, Any]) -> None:
-    """Add the development key and the manifest, then move the whole folder into place."""
-    key = data_dir / DEVELOPMENT_KEY
-    if key.is_file():
-        shutil.copy2(key, draft / DEVELOPMENT_KEY)
+    """Add the development keys and the manifest, then move the whole folder into place."""
+    _copy_development_keys(data_dir, draft)
     (draft / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
     if target.exists():
         target.rmdir()
@@ -158,11 +156,16 @@ async def _end_every_session(settings: Settings) -> None:
 
 
 def _restore_development_key(source: Path, data_dir: Path) -> None:
-    """Sessions signed before the backup stay valid (production keys live in secrets)."""
-    key = source / DEVELOPMENT_KEY
-    if key.is_file():
-        data_dir.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(key, data_dir / DEVELOPMENT_KEY)
+    """Sessions signed and passes printed before the backup stay valid (production keys
+    live in secrets)."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    _copy_development_keys(source, data_dir)
+
+
+def _copy_development_keys(source: Path, target: Path) -> None:
+    for name in DEVELOPMENT_KEYS:
+        if (source / name).is_file():
+            shutil.copy2(source / name, target / name)
 
 
 def read_manifest(source: Path) -> dict[str, Any]:

@@ -35,6 +35,11 @@ MESSAGES: Mapping[str, str] = MappingProxyType({
     "reserved_ticket_edit": "Cannot edit a reserved ticket",
     "ticket_changed": "Ticket was changed by someone else; reload and try again",
     "event_ticket_edit": "A ticket of an event is edited through its event",
+    "pass_unreadable": "This is not a ticket pass code",
+    "pass_forged": "This pass is not genuine: its signature does not match",
+    "pass_replaced": "This pass is no longer valid: the ticket was transferred, resold "
+                     "or refunded",
+    "already_checked_in": "Already checked in",
     # orders
     "ticket_reserved": "Ticket is already reserved",
     "ticket_not_yet": "This ticket cannot be ordered yet; try again in a moment",

@@ -6,6 +6,7 @@ naming the variable, and the CLI turns that into a one-line message and exit cod
 
 from __future__ import annotations
 
+import base64
 import ipaddress
 import os
 import secrets
@@ -18,6 +19,10 @@ from urllib.parse import urlsplit
 
 MODULE_NAMES: tuple[str, ...] = ("auth", "tickets", "orders", "expiration", "payments")
 MIN_JWT_KEY_BYTES = 32
+PASS_KEY_BYTES = 32
+# Development keys, generated under the data dir (backup.py carries them along).
+JWT_KEY_FILE = "jwt.key"
+PASS_KEY_FILE = "pass.key"
 
 Environment = Literal["development", "test", "production"]
 BusKind = Literal["inproc", "nats"]
@@ -51,6 +56,9 @@ class Settings:
     # Keys that signed earlier, still accepted (rotation: the newest, jwt_key, signs).
     jwt_previous_keys: tuple[str, ...] = ()
     jwt_lifetime_seconds: int = 7 * 24 * 3600
+    # The Ed25519 seed (32 bytes, base64url) that signs e-ticket passes; doors hold only its
+    # public half. Empty: generated once under the data dir (never in production).
+    pass_key: str = ""
     expiration_seconds: int = 900
     # An event's waiting room: buyers let in per minute (organisers change it per event),
     # how long a buyer let in has to reserve, and how many may be let in but not yet
@@ -123,6 +131,7 @@ class Settings:
             jwt_key=reader.text("TICKETING_JWT_KEY", ""),
             jwt_previous_keys=tuple(k.strip() for k in reader.text(
                 "TICKETING_JWT_PREVIOUS_KEYS", "").split(",") if k.strip()),
+            pass_key=reader.text("TICKETING_PASS_KEY", ""),
             jwt_lifetime_seconds=reader.integer("TICKETING_JWT_LIFETIME_SECONDS", 7 * 24 * 3600,
                                                 minimum=60),
             expiration_seconds=reader.integer("TICKETING_EXPIRATION_SECONDS", 900, minimum=1),
@@ -152,40 +161,63 @@ class Settings:
         return settings.with_checked_secrets()
 
     def with_checked_secrets(self) -> Settings:
-        """Require a real JWT key in production; elsewhere keep a generated one on disk.
+        """Require real keys in production; elsewhere keep generated ones on disk.
 
         Stripe's secret key is required only where the payments module runs (which also
-        renders the pay page with the publishable key).
+        renders the pay page with the publishable key), the pass key only where tickets
+        runs (it alone signs passes; doors and other modules need only the public key).
         """
         if self.payments == "stripe" and "payments" in self.modules and not self.stripe_key:
             raise SettingsError("TICKETING_STRIPE_KEY",
                                 "is required when TICKETING_PAYMENTS=stripe runs payments")
+        checked = self
         if self.jwt_key:
             if self.env == "production" and len(self.jwt_key.encode()) < MIN_JWT_KEY_BYTES:
                 raise SettingsError("TICKETING_JWT_KEY",
                                     f"must be at least {MIN_JWT_KEY_BYTES} bytes in production")
-            return self
-        if self.env == "production":
+        elif self.env == "production":
             raise SettingsError("TICKETING_JWT_KEY", "is required when TICKETING_ENV=production")
-        return replace(self, jwt_key=_development_key(self.data_dir))
+        else:
+            checked = replace(checked, jwt_key=_development_key(self.data_dir, JWT_KEY_FILE, 48))
+        if self.pass_key:
+            _check_pass_key(self.pass_key)
+        elif self.env == "production" and "tickets" in self.modules:
+            raise SettingsError("TICKETING_PASS_KEY",
+                                "is required when TICKETING_ENV=production runs tickets")
+        elif self.env != "production":
+            checked = replace(checked, pass_key=_development_key(self.data_dir, PASS_KEY_FILE,
+                                                                 PASS_KEY_BYTES))
+        return checked
 
 
-def _development_key(data_dir: Path) -> str:
-    """A random signing key kept in the data dir so development sessions survive restarts.
+def _check_pass_key(key: str) -> None:
+    try:
+        seed = base64.b64decode(key + "=" * (-len(key) % 4), altchars=b"-_", validate=True)
+    except ValueError:
+        seed = b""
+    if len(seed) != PASS_KEY_BYTES:
+        raise SettingsError("TICKETING_PASS_KEY", f"must be {PASS_KEY_BYTES} random bytes in "
+                                                  "base64url (python -c 'import secrets; "
+                                                  "print(secrets.token_urlsafe(32))')")
+
+
+def _development_key(data_dir: Path, name: str, size: int) -> str:
+    """A random key of ``size`` bytes (base64url) kept in the data dir as ``name``, so
+    development sessions and printed passes survive restarts.
 
     The key file appears complete or not at all (written aside, then hard-linked into
     place), so a process starting at the same moment never reads a half-written key.
     """
-    key_file = data_dir / "jwt.key"
+    key_file = data_dir / name
     try:
         try:
             return _read_key(key_file)
         except FileNotFoundError:
             pass
         data_dir.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile("w", dir=data_dir, prefix=".jwt.key.",
+        with tempfile.NamedTemporaryFile("w", dir=data_dir, prefix=f".{name}.",
                                          delete=False) as draft:
-            draft.write(secrets.token_urlsafe(48))
+            draft.write(secrets.token_urlsafe(size))
         try:
             os.link(draft.name, key_file)
         except FileExistsError:  # another process kept its key first; use that one

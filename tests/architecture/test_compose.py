@@ -25,6 +25,8 @@ BASE = REPO / "compose.yaml"
 POSTGRES = REPO / "compose.postgres.yaml"
 DOCKERFILE = REPO / "deploy" / "Dockerfile"
 A_KEY = "k" * 48
+A_PASS_KEY = "cGFzcy1rZXktb2YtdGhpcnR5LXR3by1ieXRlcy0wMTI"
+KEYS = {"TICKETING_JWT_KEY": A_KEY, "TICKETING_PASS_KEY": A_PASS_KEY}
 INTERPOLATION = re.compile(r"\$\{(?P<name>[A-Z0-9_]+)(?:(?P<op>:-|:\?)(?P<arg>[^}]*))?\}")
 
 Doc = dict[str, Any]
@@ -120,13 +122,15 @@ def test_every_service_image_is_this_release(project: Doc) -> None:
 def test_compose_refuses_to_start_production_without_a_signing_key(project: Doc) -> None:
     with pytest.raises(MissingVariable, match="TICKETING_JWT_KEY"):
         service_environment(project["services"]["ticketing"], {})
+    with pytest.raises(MissingVariable, match="TICKETING_PASS_KEY"):
+        service_environment(project["services"]["ticketing"], {"TICKETING_JWT_KEY": A_KEY})
 
 
 def test_every_ticketing_service_starts_with_valid_settings(project: Doc, tmp_path: Path) -> None:
     for name, service in project["services"].items():
         if "build" not in service:
             continue
-        environ = service_environment(service, {"TICKETING_JWT_KEY": A_KEY})
+        environ = service_environment(service, KEYS)
         settings = Settings.from_env({**environ, "TICKETING_DATA_DIR": str(tmp_path)})
 
         assert settings.env == "production", name
@@ -135,7 +139,7 @@ def test_every_ticketing_service_starts_with_valid_settings(project: Doc, tmp_pa
 
 def test_with_postgres_the_app_waits_for_its_migrations_and_they_for_the_database() -> None:
     services = merged(BASE, POSTGRES)["services"]
-    environ = service_environment(services["ticketing"], {"TICKETING_JWT_KEY": A_KEY})
+    environ = service_environment(services["ticketing"], KEYS)
 
     assert services["ticketing"]["depends_on"] == {
         "migrate": {"condition": "service_completed_successfully"}}
@@ -143,7 +147,7 @@ def test_with_postgres_the_app_waits_for_its_migrations_and_they_for_the_databas
     assert services["migrate"]["depends_on"] == {"postgres": {"condition": "service_healthy"}}
     assert environ["TICKETING_DATABASE_URL"].startswith("postgres://ticketing:")
     assert "@postgres:5432/" in environ["TICKETING_DATABASE_URL"]
-    migrate = service_environment(services["migrate"], {"TICKETING_JWT_KEY": A_KEY})
+    migrate = service_environment(services["migrate"], KEYS)
     assert migrate.items() <= environ.items()
 
 

@@ -92,8 +92,8 @@ def unknown_variables(docs: list[Doc], known: set[str]) -> list[str]:
 def secret_problems(docs: list[Doc], secrets: dict[str, dict[str, str]]) -> list[str]:
     """Keys come from Secrets that the example declares; no secret is a literal value."""
     problems = []
-    secret_variables = {"TICKETING_JWT_KEY", "TICKETING_DATABASE_URL", "TICKETING_STRIPE_KEY",
-                        "TICKETING_STRIPE_WEBHOOK_SECRET"}
+    secret_variables = {"TICKETING_JWT_KEY", "TICKETING_PASS_KEY", "TICKETING_DATABASE_URL",
+                        "TICKETING_STRIPE_KEY", "TICKETING_STRIPE_WEBHOOK_SECRET"}
     for workload in workloads(docs):
         for container in ticketing_containers(workload):
             where = f"{workload['metadata']['name']}/{container['name']}"

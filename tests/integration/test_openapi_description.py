@@ -26,6 +26,9 @@ SIGNED_IN = {
     ("delete", "/api/orders/{order_id}"), ("post", "/api/payments"), ("post", "/api/events"),
     ("post", "/api/queue/{event_id}"), ("get", "/api/queue/{event_id}"),
     ("get", "/api/queue/{event_id}/room"), ("put", "/api/queue/{event_id}/room"),
+    ("get", "/api/tickets/{ticket_id}/pass"), ("post", "/api/checkins"),
+    ("get", "/api/doors/{scope_id}"), ("get", "/api/doors/{scope_id}/staff"),
+    ("post", "/api/doors/{scope_id}/staff"), ("delete", "/api/doors/{scope_id}/staff/{email}"),
 }
 EVERYWHERE = {500, 503}
 BODY = {400, 413} | EVERYWHERE
@@ -54,6 +57,13 @@ ERRORS: dict[tuple[str, str], set[int]] = {
     ("get", "/api/queue/{event_id}"): {400, 401, 404} | EVERYWHERE,
     ("get", "/api/queue/{event_id}/room"): {400, 401, 404} | EVERYWHERE,
     ("put", "/api/queue/{event_id}/room"): BODY | WRITE | {401, 404},
+    ("get", "/api/tickets/{ticket_id}/pass"): {401, 404} | EVERYWHERE,
+    ("get", "/api/passes/key"): EVERYWHERE,
+    ("post", "/api/checkins"): BODY | WRITE | {401, 409},
+    ("get", "/api/doors/{scope_id}"): {401, 404} | EVERYWHERE,
+    ("get", "/api/doors/{scope_id}/staff"): {401, 404} | EVERYWHERE,
+    ("post", "/api/doors/{scope_id}/staff"): BODY | WRITE | {401, 404},
+    ("delete", "/api/doors/{scope_id}/staff/{email}"): WRITE | {401, 404},
 }
 RULE_ARGUMENT = re.compile(r"<(?:[^:>]*:)?([^>]+)>")  # <path:filename> -> {filename}
 MODULE_SETS = [(module,) for module in MODULE_NAMES] + [MODULE_NAMES]

@@ -64,6 +64,14 @@ DOCUMENTED: dict[tuple[str, str, str], set[str]] = {
     ("/api/queue/{event_id}", "get", "200"): PLACE_KEYS,
     ("/api/queue/{event_id}/room", "get", "200"): ROOM_KEYS,
     ("/api/queue/{event_id}/room", "put", "200"): ROOM_KEYS,
+    ("/api/tickets/{ticket_id}/pass", "get", "200"): {"ticketId", "token"},
+    ("/api/passes/key", "get", "200"): {"algorithm", "publicKey", "keyId"},
+    ("/api/checkins", "post", "201"): {"ticketId", "checkedInAt", "checkedInBy"},
+    ("/api/doors/{scope_id}", "get", "200"): {"scopeId", "title", "kind", "issued",
+                                              "checkedIn", "passes"},
+    ("/api/doors/{scope_id}/staff", "get", "200"): {"staff"},
+    ("/api/doors/{scope_id}/staff", "post", "201"): {"staff"},
+    ("/api/doors/{scope_id}/staff/{email}", "delete", "200"): {"staff"},
 }
 NO_CONTENT = ("/api/orders/{order_id}", "delete", "204")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import stat
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -11,6 +12,7 @@ import pytest
 from ticketing.settings import MIN_JWT_KEY_BYTES, MODULE_NAMES, Settings, SettingsError
 
 A_KEY = "k" * MIN_JWT_KEY_BYTES
+A_PASS_KEY = "cGFzcy1rZXktb2YtdGhpcnR5LXR3by1ieXRlcy0wMTI"  # 32 bytes, base64url
 
 
 def from_env(tmp_path: Path, **variables: str) -> Settings:
@@ -94,7 +96,8 @@ def test_production_refuses_a_jwt_key_shorter_than_32_bytes(tmp_path: Path, key:
 
 @pytest.mark.parametrize("key", ["k" * MIN_JWT_KEY_BYTES, "é" * 16])
 def test_production_accepts_a_jwt_key_of_32_bytes(tmp_path: Path, key: str) -> None:
-    settings = from_env(tmp_path, TICKETING_ENV="production", TICKETING_JWT_KEY=key)
+    settings = from_env(tmp_path, TICKETING_ENV="production", TICKETING_JWT_KEY=key,
+                        TICKETING_PASS_KEY=A_PASS_KEY)
 
     assert settings.jwt_key == key
     assert settings.secure_cookies is True
@@ -124,11 +127,39 @@ def test_processes_starting_together_all_read_the_same_development_key(tmp_path:
     assert "" not in keys
 
 
-def test_an_explicit_jwt_key_is_used_and_nothing_is_written(tmp_path: Path) -> None:
-    settings = from_env(tmp_path, TICKETING_JWT_KEY="short but fine in development")
+def test_explicit_keys_are_used_and_nothing_is_written(tmp_path: Path) -> None:
+    settings = from_env(tmp_path, TICKETING_JWT_KEY="short but fine in development",
+                        TICKETING_PASS_KEY=A_PASS_KEY)
 
     assert settings.jwt_key == "short but fine in development"
+    assert settings.pass_key == A_PASS_KEY
     assert not (tmp_path / "data").exists()
+
+
+def test_production_requires_a_pass_key_only_where_tickets_runs(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError) as raised:
+        from_env(tmp_path, TICKETING_ENV="production", TICKETING_JWT_KEY=A_KEY)
+    assert raised.value.variable == "TICKETING_PASS_KEY"
+
+    orders = from_env(tmp_path, TICKETING_ENV="production", TICKETING_JWT_KEY=A_KEY,
+                      TICKETING_MODULES="orders")
+    assert orders.pass_key == ""
+    assert not (tmp_path / "data" / "pass.key").exists()
+
+
+@pytest.mark.parametrize("key", ["too-short", "k" * 44, "not base64!" * 4])
+def test_a_pass_key_must_be_32_bytes_of_base64url(tmp_path: Path, key: str) -> None:
+    with pytest.raises(SettingsError) as raised:
+        from_env(tmp_path, TICKETING_PASS_KEY=key)
+    assert raised.value.variable == "TICKETING_PASS_KEY"
+
+
+def test_development_keeps_a_generated_pass_key_beside_the_jwt_key(tmp_path: Path) -> None:
+    first, second = from_env(tmp_path), from_env(tmp_path)
+
+    assert first.pass_key == second.pass_key
+    assert (tmp_path / "data" / "pass.key").read_text().strip() == first.pass_key
+    assert len(base64.urlsafe_b64decode(first.pass_key + "=")) == 32
 
 
 def test_a_data_dir_that_is_a_file_is_named_in_the_error(tmp_path: Path) -> None:

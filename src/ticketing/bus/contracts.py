@@ -197,7 +197,8 @@ class OrderCompleted(Event):
     (``payment_id`` names it: payments captures exactly that authorisation), or, for a
     payment of the 0.1 flow, on ``payment:created`` (v1 had no ``payment_id``).
     Consumed by tickets (sold), expiration (timer dropped), payments (capture).
-    v3 added ``tickets``, as ``order:created`` v2 did.
+    v3 added ``tickets``, as ``order:created`` v2 did. ``user_id`` (the buyer, to whom
+    tickets issues the passes) is optional: a completion sent before it existed has none.
     """
 
     WIRE_TYPE: ClassVar[str] = "order:completed"
@@ -207,6 +208,7 @@ class OrderCompleted(Event):
     ticket: TicketRef
     tickets: tuple[TicketRef, ...]
     payment_id: str | None = None
+    user_id: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -239,6 +241,19 @@ class WaitingRoomAdvanced(Event):
     rate_per_minute: int
     paused: bool
     sold_out: bool
+
+
+@dataclasses.dataclass(frozen=True)
+class TicketCheckedIn(Event):
+    """A pass was let in at the door (tickets -> every process's live views, through the
+    bus's watchers; no module consumes it). ``scope_id`` is the ticket's event, or the
+    ticket itself where it has none: the door page of that scope counts it live."""
+
+    WIRE_TYPE: ClassVar[str] = "ticket:checked-in"
+    ticket_id: str
+    scope_id: str
+    checked_in_at: datetime
+    checked_in_by: str
 
 
 @dataclasses.dataclass(frozen=True)
@@ -282,7 +297,8 @@ EVENT_TYPES: dict[str, type[Event]] = {
     cls.WIRE_TYPE: cls
     for cls in (SessionEnded, SessionsEnded, AllSessionsEnded, TicketCreated, TicketUpdated,
                 EventCreated, OrderCreated, OrderCancelled, OrderCompleted, OrderPaymentRefused,
-                WaitingRoomAdvanced, ExpirationComplete, PaymentAuthorized, PaymentCreated)
+                WaitingRoomAdvanced, TicketCheckedIn, ExpirationComplete, PaymentAuthorized,
+                PaymentCreated)
 }
 
 # (wire type, from version) -> function lifting that version's data to the next one.

@@ -37,5 +37,5 @@ async def close_order(unit: UnitOfWork, order_id: str, status: OrderStatus,
     else:
         await unit.publish(OrderCompleted(id=order.id, version=order.version,
                                           ticket=tickets[0], tickets=tickets,
-                                          payment_id=payment_id))
+                                          payment_id=payment_id, user_id=order.user_id))
     return True

@@ -14,12 +14,25 @@ from tortoise.functions import Count
 
 from ticketing.bus.contracts import EventCreated, TicketCreated
 from ticketing.bus.outbox import Outbox
+from ticketing.clock import Clock
 from ticketing.errors import Conflict, DomainError, NotAuthorized, NotFound
 from ticketing.ids import is_valid_id, new_id, unit_id
+from ticketing.modules.tickets.door import (
+    AlreadyCheckedIn,
+    CheckIn,
+    Door,
+    DoorDesk,
+    DoorList,
+    DoorScope,
+    PassKey,
+    PassView,
+)
 from ticketing.modules.tickets.models import Event, Ticket
+from ticketing.modules.tickets.passes import PassSigner
 
-__all__ = ["EventPlan", "EventView", "TicketPage", "TicketReserved", "TicketView", "Tickets",
-           "TicketsApi"]
+__all__ = ["AlreadyCheckedIn", "CheckIn", "Door", "DoorList", "DoorScope", "EventPlan",
+           "EventView", "PassKey", "PassView", "TicketPage", "TicketReserved", "TicketView",
+           "Tickets", "TicketsApi"]
 
 # Units are written this many rows per INSERT: one statement per chunk, not per ticket.
 UNIT_BATCH = 1000
@@ -107,8 +120,9 @@ def _event_view(event: Event, remaining: int) -> EventView:
 
 
 @runtime_checkable
-class Tickets(Protocol):
-    """What the web layer may ask of tickets: commands and queries, nothing else."""
+class Tickets(Door, Protocol):
+    """What the web layer may ask of tickets: commands and queries, nothing else (the
+    passes and the door: :class:`~.door.Door`)."""
 
     async def create(self, user_id: str, title: str, price: Decimal) -> TicketView:
         """List a ticket for sale (version 0) and announce it."""
@@ -135,9 +149,11 @@ class Tickets(Protocol):
         version other than ``expected_version`` (409)."""
 
 
-class TicketsApi(Tickets):
-    def __init__(self, outbox: Outbox) -> None:
-        self._outbox = outbox
+class TicketsApi(DoorDesk, Tickets):
+    """Listings here; passes and the door in :class:`~.door.DoorDesk`."""
+
+    def __init__(self, outbox: Outbox, signer: PassSigner, clock: Clock) -> None:
+        super().__init__(outbox, signer, clock)
 
     async def create(self, user_id: str, title: str, price: Decimal) -> TicketView:
         async with self._outbox.transaction() as unit:

@@ -53,6 +53,41 @@ class Ticket(Model):
                              event_id=self.event_id)
 
 
+class Pass(Model):
+    """The entry pass of a sold ticket: whose it is, which version of it is valid (a
+    transfer, resale or refund raises it, so the printed token of the old one stops
+    verifying) and whether it has been let in at the door."""
+
+    ticket_id = fields.CharField(max_length=26, primary_key=True)
+    owner_id = fields.CharField(max_length=26)
+    version = fields.IntField(default=1)
+    order_id = fields.CharField(max_length=26)
+    seller_id = fields.CharField(max_length=26)
+    # The ticket's event, or the ticket itself where it has none: the door that admits it.
+    scope_id = fields.CharField(max_length=26)
+    issued_at = fields.DatetimeField()
+    checked_in_at = fields.DatetimeField(null=True)
+    checked_in_by = fields.CharField(max_length=254, null=True)
+
+    class Meta:
+        table = "tickets_passes"
+        indexes = (("scope_id", "ticket_id"), ("owner_id",))
+
+
+class DoorStaff(Model):
+    """Someone a seller lets check passes in at the door of one scope (an event, or a
+    ticket without one), named by the email they sign in with."""
+
+    id = fields.IntField(primary_key=True)
+    scope_id = fields.CharField(max_length=26)
+    email = fields.CharField(max_length=254)
+    added_at = fields.DatetimeField()
+
+    class Meta:
+        table = "tickets_door_staff"
+        unique_together = (("scope_id", "email"),)
+
+
 class OrderState(Model):
     """The latest version seen of each order that touched a ticket.
 

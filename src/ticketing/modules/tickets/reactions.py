@@ -19,9 +19,10 @@ from ticketing.bus.contracts import (
     TicketRef,
 )
 from ticketing.bus.outbox import UnitOfWork
+from ticketing.clock import utc_now
 from ticketing.modules.tickets import statements
 from ticketing.modules.tickets.holds import Hold, Verdict, hold_verdict
-from ticketing.modules.tickets.models import OrderState, Ticket, WaitingOrder
+from ticketing.modules.tickets.models import OrderState, Pass, Ticket, WaitingOrder
 
 
 async def on_order_created(event: OrderCreated, unit: UnitOfWork) -> None:
@@ -35,8 +36,10 @@ async def on_order_cancelled(event: OrderCancelled, unit: UnitOfWork) -> None:
 
 
 async def on_order_completed(event: OrderCompleted, unit: UnitOfWork) -> None:
-    """The order was paid: its tickets are sold for good."""
-    await _order_changed(unit, event.id, event.tickets, event.version, OrderStatus.COMPLETE)
+    """The order was paid: its tickets are sold for good, each with a pass for the buyer."""
+    if await _order_changed(unit, event.id, event.tickets, event.version,
+                            OrderStatus.COMPLETE) and event.user_id is not None:
+        await _issue_passes(unit.connection, event.id, event.tickets, event.user_id)
 
 
 SUBSCRIPTIONS: Subscriptions = {
@@ -47,17 +50,40 @@ SUBSCRIPTIONS: Subscriptions = {
 
 
 async def _order_changed(unit: UnitOfWork, order_id: str, tickets: tuple[TicketRef, ...],
-                         version: int, status: OrderStatus) -> None:
-    """Record the order's new state unless stale, and move each ticket as its verdict says."""
+                         version: int, status: OrderStatus) -> bool:
+    """Record the order's new state unless stale (then False), and move each ticket as its
+    verdict says."""
     connection = unit.connection
     if not await statements.record_state(connection, order_id, version, status):
-        return  # this state of the order, or a newer one, was applied already
+        return False  # this state of the order, or a newer one, was applied already
     for ref in sorted(tickets, key=lambda t: t.id):  # one lock order for every order
         moved = await statements.move_plainly(connection, order_id, ref.id, status)
         if moved is not None:
             await unit.publish(moved)
         else:
             await _move_ticket(unit, order_id, ref.id, status)
+    return True
+
+
+async def _issue_passes(connection: BaseDBAsyncClient, order_id: str,
+                        tickets: tuple[TicketRef, ...], owner_id: str) -> None:
+    """A pass for each ticket this order now holds sold. A ticket sold before (a resale)
+    keeps its pass row under a new owner and version, so the old token stops verifying."""
+    sold = await Ticket.filter(id__in=[t.id for t in tickets], order_id=order_id, sold=True) \
+        .using_db(connection)
+    existing = {p.ticket_id: p for p in await Pass.filter(ticket_id__in=[t.id for t in sold])
+                .using_db(connection)}
+    now = utc_now()
+    for ticket in sold:
+        earlier = existing.get(ticket.id)
+        if earlier is None:
+            await Pass.create(ticket_id=ticket.id, owner_id=owner_id, order_id=order_id,
+                              seller_id=ticket.user_id, scope_id=ticket.event_id or ticket.id,
+                              issued_at=now, using_db=connection)
+        elif earlier.order_id != order_id:
+            await Pass.filter(ticket_id=ticket.id).using_db(connection).update(
+                owner_id=owner_id, order_id=order_id, version=earlier.version + 1,
+                issued_at=now, checked_in_at=None, checked_in_by=None)
 
 
 async def _move_ticket(unit: UnitOfWork, order_id: str, ticket_id: str,

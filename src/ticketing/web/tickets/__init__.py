@@ -1,8 +1,9 @@
-"""tickets' web slice: ``/api/tickets`` and ``/api/events``, the listing (the landing
-page), the ticket and event pages and the listing's live stream."""
+"""tickets' web slice: ``/api/tickets`` and ``/api/events``, passes and the door
+(``/api/passes``, ``/api/checkins``, ``/api/doors``), the listing (the landing page), the
+ticket, event, pass and door pages, and the listing's and doors' live streams."""
 
 from ticketing.web.shell.slices import Slice
-from ticketing.web.tickets import event_pages, events, live, pages, routes
+from ticketing.web.tickets import door, door_pages, event_pages, events, live, pages, routes
 
-SLICE = Slice(blueprints=(routes.blueprint, events.blueprint, pages.blueprint,
-                          event_pages.blueprint, live.blueprint))
+SLICE = Slice(blueprints=(routes.blueprint, events.blueprint, door.blueprint, pages.blueprint,
+                          event_pages.blueprint, door_pages.blueprint, live.blueprint))

@@ -1,0 +1,106 @@
+"""``/api/tickets/:id/pass``, ``/api/passes/key``, ``/api/checkins`` and ``/api/doors``:
+e-ticket passes for their owners, and the door for sellers and the staff they name.
+
+A door is an event, or a ticket listed without one; ``/api/doors/<id>`` is its list of
+valid passes (what a door device keeps to check passes offline) and its staff."""
+
+from __future__ import annotations
+
+from quart import Blueprint, Response, jsonify
+from quart_schema import document_response, validate_request
+
+from ticketing.modules.tickets.api import Door
+from ticketing.web.shell.openapi import refuses
+from ticketing.web.shell.runtime import facade
+from ticketing.web.shell.session import require_user, signed_in
+from ticketing.web.tickets.door_schemas import (
+    CheckInBody,
+    CheckInResponse,
+    DoorListResponse,
+    PassKeyResponse,
+    PassResponse,
+    StaffBody,
+    StaffResponse,
+    check_in_json,
+    door_list_json,
+    pass_json,
+    pass_key_json,
+)
+
+blueprint = Blueprint("api_door", __name__, url_prefix="/api")
+
+
+def door() -> Door:
+    """The tickets facade of this process, as the door."""
+    found = facade("tickets")
+    assert isinstance(found, Door)
+    return found
+
+
+@blueprint.get("/tickets/<ticket_id>/pass")
+@signed_in
+@document_response(PassResponse)
+@refuses(404)
+async def show_pass(ticket_id: str) -> Response:
+    """Your ticket's pass: 404 when it has none (unpaid), 401 when it is not yours."""
+    return jsonify(pass_json(await door().pass_of(ticket_id, require_user().id)))
+
+
+@blueprint.get("/passes/key")
+@document_response(PassKeyResponse)
+async def pass_key() -> Response:
+    """The public key every pass verifies with, so a door can check passes offline."""
+    return jsonify(pass_key_json(door().pass_key()))
+
+
+@blueprint.post("/checkins")
+@signed_in
+@validate_request(CheckInBody)
+@document_response(CheckInResponse, 201)
+@refuses(409)
+async def check_in(data: CheckInBody) -> tuple[Response, int]:
+    """Let a pass in, exactly once: unreadable, forged or replaced → 400; not the seller
+    or door staff → 401; in already → 409 saying when and by whom."""
+    user = require_user()
+    done = await door().check_in(data.token, user.id, user.email, data.scannedAt)
+    return jsonify(check_in_json(done)), 201
+
+
+@blueprint.get("/doors/<scope_id>")
+@signed_in
+@document_response(DoorListResponse)
+@refuses(404)
+async def door_list(scope_id: str) -> Response:
+    """The door's valid passes and what is in (the seller and door staff only)."""
+    user = require_user()
+    return jsonify(door_list_json(await door().door_list(scope_id, user.id, user.email)))
+
+
+@blueprint.get("/doors/<scope_id>/staff")
+@signed_in
+@document_response(StaffResponse)
+@refuses(404)
+async def staff(scope_id: str) -> Response:
+    """Who may check passes in at this door (the seller only)."""
+    return jsonify({"staff": await door().door_staff(scope_id, require_user().id)})
+
+
+@blueprint.post("/doors/<scope_id>/staff")
+@signed_in
+@validate_request(StaffBody)
+@document_response(StaffResponse, 201)
+@refuses(404)
+async def add_staff(scope_id: str, data: StaffBody) -> tuple[Response, int]:
+    """Name someone door staff by the email they sign in with (the seller only)."""
+    named = await door().add_door_staff(scope_id, require_user().id, data.email)
+    return jsonify({"staff": named}), 201
+
+
+@blueprint.delete("/doors/<scope_id>/staff/<email>")
+@signed_in
+@document_response(StaffResponse)
+@refuses(404)
+async def remove_staff(scope_id: str, email: str) -> Response:
+    """Take someone off this door's staff (the seller only)."""
+    return jsonify({"staff": await door().remove_door_staff(scope_id, require_user().id,
+                                                            email)})

@@ -1,0 +1,121 @@
+"""Pass and door pages: ``/passes`` (your e-tickets), ``/tickets/<id>/pass`` (one, as a
+QR code, printable) and the door, ``/events/<id>/checkin`` or ``/tickets/<id>/checkin``.
+
+The door page checks passes in by typed code without JavaScript; with it
+(``checkin.js``) it scans with the camera where the browser can, and keeps working
+offline from the public key and the door list it saved.
+"""
+
+from __future__ import annotations
+
+import segno
+from markupsafe import Markup
+from quart import Blueprint, redirect, render_template, request
+from werkzeug.wrappers.response import Response as WerkzeugResponse
+
+from ticketing.errors import DomainError, NotAuthorized
+from ticketing.web.shell.forms import errors_by_field, sign_in_redirect
+from ticketing.web.shell.schemas import wire_time
+from ticketing.web.shell.session import current_user
+from ticketing.web.shell.validation import parse_form
+from ticketing.web.tickets.door import door
+from ticketing.web.tickets.door_schemas import CheckInBody, StaffBody, door_list_json
+
+blueprint = Blueprint("pages_door", __name__, template_folder="templates")
+
+Page = tuple[str, int]
+
+
+def qr_code(token: str) -> Markup:
+    """The token as an inline SVG QR code (medium error correction survives a scuffed
+    printout or a cracked phone screen)."""
+    svg = segno.make(token, error="m").svg_inline(scale=6, title="Ticket pass",
+                                                 svgclass="pass-qr")
+    return Markup(svg)  # segno's own markup; the token is escaped inside it
+
+
+@blueprint.get("/passes")
+async def passes() -> Page | WerkzeugResponse:
+    """Every pass you hold, each linking to its QR code."""
+    user = current_user()
+    if user is None:
+        return sign_in_redirect()
+    held = await door().passes_of(user.id)
+    return await render_template("tickets/passes.html", passes=held), 200
+
+
+@blueprint.get("/tickets/<ticket_id>/pass")
+async def show_pass(ticket_id: str) -> Page | WerkzeugResponse:
+    """The pass as a QR code with its typed code beneath; prints on one page."""
+    user = current_user()
+    if user is None:
+        return sign_in_redirect()
+    found = await door().pass_of(ticket_id, user.id)
+    html = await render_template("tickets/pass.html", ticket_pass=found,
+                                 qr=qr_code(found.token),
+                                 checked_in_at=wire_time(found.checked_in_at))
+    return html, 200
+
+
+async def _door_page(scope_id: str, result: dict[str, str] | None = None,
+                     error: DomainError | None = None,
+                     staff_error: DomainError | None = None) -> Page | WerkzeugResponse:
+    user = current_user()
+    if user is None:
+        return sign_in_redirect()
+    listing = await door().door_list(scope_id, user.id, user.email)
+    try:
+        staff: list[str] | None = await door().door_staff(scope_id, user.id)
+    except NotAuthorized:
+        staff = None  # door staff check passes in; only the seller names staff
+    refusal = error or staff_error
+    status = refusal.status if refusal else 201 if result else 200
+    html = await render_template(
+        "tickets/checkin.html", door=door_list_json(listing), staff=staff, result=result,
+        error=error.message if error else None,
+        staff_errors=errors_by_field(staff_error) if staff_error else {})
+    return html, status
+
+
+@blueprint.get("/events/<scope_id>/checkin")
+@blueprint.get("/tickets/<scope_id>/checkin")
+async def checkin(scope_id: str) -> Page | WerkzeugResponse:
+    """The door: scan or type a pass's code; counts follow every door live."""
+    return await _door_page(scope_id)
+
+
+@blueprint.post("/events/<scope_id>/checkin")
+@blueprint.post("/tickets/<scope_id>/checkin")
+async def checkin_typed(scope_id: str) -> Page | WerkzeugResponse:
+    """A typed code checked in without JavaScript; the outcome shows above the form."""
+    user = current_user()
+    if user is None:
+        return sign_in_redirect()
+    try:
+        data = parse_form(CheckInBody, await request.form)
+        done = await door().check_in(data.token, user.id, user.email)
+    except DomainError as error:
+        if isinstance(error, NotAuthorized):
+            raise
+        return await _door_page(scope_id, error=error)
+    return await _door_page(scope_id, result={"ticketId": done.ticket_id,
+                                              "checkedInAt": wire_time(done.checked_in_at)
+                                              or ""})
+
+
+@blueprint.post("/doors/<scope_id>/staff")
+async def add_staff(scope_id: str) -> Page | WerkzeugResponse:
+    """The seller names door staff from the door page."""
+    user = current_user()
+    if user is None:
+        return sign_in_redirect()
+    form = await request.form
+    try:
+        data = parse_form(StaffBody, form)
+        await door().add_door_staff(scope_id, user.id, data.email)
+    except DomainError as error:
+        if isinstance(error, NotAuthorized):
+            raise
+        return await _door_page(scope_id, staff_error=error)
+    scope = await door().door_scope(scope_id, user.id, user.email)
+    return redirect(scope.page, 303)
