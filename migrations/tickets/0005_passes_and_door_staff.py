@@ -1,4 +1,4 @@
-"""Passes for sold tickets and the door staff sellers name (issue 14)."""
+"""Passes for sold tickets, their transfers, and the door staff sellers name (issue 14)."""
 
 from tortoise import migrations
 from tortoise.migrations import operations as ops
@@ -26,7 +26,8 @@ class Migration(migrations.Migration):
             name='Pass',
             fields=[
                 ('ticket_id', fields.CharField(primary_key=True, unique=True, db_index=True, max_length=26)),
-                ('owner_id', fields.CharField(max_length=26)),
+                ('owner_id', fields.CharField(null=True, max_length=26)),
+                ('owner_email', fields.CharField(null=True, max_length=254)),
                 ('version', fields.IntField(default=1)),
                 ('order_id', fields.CharField(max_length=26)),
                 ('seller_id', fields.CharField(max_length=26)),
@@ -35,7 +36,20 @@ class Migration(migrations.Migration):
                 ('checked_in_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
                 ('checked_in_by', fields.CharField(null=True, max_length=254)),
             ],
-            options={'table': 'tickets_passes', 'app': 'tickets', 'indexes': [Index(fields=['scope_id', 'ticket_id']), Index(fields=['owner_id'])], 'pk_attr': 'ticket_id', 'table_description': 'The entry pass of a sold ticket: whose it is, which version of it is valid (a'},
+            options={'table': 'tickets_passes', 'app': 'tickets', 'indexes': [Index(fields=['scope_id', 'ticket_id']), Index(fields=['owner_id']), Index(fields=['owner_email'])], 'pk_attr': 'ticket_id', 'table_description': 'The entry pass of a sold ticket: whose it is, which version of it is valid (a'},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
+            name='PassTransfer',
+            fields=[
+                ('id', fields.IntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('ticket_id', fields.CharField(max_length=26)),
+                ('from_user_id', fields.CharField(db_index=True, max_length=26)),
+                ('to_email', fields.CharField(max_length=254)),
+                ('version', fields.IntField()),
+                ('transferred_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
+            ],
+            options={'table': 'tickets_pass_transfers', 'app': 'tickets', 'pk_attr': 'id', 'table_description': 'One hand-over of a pass, so the giver still sees where it went.'},
             bases=['Model'],
         ),
     ]

@@ -40,6 +40,9 @@ MESSAGES: Mapping[str, str] = MappingProxyType({
     "pass_replaced": "This pass is no longer valid: the ticket was transferred, resold "
                      "or refunded",
     "already_checked_in": "Already checked in",
+    "checked_in_transfer": "A ticket let in at the door cannot be transferred",
+    "self_transfer": "You cannot transfer a ticket to yourself",
+    "pass_changed": "This pass changed meanwhile; reload and try again",
     # orders
     "ticket_reserved": "Ticket is already reserved",
     "ticket_not_yet": "This ticket cannot be ordered yet; try again in a moment",

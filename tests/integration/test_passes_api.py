@@ -234,3 +234,66 @@ async def test_a_scan_time_in_the_future_or_over_a_day_old_is_the_servers(app: Q
         assert before <= at <= datetime.now(UTC)
     status, body = await check_in(seller, token, scannedAt="yesterday")
     assert (status, body) == (400, errors("ScannedAt must be an ISO 8601 time", "scannedAt"))
+
+
+async def transfer(client: Client, ticket_id: str, email: str) -> tuple[int, Any]:
+    response = await client.post(f"/api/tickets/{ticket_id}/transfer", json={"email": email})
+    return response.status_code, await response.get_json()
+
+
+async def test_a_transfer_moves_the_pass_and_the_old_one_dies(app: Quart) -> None:
+    seller = await signed_up(app, "seller@test.com")
+    buyer = await signed_up(app, "buyer@test.com")
+    ticket_id, old_token = await bought(app, buyer, seller)
+
+    status, body = await transfer(buyer, ticket_id, "Friend@Test.com")
+    assert status == 200, body
+    assert (body["ticketId"], body["email"], body["version"]) == (
+        ticket_id, "friend@test.com", 2)
+    assert (await buyer.get(f"/api/tickets/{ticket_id}/pass")).status_code == 401
+    assert await check_in(seller, old_token) == (400, errors(
+        "This pass is no longer valid: the ticket was transferred, resold or refunded"))
+
+    friend = await signed_up(app, "friend@test.com")  # no account until now
+    new_token = (await pass_of(friend, ticket_id))["token"]
+    assert new_token.startswith(f"T1.{ticket_id}.2.")
+    page = await (await friend.get("/passes")).get_data(as_text=True)
+    assert f'data-ticket-id="{ticket_id}"' in page
+    given = await (await buyer.get("/passes")).get_data(as_text=True)
+    assert "friend@test.com" in given
+
+    # The recipient may pass it on; the door then takes only the newest.
+    assert (await transfer(friend, ticket_id, "third@test.com"))[0] == 200
+    third = await signed_up(app, "third@test.com")
+    status, body = await check_in(seller, (await pass_of(third, ticket_id))["token"])
+    assert status == 201, body
+
+
+async def test_a_transfer_is_refused_with_the_reason(app: Quart) -> None:
+    seller = await signed_up(app, "seller@test.com")
+    buyer = await signed_up(app, "buyer@test.com")
+    ticket_id, token = await bought(app, buyer, seller)
+
+    assert await transfer(buyer, ticket_id, "BUYER@test.com") == (
+        400, errors("You cannot transfer a ticket to yourself", "email"))
+    assert await transfer(buyer, ticket_id, "not-an-email") == (
+        400, errors("Email must be valid", "email"))
+    assert (await transfer(seller, ticket_id, "x@test.com"))[0] == 401
+    assert (await transfer(buyer, "01ARZ3NDEKTSV4RRFFQ69G5FAV", "x@test.com"))[0] == 404
+    assert (await transfer(app.test_client(), ticket_id, "x@test.com"))[0] == 401
+    assert (await check_in(seller, token))[0] == 201
+    assert await transfer(buyer, ticket_id, "x@test.com") == (
+        400, errors("A ticket let in at the door cannot be transferred"))
+
+
+async def test_a_transfer_racing_a_check_in_lets_only_one_through(app: Quart) -> None:
+    seller = await signed_up(app, "seller@test.com")
+    buyer = await signed_up(app, "buyer@test.com")
+    ticket_id, token = await bought(app, buyer, seller)
+
+    (moved, _), (admitted, _) = await asyncio.gather(
+        transfer(buyer, ticket_id, "friend@test.com"), check_in(seller, token))
+    assert sorted((moved, admitted)) in ([200, 400], [201, 400], [201, 409])
+    door = await (await seller.get(f"/api/doors/{ticket_id}")).get_json()
+    [only] = door["passes"]
+    assert (only["version"] == 2) != (only["checkedInAt"] is not None)

@@ -66,6 +66,8 @@ DOCUMENTED: dict[tuple[str, str, str], set[str]] = {
     ("/api/queue/{event_id}/room", "put", "200"): ROOM_KEYS,
     ("/api/tickets/{ticket_id}/pass", "get", "200"): {"ticketId", "token"},
     ("/api/passes/key", "get", "200"): {"algorithm", "publicKey", "keyId"},
+    ("/api/tickets/{ticket_id}/transfer", "post", "200"): {"ticketId", "email", "version",
+                                                           "transferredAt"},
     ("/api/checkins", "post", "201"): {"ticketId", "checkedInAt", "checkedInBy"},
     ("/api/doors/{scope_id}", "get", "200"): {"scopeId", "title", "kind", "issued",
                                               "checkedIn", "passes"},

@@ -41,6 +41,7 @@ def expect_signed_in_header(page: Page) -> None:
     nav = header(page)
     expect(nav.get_by_role("link", name="Sell Tickets")).to_be_visible()
     expect(nav.get_by_role("link", name="My Orders")).to_be_visible()
+    expect(nav.get_by_role("link", name="My Tickets")).to_be_visible()
     expect(nav.get_by_role("button", name="Sign Out")).to_be_visible()
     expect(nav.get_by_text("Sign Up")).to_have_count(0)
     expect(nav.get_by_text("Sign In")).to_have_count(0)

@@ -244,6 +244,19 @@ class WaitingRoomAdvanced(Event):
 
 
 @dataclasses.dataclass(frozen=True)
+class TicketTransferred(Event):
+    """A pass's owner gave it to someone named by email (tickets -> watchers, and the
+    mail the recipient is sent). ``version`` is the pass's new version: the giver's
+    token, one less, stopped verifying."""
+
+    WIRE_TYPE: ClassVar[str] = "ticket:transferred"
+    ticket_id: str
+    version: int
+    from_user_id: str
+    to_email: str
+
+
+@dataclasses.dataclass(frozen=True)
 class TicketCheckedIn(Event):
     """A pass was let in at the door (tickets -> every process's live views, through the
     bus's watchers; no module consumes it). ``scope_id`` is the ticket's event, or the
@@ -297,8 +310,8 @@ EVENT_TYPES: dict[str, type[Event]] = {
     cls.WIRE_TYPE: cls
     for cls in (SessionEnded, SessionsEnded, AllSessionsEnded, TicketCreated, TicketUpdated,
                 EventCreated, OrderCreated, OrderCancelled, OrderCompleted, OrderPaymentRefused,
-                WaitingRoomAdvanced, TicketCheckedIn, ExpirationComplete, PaymentAuthorized,
-                PaymentCreated)
+                WaitingRoomAdvanced, TicketTransferred, TicketCheckedIn, ExpirationComplete,
+                PaymentAuthorized, PaymentCreated)
 }
 
 # (wire type, from version) -> function lifting that version's data to the next one.

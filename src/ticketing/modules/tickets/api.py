@@ -26,13 +26,14 @@ from ticketing.modules.tickets.door import (
     DoorScope,
     PassKey,
     PassView,
+    TransferView,
 )
 from ticketing.modules.tickets.models import Event, Ticket
 from ticketing.modules.tickets.passes import PassSigner
 
 __all__ = ["AlreadyCheckedIn", "CheckIn", "Door", "DoorList", "DoorScope", "EventPlan",
            "EventView", "PassKey", "PassView", "TicketPage", "TicketReserved", "TicketView",
-           "Tickets", "TicketsApi"]
+           "Tickets", "TicketsApi", "TransferView"]
 
 # Units are written this many rows per INSERT: one statement per chunk, not per ticket.
 UNIT_BATCH = 1000

@@ -11,16 +11,26 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol, runtime_checkable
 
-from ticketing.bus.contracts import TicketCheckedIn
+from tortoise.expressions import Q
+
+from ticketing.bus.contracts import TicketCheckedIn, TicketTransferred
 from ticketing.bus.outbox import Outbox
 from ticketing.clock import Clock
-from ticketing.errors import Conflict, DomainError, NotAuthorized, NotFound
+from ticketing.errors import (
+    Conflict,
+    DomainError,
+    FieldError,
+    NotAuthorized,
+    NotFound,
+    ValidationFailed,
+    message_of,
+)
 from ticketing.ids import is_valid_id
-from ticketing.modules.tickets.models import DoorStaff, Event, Pass, Ticket
+from ticketing.modules.tickets.models import DoorStaff, Event, Pass, PassTransfer, Ticket
 from ticketing.modules.tickets.passes import ALGORITHM, PassSigner
 
 __all__ = ["AlreadyCheckedIn", "CheckIn", "Door", "DoorDesk", "DoorList", "DoorPass", "DoorScope",
-           "PassKey", "PassView", "ReplacedPass"]
+           "PassKey", "PassView", "ReplacedPass", "TransferView"]
 
 # An offline scan synced later keeps the time it was made, if it is no older than this
 # (a door device's clock is not trusted further back, nor ahead of the server's).
@@ -31,6 +41,22 @@ class ReplacedPass(DomainError):
     """Genuine, but an older version: the ticket changed hands or was refunded since."""
 
     code = "pass_replaced"
+
+
+class CheckedInTransfer(DomainError):
+    """A pass let in at the door has been used: it can no longer change hands."""
+
+    code = "checked_in_transfer"
+
+
+class SelfTransfer(DomainError):
+    code = "self_transfer"
+
+
+class PassChanged(Conflict):
+    """The pass changed (moved, or let in) between reading and writing it."""
+
+    code = "pass_changed"
 
 
 class AlreadyCheckedIn(Conflict):
@@ -64,6 +90,17 @@ class PassView:
     event_id: str | None
     issued_at: datetime
     checked_in_at: datetime | None
+
+
+@dataclass(frozen=True)
+class TransferView:
+    """Where a pass went: to whom, when, and the version the hand-over made."""
+
+    ticket_id: str
+    title: str
+    to_email: str
+    version: int
+    transferred_at: datetime
 
 
 @dataclass(frozen=True)
@@ -119,12 +156,21 @@ class Door(Protocol):
     def pass_key(self) -> PassKey:
         """The public key that verifies every pass token."""
 
-    async def pass_of(self, ticket_id: str, user_id: str) -> PassView:
-        """The owner's pass: 404 when the ticket has none (unknown or unpaid), 401 when
-        it is someone else's."""
+    async def pass_of(self, ticket_id: str, user_id: str, email: str) -> PassView:
+        """The holder's pass: 404 when the ticket has none (unknown or unpaid), 401 when
+        it is someone else's. A pass transferred to ``email`` is that user's."""
 
-    async def passes_of(self, user_id: str) -> list[PassView]:
+    async def passes_of(self, user_id: str, email: str) -> list[PassView]:
         """Every pass the user holds, newest first."""
+
+    async def transfer(self, ticket_id: str, user_id: str, email: str,
+                       to_email: str) -> TransferView:
+        """Give the pass to whoever signs in as ``to_email``: a new version, so the
+        giver's token stops verifying. 404 no pass, 401 not the holder, 400 to oneself
+        or already let in, 409 changed meanwhile."""
+
+    async def transfers_from(self, user_id: str) -> list[TransferView]:
+        """The passes the user gave away, newest first."""
 
     async def door_scope(self, scope_id: str, user_id: str, email: str) -> DoorScope:
         """The door once the user may work it: 404 unknown, 401 not staff."""
@@ -156,16 +202,46 @@ class DoorDesk(Door):
     def pass_key(self) -> PassKey:
         return PassKey(ALGORITHM, self._signer.public_key, self._signer.key_id)
 
-    async def pass_of(self, ticket_id: str, user_id: str) -> PassView:
-        found = await Pass.get_or_none(ticket_id=ticket_id) if is_valid_id(ticket_id) else None
-        if found is None:
-            raise NotFound()
-        if found.owner_id != user_id:
-            raise NotAuthorized()
-        return (await self._views([found]))[0]
+    async def pass_of(self, ticket_id: str, user_id: str, email: str) -> PassView:
+        return (await self._views([await _held(ticket_id, user_id, email)]))[0]
 
-    async def passes_of(self, user_id: str) -> list[PassView]:
-        return await self._views(await Pass.filter(owner_id=user_id).order_by("-issued_at"))
+    async def passes_of(self, user_id: str, email: str) -> list[PassView]:
+        held = Q(owner_id=user_id) | Q(owner_id=None, owner_email=email.lower())
+        return await self._views(await Pass.filter(held).order_by("-issued_at"))
+
+    async def transfer(self, ticket_id: str, user_id: str, email: str,
+                       to_email: str) -> TransferView:
+        """The version-guarded UPDATE makes a transfer and a check-in (or a second
+        transfer) racing for one pass come out as one of them and a 409."""
+        found = await _held(ticket_id, user_id, email)
+        recipient = to_email.lower()
+        if recipient == email.lower():
+            raise ValidationFailed([FieldError(message_of(SelfTransfer.code), "email")])
+        if found.checked_in_at is not None:
+            raise CheckedInTransfer()
+        now = self._clock()
+        async with self._outbox.transaction() as unit:
+            moved = await Pass.filter(ticket_id=found.ticket_id, version=found.version,
+                                      checked_in_at=None).using_db(unit.connection).update(
+                owner_id=None, owner_email=recipient, version=found.version + 1,
+                issued_at=now)
+            if not moved:
+                raise PassChanged()
+            await PassTransfer.create(ticket_id=found.ticket_id, from_user_id=user_id,
+                                      to_email=recipient, version=found.version + 1,
+                                      transferred_at=now, using_db=unit.connection)
+            await unit.publish(TicketTransferred(ticket_id=found.ticket_id,
+                                                 version=found.version + 1,
+                                                 from_user_id=user_id, to_email=recipient))
+        title = (await Ticket.get(id=found.ticket_id)).title
+        return TransferView(found.ticket_id, title, recipient, found.version + 1, now)
+
+    async def transfers_from(self, user_id: str) -> list[TransferView]:
+        given = await PassTransfer.filter(from_user_id=user_id).order_by("-id")
+        titles = dict(await Ticket.filter(id__in=[g.ticket_id for g in given])
+                      .values_list("id", "title"))
+        return [TransferView(g.ticket_id, str(titles[g.ticket_id]), g.to_email, g.version,
+                             g.transferred_at) for g in given]
 
     async def _views(self, passes: list[Pass]) -> list[PassView]:
         tickets = {t.id: t for t in await Ticket.filter(id__in=[p.ticket_id for p in passes])}
@@ -236,6 +312,17 @@ class DoorDesk(Door):
         if scanned_at is None or scanned_at > now or scanned_at < now - OFFLINE_SCAN_GRACE:
             return now
         return scanned_at
+
+
+async def _held(ticket_id: str, user_id: str, email: str) -> Pass:
+    """The pass, if this user holds it: by account, or by email once transferred."""
+    found = await Pass.get_or_none(ticket_id=ticket_id) if is_valid_id(ticket_id) else None
+    if found is None:
+        raise NotFound()
+    if found.owner_id != user_id and not (found.owner_id is None
+                                          and found.owner_email == email.lower()):
+        raise NotAuthorized()
+    return found
 
 
 async def _scope(scope_id: str) -> DoorScope:

@@ -59,7 +59,10 @@ class Pass(Model):
     verifying) and whether it has been let in at the door."""
 
     ticket_id = fields.CharField(max_length=26, primary_key=True)
-    owner_id = fields.CharField(max_length=26)
+    # The owner's account; None while a transfer waits for its recipient, named by
+    # ``owner_email``, to sign in (they need no account to be sent one).
+    owner_id = fields.CharField(max_length=26, null=True)
+    owner_email = fields.CharField(max_length=254, null=True)
     version = fields.IntField(default=1)
     order_id = fields.CharField(max_length=26)
     seller_id = fields.CharField(max_length=26)
@@ -71,7 +74,22 @@ class Pass(Model):
 
     class Meta:
         table = "tickets_passes"
-        indexes = (("scope_id", "ticket_id"), ("owner_id",))
+        indexes = (("scope_id", "ticket_id"), ("owner_id",), ("owner_email",))
+
+
+class PassTransfer(Model):
+    """One hand-over of a pass, so the giver still sees where it went."""
+
+    id = fields.IntField(primary_key=True)
+    ticket_id = fields.CharField(max_length=26)
+    from_user_id = fields.CharField(max_length=26, db_index=True)
+    to_email = fields.CharField(max_length=254)
+    # The version the transfer made: the giver's token (one less) stopped verifying.
+    version = fields.IntField()
+    transferred_at = fields.DatetimeField()
+
+    class Meta:
+        table = "tickets_pass_transfers"
 
 
 class DoorStaff(Model):

@@ -82,7 +82,8 @@ async def _issue_passes(connection: BaseDBAsyncClient, order_id: str,
                               issued_at=now, using_db=connection)
         elif earlier.order_id != order_id:
             await Pass.filter(ticket_id=ticket.id).using_db(connection).update(
-                owner_id=owner_id, order_id=order_id, version=earlier.version + 1,
+                owner_id=owner_id, owner_email=None, order_id=order_id,
+                version=earlier.version + 1,
                 issued_at=now, checked_in_at=None, checked_in_by=None)
 
 

@@ -1,5 +1,6 @@
-"""``/api/tickets/:id/pass``, ``/api/passes/key``, ``/api/checkins`` and ``/api/doors``:
-e-ticket passes for their owners, and the door for sellers and the staff they name.
+"""``/api/tickets/:id/pass`` (and ``/transfer``), ``/api/passes/key``, ``/api/checkins``
+and ``/api/doors``: e-ticket passes for their holders, and the door for sellers and the
+staff they name.
 
 A door is an event, or a ticket listed without one; ``/api/doors/<id>`` is its list of
 valid passes (what a door device keeps to check passes offline) and its staff."""
@@ -21,10 +22,13 @@ from ticketing.web.tickets.door_schemas import (
     PassResponse,
     StaffBody,
     StaffResponse,
+    TransferBody,
+    TransferResponse,
     check_in_json,
     door_list_json,
     pass_json,
     pass_key_json,
+    transfer_json,
 )
 
 blueprint = Blueprint("api_door", __name__, url_prefix="/api")
@@ -43,7 +47,21 @@ def door() -> Door:
 @refuses(404)
 async def show_pass(ticket_id: str) -> Response:
     """Your ticket's pass: 404 when it has none (unpaid), 401 when it is not yours."""
-    return jsonify(pass_json(await door().pass_of(ticket_id, require_user().id)))
+    user = require_user()
+    return jsonify(pass_json(await door().pass_of(ticket_id, user.id, user.email)))
+
+
+@blueprint.post("/tickets/<ticket_id>/transfer")
+@signed_in
+@validate_request(TransferBody)
+@document_response(TransferResponse)
+@refuses(404, 409)
+async def transfer(ticket_id: str, data: TransferBody) -> Response:
+    """Give your paid ticket to someone by email: its pass moves to them and yours stops
+    working. To yourself or already let in → 400; not yours → 401."""
+    user = require_user()
+    done = await door().transfer(ticket_id, user.id, user.email, data.email)
+    return jsonify(transfer_json(done))
 
 
 @blueprint.get("/passes/key")

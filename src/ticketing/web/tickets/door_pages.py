@@ -1,5 +1,6 @@
-"""Pass and door pages: ``/passes`` (your e-tickets), ``/tickets/<id>/pass`` (one, as a
-QR code, printable) and the door, ``/events/<id>/checkin`` or ``/tickets/<id>/checkin``.
+"""Pass and door pages: ``/passes`` (your e-tickets and those you gave away),
+``/tickets/<id>/pass`` (one, as a QR code, printable, with Transfer) and the door,
+``/events/<id>/checkin`` or ``/tickets/<id>/checkin``.
 
 The door page checks passes in by typed code without JavaScript; with it
 (``checkin.js``) it scans with the camera where the browser can, and keeps working
@@ -8,18 +9,26 @@ offline from the public key and the door list it saved.
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 import segno
 from markupsafe import Markup
 from quart import Blueprint, redirect, render_template, request
 from werkzeug.wrappers.response import Response as WerkzeugResponse
 
-from ticketing.errors import DomainError, NotAuthorized
+from ticketing.errors import DomainError, NotAuthorized, NotFound
+from ticketing.modules.tickets.api import PassView
 from ticketing.web.shell.forms import errors_by_field, sign_in_redirect
 from ticketing.web.shell.schemas import wire_time
 from ticketing.web.shell.session import current_user
 from ticketing.web.shell.validation import parse_form
 from ticketing.web.tickets.door import door
-from ticketing.web.tickets.door_schemas import CheckInBody, StaffBody, door_list_json
+from ticketing.web.tickets.door_schemas import (
+    CheckInBody,
+    StaffBody,
+    TransferBody,
+    door_list_json,
+)
 
 blueprint = Blueprint("pages_door", __name__, template_folder="templates")
 
@@ -40,8 +49,10 @@ async def passes() -> Page | WerkzeugResponse:
     user = current_user()
     if user is None:
         return sign_in_redirect()
-    held = await door().passes_of(user.id)
-    return await render_template("tickets/passes.html", passes=held), 200
+    held = await door().passes_of(user.id, user.email)
+    given = await door().transfers_from(user.id)
+    return await render_template("tickets/passes.html", passes=held, given=given,
+                                 notice=request.args.get("transferred")), 200
 
 
 @blueprint.get("/tickets/<ticket_id>/pass")
@@ -50,11 +61,32 @@ async def show_pass(ticket_id: str) -> Page | WerkzeugResponse:
     user = current_user()
     if user is None:
         return sign_in_redirect()
-    found = await door().pass_of(ticket_id, user.id)
+    return await _pass_page(await door().pass_of(ticket_id, user.id, user.email))
+
+
+async def _pass_page(found: PassView, error: DomainError | None = None) -> Page:
     html = await render_template("tickets/pass.html", ticket_pass=found,
                                  qr=qr_code(found.token),
-                                 checked_in_at=wire_time(found.checked_in_at))
-    return html, 200
+                                 checked_in_at=wire_time(found.checked_in_at),
+                                 transfer_errors=errors_by_field(error) if error else {})
+    return html, error.status if error else 200
+
+
+@blueprint.post("/tickets/<ticket_id>/transfer")
+async def transfer(ticket_id: str) -> Page | WerkzeugResponse:
+    """Give the ticket away from its pass page; the refusal shows beside the form."""
+    user = current_user()
+    if user is None:
+        return sign_in_redirect()
+    found = await door().pass_of(ticket_id, user.id, user.email)
+    try:
+        data = parse_form(TransferBody, await request.form)
+        done = await door().transfer(ticket_id, user.id, user.email, data.email)
+    except DomainError as error:
+        if isinstance(error, NotAuthorized | NotFound):
+            raise
+        return await _pass_page(found, error)
+    return redirect(f"/passes?{urlencode({'transferred': done.to_email})}", 303)
 
 
 async def _door_page(scope_id: str, result: dict[str, str] | None = None,

@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field, field_validator
 
-from ticketing.modules.tickets.api import CheckIn, DoorList, PassKey, PassView
+from ticketing.modules.tickets.api import CheckIn, DoorList, PassKey, PassView, TransferView
 from ticketing.web.shell.schemas import wire_time
 from ticketing.web.shell.validation import (
     EMAIL_SCHEMA,
@@ -45,12 +45,27 @@ class CheckInBody(Body):
 
 
 class StaffBody(Body):
+    """Someone named by the email they sign in with."""
+
     email: str = required(examples=["door@example.com"], json_schema_extra=EMAIL_SCHEMA)
 
     @field_validator("email", mode="before")
     @classmethod
     def _email(cls, value: Any) -> str:
         return email_address(value)
+
+
+class TransferBody(StaffBody):
+    """The recipient: they need no account yet; the pass is theirs once they sign in."""
+
+
+class TransferResponse(BaseModel):
+    """The pass moved: to whom, and the version the giver's token was replaced by."""
+
+    ticketId: str
+    email: str
+    version: int
+    transferredAt: datetime = Field(description="ISO 8601 in UTC, ending in Z")
 
 
 class PassResponse(BaseModel):
@@ -111,6 +126,11 @@ def pass_key_json(key: PassKey) -> dict[str, Any]:
 def check_in_json(check_in: CheckIn) -> dict[str, Any]:
     return {"ticketId": check_in.ticket_id, "checkedInAt": wire_time(check_in.checked_in_at),
             "checkedInBy": check_in.checked_in_by}
+
+
+def transfer_json(transfer: TransferView) -> dict[str, Any]:
+    return {"ticketId": transfer.ticket_id, "email": transfer.to_email,
+            "version": transfer.version, "transferredAt": wire_time(transfer.transferred_at)}
 
 
 def door_list_json(door: DoorList) -> dict[str, Any]:

@@ -199,18 +199,27 @@
     input.value = "";
     checkIn(token).then(function () { input.focus(); });
   });
-  window.addEventListener("online", function () { describeState(true); sync(); });
-  window.addEventListener("offline", function () { describeState(false); });
-  setInterval(sync, SYNC_EVERY_MS);
-
-  if (window.EventSource) {
-    var live = new EventSource("/live/doors/" + encodeURIComponent(scopeId));
+  // Live counts from every door of this scope; closed while offline (a real outage
+  // drops it anyway) and opened again, after a fresh list, when the network is back.
+  var live = null;
+  function follow() {
+    if (!window.EventSource || live) { return; }
+    live = new EventSource("/live/doors/" + encodeURIComponent(scopeId));
     live.addEventListener("checkin", function (message) {
       var data = JSON.parse(message.data);
       var entry = saved.passes[data.ticketId];
       if (entry) { entry.in = data.checkedInAt; entry.by = data.checkedInBy; save(); counts(); }
     });
   }
+  function unfollow() { if (live) { live.close(); live = null; } }
+
+  window.addEventListener("online", function () {
+    describeState(true); follow();
+    if (saved.queue.length) { sync(); } else { refresh(); }  // sync refreshes when done
+  });
+  window.addEventListener("offline", function () { describeState(false); unfollow(); });
+  setInterval(sync, SYNC_EVERY_MS);
+  if (navigator.onLine) { follow(); }
 
   if ("BarcodeDetector" in window && navigator.mediaDevices) {
     var panel = document.getElementById("camera-panel");

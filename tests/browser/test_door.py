@@ -1,0 +1,194 @@
+"""The seller at the door and the buyer with the pass, in two browsers that share nothing.
+
+The buyer finds the e-tickets under My Tickets and opens a pass (a QR code and the code
+to type). The seller opens the event's door page: a check-in elsewhere counts live, a
+second scan is refused with when and by whom, and with the network cut by the test the
+page still checks passes itself (signature, version, not in yet), queues them, and syncs
+when the network is back, reporting the pass another door let in meanwhile.
+
+``TICKETING_SCREENSHOTS=<dir>`` keeps the pages' screenshots there (docs/screenshots).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from playwright.sync_api import APIRequestContext, Browser, BrowserContext, Page, expect
+
+from tests.support.browser import PASSWORD, unique_email
+
+if TYPE_CHECKING:
+    from tests.browser.conftest import Server
+
+pytestmark = pytest.mark.browser
+
+WAIT_SECONDS = 10.0
+
+
+def api(request: APIRequestContext, server: Server, method: str, path: str,
+        body: dict[str, Any] | None = None) -> tuple[int, Any]:
+    response = request.fetch(f"{server.base_url}{path}", method=method, data=body)
+    return response.status, response.json()
+
+
+def until(probe: Any, what: str) -> Any:
+    deadline = time.monotonic() + WAIT_SECONDS
+    while True:
+        found = probe()
+        if found:
+            return found
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.05)
+
+
+def signed_up(request: APIRequestContext, server: Server) -> str:
+    email = unique_email()
+    assert api(request, server, "POST", "/api/users/signup",
+               {"email": email, "password": PASSWORD})[0] == 201
+    return email
+
+
+def bought_event(seller: APIRequestContext, buyer: APIRequestContext, server: Server,
+                 quantity: int) -> tuple[str, list[str]]:
+    """An event of ``seller``'s with ``quantity`` tickets paid by ``buyer``: its id and the
+    tickets' ids."""
+    status, event = api(seller, server, "POST", "/api/events",
+                        {"title": "Door night", "price": 15, "quantity": quantity})
+    assert status == 201
+
+    def reserve() -> str | None:
+        status, order = api(buyer, server, "POST", "/api/orders",
+                            {"eventId": event["id"], "quantity": quantity})
+        assert status in (201, 404), order
+        return str(order["id"]) if status == 201 else None
+
+    order_id = until(reserve, "the event to reach orders")
+    until(lambda: api(buyer, server, "POST", "/api/payments",
+                      {"orderId": order_id, "token": "tok_visa"})[0] == 201,
+          "the order to reach payments")
+    _, order = api(buyer, server, "GET", f"/api/orders/{order_id}")
+    tickets = sorted(t["id"] for t in order["tickets"])
+    until(lambda: all(api(buyer, server, "GET", f"/api/tickets/{t}/pass")[0] == 200
+                      for t in tickets), "the passes to be issued")
+    return str(event["id"]), tickets
+
+
+def keep(page: Page, name: str) -> None:
+    target = os.environ.get("TICKETING_SCREENSHOTS")
+    if target:
+        Path(target).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(Path(target) / f"{name}.png"), full_page=True)
+
+
+def test_the_door_checks_passes_in_live_and_offline(
+    page: Page, server: Server, browser_context: BrowserContext, separate_browser: Browser,
+) -> None:
+    seller_context = separate_browser.new_context(viewport={"width": 420, "height": 900})
+    seller_context.set_default_timeout(int(WAIT_SECONDS * 1000))
+    other_door = separate_browser.new_context()  # a second device of the seller's
+    try:
+        seller_email = signed_up(seller_context.request, server)
+        signed_up(browser_context.request, server)
+        event_id, tickets = bought_event(seller_context.request, browser_context.request,
+                                         server, quantity=3)
+        assert api(other_door.request, server, "POST", "/api/users/signin",
+                   {"email": seller_email, "password": PASSWORD})[0] == 200
+
+        # The buyer: My Tickets lists the three passes; one opens as a QR code.
+        page.goto(f"{server.base_url}/orders")
+        page.locator("nav").get_by_role("link", name="My Tickets").click()
+        expect(page.locator("#passes tbody tr")).to_have_count(3)
+        keep(page, "my-tickets")
+        page.locator(f'tr[data-ticket-id="{tickets[0]}"]').get_by_role(
+            "link", name="Show pass").click()
+        expect(page.locator("#pass-qr svg")).to_be_visible()
+        keep(page, "pass")
+        tokens = [api(browser_context.request, server, "GET", f"/api/tickets/{t}/pass")[1]
+                  ["token"] for t in tickets]
+        expect(page.locator("#pass-token")).to_have_text(tokens[0])
+
+        # The seller at the door, online: another door's check-in counts here live.
+        door = seller_context.new_page()
+        door.goto(f"{server.base_url}/events/{event_id}/checkin")
+        expect(door.locator("#door-state")).to_contain_text("List saved")
+        expect(door.locator("#checked-in-count")).to_have_text("0")
+        expect(door.locator("#issued-count")).to_have_text("3")
+        assert api(other_door.request, server, "POST", "/api/checkins",
+                   {"token": tokens[0]})[0] == 201
+        expect(door.locator("#checked-in-count")).to_have_text("1")
+
+        code = door.get_by_label("Pass code")
+        code.fill(tokens[0])
+        code.press("Enter")
+        refusal = rf"Refused: Already checked in at \d\d:\d\d UTC by {re.escape(seller_email)}"
+        expect(door.locator("#scan-result")).to_contain_text(re.compile(refusal))
+        code.fill(tokens[1])
+        code.press("Enter")
+        expect(door.locator("#scan-result")).to_have_text(f"Let in: ticket {tickets[1]}")
+        expect(door.locator("#checked-in-count")).to_have_text("2")
+
+        # The network goes; the door goes on from what it saved.
+        seller_context.set_offline(True)
+        door.wait_for_function("() => !navigator.onLine")
+        assert api(other_door.request, server, "POST", "/api/checkins",
+                   {"token": tokens[2]})[0] == 201  # another door, still online
+        forged = tokens[2][:-2] + ("AA" if not tokens[2].endswith("AA") else "BB")
+        code.fill(forged)
+        code.press("Enter")
+        expect(door.locator("#scan-result")).to_contain_text("not genuine")
+        code.fill(tokens[1])
+        code.press("Enter")
+        expect(door.locator("#scan-result")).to_contain_text("Already checked in")
+        code.fill(tokens[2])  # this device has not heard of the other door's scan
+        code.press("Enter")
+        expect(door.locator("#scan-result")).to_contain_text(
+            f"Let in: ticket {tickets[2]} (offline")
+        expect(door.locator("#queue-state")).to_have_text("1 scan(s) waiting to sync.")
+        keep(door, "door-offline")
+
+        # Back online: the queue syncs and the clash with the other door is reported.
+        seller_context.set_offline(False)
+        expect(door.locator("#queue-state")).to_have_text("Every scan is synced.")
+        expect(door.locator("#conflicts li")).to_have_count(1)
+        expect(door.locator("#conflicts li")).to_contain_text(
+            f"Ticket {tickets[2]}, let in here offline at")
+        expect(door.locator("#conflicts li")).to_contain_text("Already checked in")
+        expect(door.locator("#checked-in-count")).to_have_text("3")
+        keep(door, "door-synced")
+        _, listing = api(seller_context.request, server, "GET", f"/api/doors/{event_id}")
+        assert listing["checkedIn"] == 3
+    finally:
+        other_door.close()
+        seller_context.close()
+
+
+def test_without_javascript_the_door_takes_a_typed_code(
+    server: Server, separate_browser: Browser, browser_context: BrowserContext,
+) -> None:
+    seller_context = separate_browser.new_context(java_script_enabled=False)
+    try:
+        signed_up(seller_context.request, server)
+        signed_up(browser_context.request, server)
+        event_id, tickets = bought_event(seller_context.request, browser_context.request,
+                                         server, quantity=1)
+        token = api(browser_context.request, server, "GET",
+                    f"/api/tickets/{tickets[0]}/pass")[1]["token"]
+        door = seller_context.new_page()
+        door.goto(f"{server.base_url}/events/{event_id}/checkin")
+        door.get_by_label("Pass code").fill(token)
+        door.get_by_role("button", name="Check in").click()
+        expect(door.locator("#scan-result")).to_contain_text(f"Let in: ticket {tickets[0]}")
+        expect(door.locator("#checked-in-count")).to_have_text("1")
+        door.get_by_label("Pass code").fill(token)
+        door.get_by_role("button", name="Check in").click()
+        expect(door.locator("#scan-result")).to_contain_text("Refused: Already checked in")
+        door.get_by_label("Staff email").fill("door@example.com")
+        door.get_by_role("button", name="Add").click()
+        expect(door.locator("#staff-list")).to_have_text("door@example.com")
+    finally:
+        seller_context.close()
