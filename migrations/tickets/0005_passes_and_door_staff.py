@@ -1,4 +1,5 @@
-"""Passes for sold tickets, their transfers, and the door staff sellers name (issue 14)."""
+"""Passes for sold tickets, their transfers, the door staff sellers name, and when an
+order's hold ends (for the seller's view) (issue 14)."""
 
 from tortoise import migrations
 from tortoise.migrations import operations as ops
@@ -51,5 +52,10 @@ class Migration(migrations.Migration):
             ],
             options={'table': 'tickets_pass_transfers', 'app': 'tickets', 'pk_attr': 'id', 'table_description': 'One hand-over of a pass, so the giver still sees where it went.'},
             bases=['Model'],
+        ),
+        ops.AddField(
+            model_name='OrderState',
+            name='expires_at',
+            field=fields.DatetimeField(null=True, auto_now=False, auto_now_add=False),
         ),
     ]

@@ -162,9 +162,53 @@ def test_the_door_checks_passes_in_live_and_offline(
         keep(door, "door-synced")
         _, listing = api(seller_context.request, server, "GET", f"/api/doors/{event_id}")
         assert listing["checkedIn"] == 3
+
+        # The seller's view counts it all; the event's chart draws it.
+        door.set_viewport_size({"width": 1000, "height": 800})
+        door.locator("nav").get_by_role("link", name="Selling").click()
+        row = door.locator(f'#listings tr[data-id="{event_id}"]')
+        expect(row.locator(".state")).to_have_text("Checked in")
+        keep(door, "selling")
+        row.get_by_role("link", name="Chart").click()
+        expect(door.locator("#figures")).to_have_text(
+            "3 sold · 0 remaining · 3 checked in, of 3")
+        expect(door.locator("#line-checked-in")).to_be_attached()
+        keep(door, "selling-event")
     finally:
         other_door.close()
         seller_context.close()
+
+
+def test_a_buyer_transfers_a_ticket_from_its_pass_page(
+    page: Page, server: Server, browser_context: BrowserContext, separate_browser: Browser,
+) -> None:
+    friend_context = separate_browser.new_context()
+    try:
+        seller = separate_browser.new_context()
+        signed_up(seller.request, server)
+        signed_up(browser_context.request, server)
+        _, tickets = bought_event(seller.request, browser_context.request, server, quantity=1)
+        seller.close()
+        page.goto(f"{server.base_url}/tickets/{tickets[0]}/pass")
+        friend_email = unique_email()
+        page.get_by_label("Give this ticket to someone").fill(friend_email)
+        page.get_by_role("button", name="Transfer").click()
+        expect(page.get_by_role("status")).to_have_text(f"Transferred to {friend_email}.")
+        expect(page.locator(f'#given tr[data-ticket-id="{tickets[0]}"]')).to_contain_text(
+            friend_email)
+        expect(page.locator("#passes")).to_have_count(0)
+
+        friend = friend_context.new_page()
+        friend.goto(f"{server.base_url}/auth/signup")
+        friend.get_by_label("Email Address").fill(friend_email)
+        friend.get_by_label("Password").fill(PASSWORD)
+        friend.locator("main form").get_by_role("button", name="Sign Up").click()
+        friend.goto(f"{server.base_url}/passes")
+        friend.locator(f'tr[data-ticket-id="{tickets[0]}"]').get_by_role(
+            "link", name="Show pass").click()
+        expect(friend.locator("#pass-token")).to_contain_text(f"T1.{tickets[0]}.2.")
+    finally:
+        friend_context.close()
 
 
 def test_without_javascript_the_door_takes_a_typed_code(

@@ -27,7 +27,7 @@ SIGNED_IN = {
     ("post", "/api/queue/{event_id}"), ("get", "/api/queue/{event_id}"),
     ("get", "/api/queue/{event_id}/room"), ("put", "/api/queue/{event_id}/room"),
     ("get", "/api/tickets/{ticket_id}/pass"), ("post", "/api/checkins"),
-    ("post", "/api/tickets/{ticket_id}/transfer"),
+    ("post", "/api/tickets/{ticket_id}/transfer"), ("get", "/api/selling"),
     ("get", "/api/doors/{scope_id}"), ("get", "/api/doors/{scope_id}/staff"),
     ("post", "/api/doors/{scope_id}/staff"), ("delete", "/api/doors/{scope_id}/staff/{email}"),
 }
@@ -61,6 +61,7 @@ ERRORS: dict[tuple[str, str], set[int]] = {
     ("get", "/api/tickets/{ticket_id}/pass"): {401, 404} | EVERYWHERE,
     ("get", "/api/passes/key"): EVERYWHERE,
     ("post", "/api/tickets/{ticket_id}/transfer"): BODY | WRITE | {401, 404, 409},
+    ("get", "/api/selling"): {400, 401} | EVERYWHERE,
     ("post", "/api/checkins"): BODY | WRITE | {401, 409},
     ("get", "/api/doors/{scope_id}"): {401, 404} | EVERYWHERE,
     ("get", "/api/doors/{scope_id}/staff"): {401, 404} | EVERYWHERE,

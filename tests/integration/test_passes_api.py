@@ -17,64 +17,14 @@ from quart import Quart
 from quart.typing import TestClientProtocol as Client
 
 from tests.support.apps import assert_error_shape
-from tests.support.payments import errors, pay, signed_up
-from tests.support.waiting import eventually
+from tests.support.passes import bought, listed, paid, pass_of, reserved
+from tests.support.payments import errors, signed_up
 from ticketing.modules.tickets.passes import PassSigner
 from ticketing.settings import Settings
 
 
 def _decode(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
-async def _listed(seller: Client, title: str = "Concert") -> str:
-    response = await seller.post("/api/tickets", json={"title": title, "price": 20})
-    assert response.status_code == 201
-    ticket_id: str = (await response.get_json())["id"]
-    return ticket_id
-
-
-async def _reserved(buyer: Client, body: dict[str, Any]) -> str:
-    async def reserve() -> str | None:
-        answer = await buyer.post("/api/orders", json=body)
-        if answer.status_code == 404:  # orders has not seen the ticket yet
-            return None
-        assert answer.status_code == 201, await answer.get_json()
-        order_id: str = (await answer.get_json())["id"]
-        return order_id
-
-    return await eventually(reserve, what="the ticket to reach orders")
-
-
-async def _paid(buyer: Client, order_id: str) -> None:
-    async def paid() -> bool:
-        response = await pay(buyer, order_id)
-        if response.status_code == 404:  # payments has not seen the order yet
-            return False
-        assert response.status_code == 201, await response.get_json()
-        return True
-
-    await eventually(paid, what="the order to reach payments")
-
-
-async def pass_of(buyer: Client, ticket_id: str) -> dict[str, Any]:
-    """The buyer's pass, once tickets has issued it."""
-    async def issued() -> dict[str, Any] | None:
-        response = await buyer.get(f"/api/tickets/{ticket_id}/pass")
-        if response.status_code == 404:
-            return None
-        assert response.status_code == 200, await response.get_json()
-        body: dict[str, Any] = await response.get_json()
-        return body
-
-    return await eventually(issued, what="the pass to be issued")
-
-
-async def bought(app: Quart, buyer: Client, seller: Client) -> tuple[str, str]:
-    """A ticket listed by ``seller`` and paid by ``buyer``: its id and pass token."""
-    ticket_id = await _listed(seller)
-    await _paid(buyer, await _reserved(buyer, {"ticketId": ticket_id}))
-    return ticket_id, (await pass_of(buyer, ticket_id))["token"]
 
 
 async def check_in(client: Client, token: str, **extra: Any) -> tuple[int, Any]:
@@ -101,8 +51,8 @@ async def test_a_paid_ticket_has_a_pass_that_verifies_with_the_public_key(app: Q
 async def test_only_the_owner_of_a_paid_ticket_gets_its_pass(app: Quart) -> None:
     seller = await signed_up(app, "seller@test.com")
     buyer = await signed_up(app, "buyer@test.com")
-    unpaid = await _listed(seller, "Unpaid")
-    await _reserved(buyer, {"ticketId": unpaid})
+    unpaid = await listed(seller, "Unpaid")
+    await reserved(buyer, {"ticketId": unpaid})
     assert (await buyer.get(f"/api/tickets/{unpaid}/pass")).status_code == 404
     assert (await buyer.get("/api/tickets/not-an-id/pass")).status_code == 404
 
@@ -203,8 +153,8 @@ async def test_an_event_door_lists_its_passes_and_counts_check_ins(app: Quart) -
     response = await seller.post("/api/events", json={"title": "Gig", "price": 10,
                                                       "quantity": 5})
     event_id = (await response.get_json())["id"]
-    order_id = await _reserved(buyer, {"eventId": event_id, "quantity": 2})
-    await _paid(buyer, order_id)
+    order_id = await reserved(buyer, {"eventId": event_id, "quantity": 2})
+    await paid(buyer, order_id)
     order = await (await buyer.get(f"/api/orders/{order_id}")).get_json()
     ticket_ids = sorted(t["id"] for t in order["tickets"])
     tokens = [(await pass_of(buyer, t))["token"] for t in ticket_ids]

@@ -66,6 +66,7 @@ DOCUMENTED: dict[tuple[str, str, str], set[str]] = {
     ("/api/queue/{event_id}/room", "put", "200"): ROOM_KEYS,
     ("/api/tickets/{ticket_id}/pass", "get", "200"): {"ticketId", "token"},
     ("/api/passes/key", "get", "200"): {"algorithm", "publicKey", "keyId"},
+    ("/api/selling", "get", "200"): {"listings", "totals"},
     ("/api/tickets/{ticket_id}/transfer", "post", "200"): {"ticketId", "email", "version",
                                                            "transferredAt"},
     ("/api/checkins", "post", "201"): {"ticketId", "checkedInAt", "checkedInBy"},

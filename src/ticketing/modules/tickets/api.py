@@ -30,10 +30,36 @@ from ticketing.modules.tickets.door import (
 )
 from ticketing.modules.tickets.models import Event, Ticket
 from ticketing.modules.tickets.passes import PassSigner
+from ticketing.modules.tickets.selling import (
+    LISTING_STATES,
+    EventTimeline,
+    Listing,
+    SellerReport,
+    Selling,
+    SellingDesk,
+)
 
-__all__ = ["AlreadyCheckedIn", "CheckIn", "Door", "DoorList", "DoorScope", "EventPlan",
-           "EventView", "PassKey", "PassView", "TicketPage", "TicketReserved", "TicketView",
-           "Tickets", "TicketsApi", "TransferView"]
+__all__ = [
+    "LISTING_STATES",
+    "AlreadyCheckedIn",
+    "CheckIn",
+    "Door",
+    "DoorList",
+    "DoorScope",
+    "EventPlan",
+    "EventTimeline",
+    "EventView",
+    "Listing",
+    "PassKey",
+    "PassView",
+    "SellerReport",
+    "TicketPage",
+    "TicketReserved",
+    "TicketView",
+    "Tickets",
+    "TicketsApi",
+    "TransferView",
+]
 
 # Units are written this many rows per INSERT: one statement per chunk, not per ticket.
 UNIT_BATCH = 1000
@@ -121,7 +147,7 @@ def _event_view(event: Event, remaining: int) -> EventView:
 
 
 @runtime_checkable
-class Tickets(Door, Protocol):
+class Tickets(Door, Selling, Protocol):
     """What the web layer may ask of tickets: commands and queries, nothing else (the
     passes and the door: :class:`~.door.Door`)."""
 
@@ -150,8 +176,9 @@ class Tickets(Door, Protocol):
         version other than ``expected_version`` (409)."""
 
 
-class TicketsApi(DoorDesk, Tickets):
-    """Listings here; passes and the door in :class:`~.door.DoorDesk`."""
+class TicketsApi(DoorDesk, SellingDesk, Tickets):
+    """Listings here; passes and the door in :class:`~.door.DoorDesk`, the seller's view
+    in :class:`~.selling.SellingDesk`."""
 
     def __init__(self, outbox: Outbox, signer: PassSigner, clock: Clock) -> None:
         super().__init__(outbox, signer, clock)

@@ -223,8 +223,7 @@ class DoorDesk(Door):
         async with self._outbox.transaction() as unit:
             moved = await Pass.filter(ticket_id=found.ticket_id, version=found.version,
                                       checked_in_at=None).using_db(unit.connection).update(
-                owner_id=None, owner_email=recipient, version=found.version + 1,
-                issued_at=now)
+                owner_id=None, owner_email=recipient, version=found.version + 1)
             if not moved:
                 raise PassChanged()
             await PassTransfer.create(ticket_id=found.ticket_id, from_user_id=user_id,

@@ -116,6 +116,8 @@ class OrderState(Model):
     order_id = fields.CharField(max_length=26, primary_key=True)
     version = fields.IntField()
     status = fields.CharField(max_length=20)
+    # When the order's hold ends (from its creation), for the seller's view.
+    expires_at = fields.DatetimeField(null=True)
 
     class Meta:
         table = "tickets_order_states"

@@ -7,6 +7,8 @@ each ticket then moves by one guarded statement when the move is plain
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from tortoise.backends.base.client import BaseDBAsyncClient
 
 from ticketing.bus.consumer import Subscriptions
@@ -27,7 +29,8 @@ from ticketing.modules.tickets.models import OrderState, Pass, Ticket, WaitingOr
 
 async def on_order_created(event: OrderCreated, unit: UnitOfWork) -> None:
     """The order holds its tickets, except those another still-open order already holds."""
-    await _order_changed(unit, event.id, event.tickets, event.version, OrderStatus.CREATED)
+    await _order_changed(unit, event.id, event.tickets, event.version, OrderStatus.CREATED,
+                         event.expires_at)
 
 
 async def on_order_cancelled(event: OrderCancelled, unit: UnitOfWork) -> None:
@@ -50,11 +53,12 @@ SUBSCRIPTIONS: Subscriptions = {
 
 
 async def _order_changed(unit: UnitOfWork, order_id: str, tickets: tuple[TicketRef, ...],
-                         version: int, status: OrderStatus) -> bool:
+                         version: int, status: OrderStatus,
+                         expires_at: datetime | None = None) -> bool:
     """Record the order's new state unless stale (then False), and move each ticket as its
     verdict says."""
     connection = unit.connection
-    if not await statements.record_state(connection, order_id, version, status):
+    if not await statements.record_state(connection, order_id, version, status, expires_at):
         return False  # this state of the order, or a newer one, was applied already
     for ref in sorted(tickets, key=lambda t: t.id):  # one lock order for every order
         moved = await statements.move_plainly(connection, order_id, ref.id, status)

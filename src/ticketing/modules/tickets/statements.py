@@ -16,6 +16,7 @@ consumer refused the ticket to and committed meanwhile.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from decimal import Decimal
 from functools import cache
 from typing import Any
@@ -41,9 +42,10 @@ def _statements(dialect: str) -> _Statements:
     returning = f"RETURNING {_COLUMNS}"
     return _Statements(
         record_state=(
-            "INSERT INTO tickets_order_states AS s (order_id, version, status) "
-            f"VALUES ({p(1)}, {p(2)}, {p(3)}) ON CONFLICT (order_id) DO UPDATE "
-            "SET version = excluded.version, status = excluded.status "
+            "INSERT INTO tickets_order_states AS s (order_id, version, status, expires_at) "
+            f"VALUES ({p(1)}, {p(2)}, {p(3)}, {p(4)}) ON CONFLICT (order_id) DO UPDATE "
+            "SET version = excluded.version, status = excluded.status, "
+            "expires_at = COALESCE(excluded.expires_at, s.expires_at) "
             "WHERE s.version < excluded.version RETURNING order_id"),
         hold=(f"UPDATE tickets_tickets SET order_id = {p(1)}, version = version + 1 "
               f"WHERE id = {p(2)} AND NOT sold AND order_id IS NULL {returning}"),
@@ -53,10 +55,12 @@ def _statements(dialect: str) -> _Statements:
 
 
 async def record_state(connection: BaseDBAsyncClient, order_id: str, version: int,
-                       status: OrderStatus) -> bool:
-    """Record the order's state; False if this version of it, or a newer one, was already."""
+                       status: OrderStatus, expires_at: datetime | None = None) -> bool:
+    """Record the order's state (and, from its creation, when its hold ends: the seller's
+    view shows it); False if this version of it, or a newer one, was already."""
     rows = await connection.execute_query_dict(
-        _statements(dialect_of(connection)).record_state, [order_id, version, status.value])
+        _statements(dialect_of(connection)).record_state,
+        [order_id, version, status.value, _stored_time(connection, expires_at)])
     return bool(rows)
 
 
@@ -73,6 +77,14 @@ async def move_plainly(connection: BaseDBAsyncClient, order_id: str, ticket_id: 
         return None
     rows = await connection.execute_query_dict(statement, [order_id, ticket_id])
     return _updated(rows[0]) if rows else None
+
+
+def _stored_time(connection: BaseDBAsyncClient, moment: datetime | None) -> Any:
+    """A time as Tortoise's own field stores it: asyncpg takes the datetime, SQLite the
+    ISO text Tortoise writes and reads back."""
+    if moment is None or dialect_of(connection) == "postgres":
+        return moment
+    return moment.astimezone(UTC).isoformat(" ")
 
 
 def _updated(row: dict[str, Any]) -> TicketUpdated:
