@@ -11,7 +11,7 @@ PORT ?= 8000
 # Never download an interpreter: the project runs on the machine's Python 3.11.
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: run test lint lock bench-setup bench-sessions bench-edge bench-bus bench-reserve bench-onsale bench-capacity bench-lean profile-deps bench-expiry bench-footprint bench-peer bench-deps browser-deps split
+.PHONY: run test lint lock bench-setup bench-sessions bench-edge bench-bus bench-reserve bench-onsale bench-capacity bench-lean profile-deps bench-expiry bench-door bench-footprint bench-peer bench-deps browser-deps split
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -67,6 +67,9 @@ profile-deps: | $(UV)  ## py-spy, for `python -m bench.lean --profile DIR` (a to
 
 bench-expiry: $(STAMP)  ## 10,000 orders expiring within a minute: lateness, idle scheduler CPU
 	$(BIN)/python -m bench.expiry
+
+bench-door: $(STAMP)  ## check-ins of 5,000 passes vs ticket reads; re-scans all 409; the door list's size
+	$(BIN)/python -m bench.door
 
 split: $(STAMP)  ## NATS + one process per module (8001-8005) behind an Ingress-like router on :8000
 	$(BIN)/python deploy/split.py

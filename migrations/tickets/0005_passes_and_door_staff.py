@@ -1,5 +1,5 @@
 """Passes for sold tickets, their transfers, the door staff sellers name, and when an
-order's hold ends (for the seller's view) (issue 14)."""
+order's hold ends and whose it is (issue 14)."""
 
 from tortoise import migrations
 from tortoise.migrations import operations as ops
@@ -52,6 +52,11 @@ class Migration(migrations.Migration):
             ],
             options={'table': 'tickets_pass_transfers', 'app': 'tickets', 'pk_attr': 'id', 'table_description': 'One hand-over of a pass, so the giver still sees where it went.'},
             bases=['Model'],
+        ),
+        ops.AddField(
+            model_name='OrderState',
+            name='buyer_id',
+            field=fields.CharField(null=True, max_length=26),
         ),
         ops.AddField(
             model_name='OrderState',

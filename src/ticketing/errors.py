@@ -40,6 +40,8 @@ MESSAGES: Mapping[str, str] = MappingProxyType({
     "pass_replaced": "This pass is no longer valid: the ticket was transferred, resold "
                      "or refunded",
     "already_checked_in": "Already checked in",
+    "pass_other_door": "This pass is for another door",
+    "not_door_staff": "Not on this door's staff",
     "checked_in_transfer": "A ticket let in at the door cannot be transferred",
     "self_transfer": "You cannot transfer a ticket to yourself",
     "pass_changed": "This pass changed meanwhile; reload and try again",

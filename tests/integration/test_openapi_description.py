@@ -66,7 +66,7 @@ ERRORS: dict[tuple[str, str], set[int]] = {
     ("get", "/api/doors/{scope_id}"): {401, 404} | EVERYWHERE,
     ("get", "/api/doors/{scope_id}/staff"): {401, 404} | EVERYWHERE,
     ("post", "/api/doors/{scope_id}/staff"): BODY | WRITE | {401, 404},
-    ("delete", "/api/doors/{scope_id}/staff/{email}"): WRITE | {401, 404},
+    ("delete", "/api/doors/{scope_id}/staff/{email}"): WRITE | {400, 401, 404},
 }
 RULE_ARGUMENT = re.compile(r"<(?:[^:>]*:)?([^>]+)>")  # <path:filename> -> {filename}
 MODULE_SETS = [(module,) for module in MODULE_NAMES] + [MODULE_NAMES]

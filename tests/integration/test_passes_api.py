@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import base64
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -19,6 +20,8 @@ from quart.typing import TestClientProtocol as Client
 from tests.support.apps import assert_error_shape
 from tests.support.passes import bought, listed, paid, pass_of, reserved
 from tests.support.payments import errors, signed_up
+from ticketing.bus.contracts import Envelope, OrderCompleted, OrderCreated, TicketRef
+from ticketing.ids import new_id
 from ticketing.modules.tickets.passes import PassSigner
 from ticketing.settings import Settings
 
@@ -247,3 +250,59 @@ async def test_a_transfer_racing_a_check_in_lets_only_one_through(app: Quart) ->
     door = await (await seller.get(f"/api/doors/{ticket_id}")).get_json()
     [only] = door["passes"]
     assert (only["version"] == 2) != (only["checkedInAt"] is not None)
+
+
+async def test_a_door_refuses_a_pass_for_another_of_the_sellers_doors(app: Quart) -> None:
+    seller = await signed_up(app, "seller@test.com")
+    buyer = await signed_up(app, "buyer@test.com")
+    ticket_id, token = await bought(app, buyer, seller)
+    other_door = await listed(seller, "Another night")
+
+    assert await check_in(seller, token, scopeId=other_door) == (
+        400, errors("This pass is for another door"))
+    status, body = await check_in(seller, token, scopeId=ticket_id)
+    assert (status, body["ticketId"]) == (201, ticket_id)
+
+
+async def test_taking_staff_off_checks_the_email_and_that_they_were_on(app: Quart) -> None:
+    seller = await signed_up(app, "seller@test.com")
+    ticket_id = await listed(seller)
+    for _ in range(2):  # naming someone twice changes nothing
+        response = await seller.post(f"/api/doors/{ticket_id}/staff",
+                                     json={"email": "door@test.com"})
+        assert await response.get_json() == {"staff": ["door@test.com"]}
+    response = await seller.delete(f"/api/doors/{ticket_id}/staff/nobody@test.com")
+    assert (response.status_code, await response.get_json()) == (
+        404, errors("Not on this door's staff"))
+    response = await seller.delete(f"/api/doors/{ticket_id}/staff/x%00y")
+    assert (response.status_code, await response.get_json()) == (
+        400, errors("Email must be valid", "email"))
+    response = await seller.delete(f"/api/doors/{ticket_id}/staff/Door@Test.com")
+    assert await response.get_json() == {"staff": []}
+
+
+async def test_a_scan_time_beyond_the_calendar_is_a_clear_400(app: Quart) -> None:
+    seller = await signed_up(app, "seller@test.com")
+    for moment in ("0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00"):
+        status, body = await check_in(seller, "T1.x", scannedAt=moment)
+        assert (status, body) == (400, errors("ScannedAt must be an ISO 8601 time",
+                                              "scannedAt"))
+
+
+async def test_a_completion_without_its_buyer_issues_the_pass_to_the_orders_creator(
+    app: Quart,
+) -> None:
+    seller = await signed_up(app, "seller@test.com")
+    buyer = await signed_up(app, "buyer@test.com")
+    buyer_id = (await (await buyer.get("/api/users/currentuser")).get_json())["currentUser"]["id"]
+    ticket_id = await listed(seller)
+    consumer = app.extensions["ticketing"].bus.modules["tickets"].consumer
+    order_id, ref = new_id(), TicketRef(id=ticket_id, price=Decimal("20.00"))
+    for event in (
+        OrderCreated(id=order_id, version=0, status="created", user_id=buyer_id,
+                     expires_at=datetime.now(UTC) + timedelta(minutes=15), ticket=ref,
+                     tickets=(ref,)),
+        OrderCompleted(id=order_id, version=1, ticket=ref, tickets=(ref,)),  # an older orders
+    ):
+        await consumer.handle(Envelope.wrap(event, "orders"))
+    assert (await pass_of(buyer, ticket_id))["token"].startswith(f"T1.{ticket_id}.1.")

@@ -7,10 +7,12 @@ Its seller, and the people the seller names by email, may check passes in there.
 
 from __future__ import annotations
 
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol, runtime_checkable
 
+from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
 
 from ticketing.bus.contracts import TicketCheckedIn, TicketTransferred
@@ -35,6 +37,16 @@ __all__ = ["AlreadyCheckedIn", "CheckIn", "Door", "DoorDesk", "DoorList", "DoorP
 # An offline scan synced later keeps the time it was made, if it is no older than this
 # (a door device's clock is not trusted further back, nor ahead of the server's).
 OFFLINE_SCAN_GRACE = timedelta(hours=24)
+
+
+class OtherDoorPass(DomainError):
+    """Genuine and current, but it admits to another of the seller's doors."""
+
+    code = "pass_other_door"
+
+
+class NotDoorStaff(NotFound):
+    code = "not_door_staff"
 
 
 class ReplacedPass(DomainError):
@@ -185,12 +197,14 @@ class Door(Protocol):
         """Name someone door staff (seller only); naming them twice changes nothing."""
 
     async def remove_door_staff(self, scope_id: str, user_id: str, email: str) -> list[str]:
-        """Take someone off the door staff (seller only)."""
+        """Take someone off the door staff (seller only; 404 when they are not on it)."""
 
     async def check_in(self, token: str, user_id: str, email: str,
-                       scanned_at: datetime | None = None) -> CheckIn:
-        """Let a pass in, once: 400 unreadable, forged or replaced; 401 not staff of its
-        door; 409 already in. ``scanned_at`` is when an offline door scanned it."""
+                       scanned_at: datetime | None = None,
+                       scope_id: str | None = None) -> CheckIn:
+        """Let a pass in, once: 400 unreadable, forged, replaced or (with ``scope_id``,
+        the door being worked) for another door; 401 not staff of its door; 409 already
+        in. ``scanned_at`` is when an offline door scanned it."""
 
 
 class DoorDesk(Door):
@@ -269,17 +283,21 @@ class DoorDesk(Door):
 
     async def add_door_staff(self, scope_id: str, user_id: str, email: str) -> list[str]:
         await _seller_only(scope_id, user_id)
-        await DoorStaff.get_or_create(scope_id=scope_id, email=email.lower(),
-                                      defaults={"added_at": self._clock()})
+        if not await _is_staff(scope_id, email):
+            with suppress(IntegrityError):  # named at the same moment by another request
+                await DoorStaff.create(scope_id=scope_id, email=email.lower(),
+                                       added_at=self._clock())
         return await _staff_of(scope_id)
 
     async def remove_door_staff(self, scope_id: str, user_id: str, email: str) -> list[str]:
         await _seller_only(scope_id, user_id)
-        await DoorStaff.filter(scope_id=scope_id, email=email.lower()).delete()
+        if not await DoorStaff.filter(scope_id=scope_id, email=email.lower()).delete():
+            raise NotDoorStaff()
         return await _staff_of(scope_id)
 
     async def check_in(self, token: str, user_id: str, email: str,
-                       scanned_at: datetime | None = None) -> CheckIn:
+                       scanned_at: datetime | None = None,
+                       scope_id: str | None = None) -> CheckIn:
         """One guarded UPDATE lets the pass in: of two doors scanning it at once, exactly
         one changes the row; the other reads who did and gets the 409."""
         claim = self._signer.verify(token)
@@ -290,6 +308,8 @@ class DoorDesk(Door):
             raise NotAuthorized()
         if found.version != claim.version:
             raise ReplacedPass()
+        if scope_id is not None and scope_id != found.scope_id:
+            raise OtherDoorPass()
         at = self._scan_time(scanned_at)
         async with self._outbox.transaction() as unit:
             admitted = await Pass.filter(ticket_id=found.ticket_id, version=claim.version,

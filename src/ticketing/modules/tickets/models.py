@@ -116,8 +116,10 @@ class OrderState(Model):
     order_id = fields.CharField(max_length=26, primary_key=True)
     version = fields.IntField()
     status = fields.CharField(max_length=20)
-    # When the order's hold ends (from its creation), for the seller's view.
+    # When the order's hold ends and who placed it (from its creation): the seller's view
+    # shows the one; passes go to the other when a completion does not name the buyer.
     expires_at = fields.DatetimeField(null=True)
+    buyer_id = fields.CharField(max_length=26, null=True)
 
     class Meta:
         table = "tickets_order_states"

@@ -30,7 +30,7 @@ from ticketing.modules.tickets.models import OrderState, Pass, Ticket, WaitingOr
 async def on_order_created(event: OrderCreated, unit: UnitOfWork) -> None:
     """The order holds its tickets, except those another still-open order already holds."""
     await _order_changed(unit, event.id, event.tickets, event.version, OrderStatus.CREATED,
-                         event.expires_at)
+                         event.expires_at, event.user_id)
 
 
 async def on_order_cancelled(event: OrderCancelled, unit: UnitOfWork) -> None:
@@ -39,10 +39,17 @@ async def on_order_cancelled(event: OrderCancelled, unit: UnitOfWork) -> None:
 
 
 async def on_order_completed(event: OrderCompleted, unit: UnitOfWork) -> None:
-    """The order was paid: its tickets are sold for good, each with a pass for the buyer."""
-    if await _order_changed(unit, event.id, event.tickets, event.version,
-                            OrderStatus.COMPLETE) and event.user_id is not None:
-        await _issue_passes(unit.connection, event.id, event.tickets, event.user_id)
+    """The order was paid: its tickets are sold for good, each with a pass for the buyer
+    (named by the completion, or, from an orders release before it did, by the creation)."""
+    if not await _order_changed(unit, event.id, event.tickets, event.version,
+                                OrderStatus.COMPLETE):
+        return
+    buyer = event.user_id
+    if buyer is None:
+        state = await OrderState.get(order_id=event.id, using_db=unit.connection)
+        buyer = state.buyer_id
+    if buyer is not None:
+        await _issue_passes(unit.connection, event.id, event.tickets, buyer)
 
 
 SUBSCRIPTIONS: Subscriptions = {
@@ -54,11 +61,13 @@ SUBSCRIPTIONS: Subscriptions = {
 
 async def _order_changed(unit: UnitOfWork, order_id: str, tickets: tuple[TicketRef, ...],
                          version: int, status: OrderStatus,
-                         expires_at: datetime | None = None) -> bool:
+                         expires_at: datetime | None = None,
+                         buyer_id: str | None = None) -> bool:
     """Record the order's new state unless stale (then False), and move each ticket as its
     verdict says."""
     connection = unit.connection
-    if not await statements.record_state(connection, order_id, version, status, expires_at):
+    if not await statements.record_state(connection, order_id, version, status, expires_at,
+                                         buyer_id):
         return False  # this state of the order, or a newer one, was applied already
     for ref in sorted(tickets, key=lambda t: t.id):  # one lock order for every order
         moved = await statements.move_plainly(connection, order_id, ref.id, status)

@@ -42,10 +42,12 @@ def _statements(dialect: str) -> _Statements:
     returning = f"RETURNING {_COLUMNS}"
     return _Statements(
         record_state=(
-            "INSERT INTO tickets_order_states AS s (order_id, version, status, expires_at) "
-            f"VALUES ({p(1)}, {p(2)}, {p(3)}, {p(4)}) ON CONFLICT (order_id) DO UPDATE "
+            "INSERT INTO tickets_order_states AS s "
+            "(order_id, version, status, expires_at, buyer_id) "
+            f"VALUES ({p(1)}, {p(2)}, {p(3)}, {p(4)}, {p(5)}) ON CONFLICT (order_id) DO UPDATE "
             "SET version = excluded.version, status = excluded.status, "
-            "expires_at = COALESCE(excluded.expires_at, s.expires_at) "
+            "expires_at = COALESCE(excluded.expires_at, s.expires_at), "
+            "buyer_id = COALESCE(excluded.buyer_id, s.buyer_id) "
             "WHERE s.version < excluded.version RETURNING order_id"),
         hold=(f"UPDATE tickets_tickets SET order_id = {p(1)}, version = version + 1 "
               f"WHERE id = {p(2)} AND NOT sold AND order_id IS NULL {returning}"),
@@ -55,12 +57,14 @@ def _statements(dialect: str) -> _Statements:
 
 
 async def record_state(connection: BaseDBAsyncClient, order_id: str, version: int,
-                       status: OrderStatus, expires_at: datetime | None = None) -> bool:
-    """Record the order's state (and, from its creation, when its hold ends: the seller's
-    view shows it); False if this version of it, or a newer one, was already."""
+                       status: OrderStatus, expires_at: datetime | None = None,
+                       buyer_id: str | None = None) -> bool:
+    """Record the order's state (and, from its creation, when its hold ends and whose it
+    is: the seller's view shows the one, passes are issued to the other); False if this
+    version of it, or a newer one, was already."""
     rows = await connection.execute_query_dict(
         _statements(dialect_of(connection)).record_state,
-        [order_id, version, status.value, _stored_time(connection, expires_at)])
+        [order_id, version, status.value, _stored_time(connection, expires_at), buyer_id])
     return bool(rows)
 
 

@@ -43,7 +43,7 @@ def security_headers(settings: Settings) -> dict[str, str]:
         "X-Content-Type-Options": "nosniff",
         "X-Frame-Options": "DENY",
         "Referrer-Policy": "same-origin",
-        "Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=(self), "
+        "Permissions-Policy": "camera=(self), microphone=(), geolocation=(), payment=(self), "
                               "usb=(), interest-cohort=()",
         "Cross-Origin-Opener-Policy": "same-origin",
     }

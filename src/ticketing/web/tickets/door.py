@@ -14,6 +14,7 @@ from ticketing.modules.tickets.api import Door
 from ticketing.web.shell.openapi import refuses
 from ticketing.web.shell.runtime import facade
 from ticketing.web.shell.session import require_user, signed_in
+from ticketing.web.shell.validation import parse_form
 from ticketing.web.tickets.door_schemas import (
     CheckInBody,
     CheckInResponse,
@@ -80,7 +81,8 @@ async def check_in(data: CheckInBody) -> tuple[Response, int]:
     """Let a pass in, exactly once: unreadable, forged or replaced → 400; not the seller
     or door staff → 401; in already → 409 saying when and by whom."""
     user = require_user()
-    done = await door().check_in(data.token, user.id, user.email, data.scannedAt)
+    done = await door().check_in(data.token, user.id, user.email, data.scannedAt,
+                                 data.scopeId)
     return jsonify(check_in_json(done)), 201
 
 
@@ -117,8 +119,9 @@ async def add_staff(scope_id: str, data: StaffBody) -> tuple[Response, int]:
 @blueprint.delete("/doors/<scope_id>/staff/<email>")
 @signed_in
 @document_response(StaffResponse)
-@refuses(404)
+@refuses(400, 404)
 async def remove_staff(scope_id: str, email: str) -> Response:
-    """Take someone off this door's staff (the seller only)."""
+    """Take someone off this door's staff (the seller only; 404 if not on it)."""
+    named = parse_form(StaffBody, {"email": email}).email  # as it was named: normalised
     return jsonify({"staff": await door().remove_door_staff(scope_id, require_user().id,
-                                                            email)})
+                                                            named)})

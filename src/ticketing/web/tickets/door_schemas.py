@@ -30,6 +30,9 @@ class CheckInBody(Body):
         default=None, description="When an offline door scanned it (ISO 8601); the server's "
                                   "time is used when absent, in the future or over a day old")
 
+    scopeId: str | None = Field(default=None, description="The door being worked (an event "
+                                "or lone ticket id): a pass for another door is refused")
+
     @field_validator("token", mode="before")
     @classmethod
     def _token(cls, value: Any) -> str:

@@ -26,9 +26,9 @@ def moment(value: Any, message: str) -> datetime | None:
         raise rule_failed(message)
     try:
         found = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    except ValueError:
+        return (found if found.tzinfo else found.replace(tzinfo=UTC)).astimezone(UTC)
+    except (ValueError, OverflowError):  # year 1 an hour east of UTC has no UTC time
         raise rule_failed(message) from None
-    return (found if found.tzinfo else found.replace(tzinfo=UTC)).astimezone(UTC)
 
 
 class NewEventBody(NewTicketBody):

@@ -10,6 +10,7 @@
   var scopeId = root.dataset.scopeId;
   var storageKey = "ticketing:door:" + scopeId;
   var SYNC_EVERY_MS = 15000;
+  var REFRESH_EVERY_MS = 60000;  // transfers and new sales reach the saved list this often
   var SAME_CODE_MS = 3000;
   var resultBox = document.getElementById("scan-result");
   var form = document.getElementById("typed-form");
@@ -20,6 +21,8 @@
   var conflictList = document.getElementById("conflicts");
   var keyReady = Promise.resolve(null);  // the imported CryptoKey; null without Ed25519
   var syncing = false;
+  var signedOut = false;  // the session ended: scans wait until staff sign in again
+  var inFlight = Object.create(null);  // ticket ids being checked right now
 
   function load() {
     try { return JSON.parse(localStorage.getItem(storageKey)) || {}; } catch (e) { return {}; }
@@ -28,7 +31,15 @@
   saved.passes = saved.passes || {};
   saved.queue = saved.queue || [];
   saved.conflicts = saved.conflicts || [];
-  function save() { localStorage.setItem(storageKey, JSON.stringify(saved)); }
+  var storageFull = false;  // the browser refused to keep it all (its quota is a few MB)
+  function save() {
+    try {
+      localStorage.setItem(storageKey, JSON.stringify(saved));
+      storageFull = false;
+    } catch (e) {
+      storageFull = true;  // it still works from memory while this page stays open
+    }
+  }
 
   function clock(iso) {
     var at = new Date(iso);
@@ -52,8 +63,9 @@
   }
   function describeQueue() {
     offlinePanel.hidden = !saved.queue.length && !saved.conflicts.length;
-    queueLine.textContent = saved.queue.length
-      ? saved.queue.length + " scan(s) waiting to sync." : "Every scan is synced.";
+    queueLine.textContent = (saved.queue.length
+      ? saved.queue.length + " scan(s) waiting to sync." : "Every scan is synced.")
+      + (signedOut ? " Sign in again to send them." : "");
     conflictList.replaceChildren();
     saved.conflicts.forEach(function (text) {
       var item = document.createElement("li");
@@ -65,7 +77,8 @@
   function describeState(online) {
     var when = saved.savedAt ? " List saved " + clock(saved.savedAt) + "." : "";
     stateLine.textContent = (online ? "Online." : "Offline: checking passes on this device.")
-      + when + (saved.key ? " Key " + saved.key.keyId + "." : "");
+      + when + (saved.key ? " Key " + saved.key.keyId + "." : "")
+      + (storageFull ? " This browser cannot keep the whole list: keep this page open." : "");
     stateLine.dataset.online = online ? "yes" : "no";
   }
 
@@ -123,11 +136,14 @@
     }
     var entry = saved.passes[parts[1]];
     return keyReady.then(function (key) {
-      if (!key) { return true; }  // no Ed25519 in this browser: the saved list alone decides
+      if (!key) { return null; }  // no Ed25519 here: nothing can be let in unverified
       return crypto.subtle.verify({name: "Ed25519"}, key, bytes(parts[3]),
                                   new TextEncoder().encode(parts.slice(0, 3).join(".")))
         .catch(function () { return false; });
     }).then(function (genuine) {
+      if (genuine === null) {
+        return {ok: false, text: "This browser cannot check passes offline; use the network or another device"};
+      }
       if (!genuine) { return {ok: false, text: "This pass is not genuine: its signature does not match"}; }
       if (!entry) { return {ok: false, text: "This pass is not on this door's list"}; }
       if (String(entry.v) !== parts[2]) {
@@ -141,7 +157,11 @@
   }
 
   function offline(token) {
+    var ticketId = token.split(".")[1];
+    if (inFlight[ticketId]) { return Promise.resolve(); }  // the same code, scanned twice
+    inFlight[ticketId] = true;
     return verifyHere(token).then(function (verdict) {
+      delete inFlight[ticketId];
       if (!verdict.ok) { show(false, verdict.text + " (checked offline)"); return; }
       var at = new Date().toISOString();
       saved.passes[verdict.ticketId].in = at;
@@ -156,8 +176,9 @@
     token = token.trim();
     if (!token) { return Promise.resolve(); }
     if (!navigator.onLine) { return offline(token); }
-    return api("POST", "/api/checkins", {token: token})
+    return api("POST", "/api/checkins", {token: token, scopeId: scopeId})
       .then(function (reply) {
+        if (reply.status >= 500) { describeState(false); return offline(token); }
         if (reply.status === 201) {
           var entry = saved.passes[reply.data.ticketId];
           if (entry) { entry.in = reply.data.checkedInAt; entry.by = reply.data.checkedInBy; }
@@ -174,9 +195,13 @@
     if (syncing || !saved.queue.length || !navigator.onLine) { return Promise.resolve(); }
     syncing = true;
     var scan = saved.queue[0];
-    return api("POST", "/api/checkins", {token: scan.token, scannedAt: scan.scannedAt})
+    return api("POST", "/api/checkins",
+               {token: scan.token, scannedAt: scan.scannedAt, scopeId: scopeId})
       .then(function (reply) {
-        if (reply.status === 401 || reply.status >= 500) { return false; }  // try later
+        signedOut = reply.status === 401;
+        if (signedOut) { describeQueue(); }
+        // Only a verdict on the pass takes it off the queue; anything else is tried again.
+        if ([201, 400, 409].indexOf(reply.status) < 0) { return false; }
         saved.queue.shift();
         if (reply.status !== 201) {
           saved.conflicts.push("Ticket " + scan.ticketId + ", let in here offline at "
@@ -219,13 +244,17 @@
   });
   window.addEventListener("offline", function () { describeState(false); unfollow(); });
   setInterval(sync, SYNC_EVERY_MS);
+  setInterval(function () {
+    if (navigator.onLine && !saved.queue.length) { refresh(); }
+  }, REFRESH_EVERY_MS);
   if (navigator.onLine) { follow(); }
 
   if ("BarcodeDetector" in window && navigator.mediaDevices) {
     var panel = document.getElementById("camera-panel");
     var video = document.getElementById("camera");
     panel.classList.remove("d-none");
-    document.getElementById("camera-start").addEventListener("click", function () {
+    document.getElementById("camera-start").addEventListener("click", function (click) {
+      click.currentTarget.disabled = true;  // one camera stream, one scanning loop
       var detector = new window.BarcodeDetector({formats: ["qr_code"]});
       var last = {code: "", at: 0};
       navigator.mediaDevices.getUserMedia({video: {facingMode: "environment"}})
