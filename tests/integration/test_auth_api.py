@@ -301,7 +301,9 @@ async def test_session_cookie_is_httponly_lax_site_wide_and_not_secure_in_test(
 
 
 async def test_session_cookie_is_secure_in_production(settings: Settings) -> None:
-    async with serving(replace(settings, env="production")) as client:
+    production = replace(settings, env="production",  # production needs its own pass key
+                         pass_key="cGFzcy1rZXktb2YtdGhpcnR5LXR3by1ieXRlcy0wMTI")
+    async with serving(production) as client:
         signed_up = await client.post("/api/users/signup",
                                       json={"email": "test@test.com", "password": PASSWORD})
         signed_out = await client.post("/api/users/signout")

@@ -11,7 +11,7 @@ from tests.support.apps import PASSWORD, nav_labels, session_cookie, sign_up
 from ticketing.modules.auth.throttle import SIGNIN_PER_ACCOUNT_AND_ADDRESS
 
 SIGNED_OUT_NAV = ["Sign Up", "Sign In"]
-SIGNED_IN_NAV = ["Sell Tickets", "New Event", "My Orders", "Sign Out"]
+SIGNED_IN_NAV = ["Sell Tickets", "New Event", "My Orders", "My Tickets", "Selling", "Sign Out"]
 
 
 async def page(client: Client, path: str) -> str:

@@ -354,7 +354,8 @@ async def test_completion_is_announced_with_the_orders_new_version(
 
     assert await published("order:completed") == [
         {"id": order["id"], "version": 1, "ticket": {"id": ticket["id"]},
-         "tickets": [{"id": ticket["id"]}], "paymentId": payment_id},
+         "tickets": [{"id": ticket["id"]}], "paymentId": payment_id,
+         "userId": buyer.id},
     ]
     assert await published("order:payment-refused") == [
         {"id": order["id"], "paymentId": second, "reason": "order_paid"}]
