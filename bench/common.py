@@ -15,7 +15,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -64,6 +64,21 @@ def postgres_database() -> Iterator[str]:
         yield POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
     finally:
         asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def rows_per_database(kinds: str, run: Callable[[str, str | None], str]) -> list[str]:
+    """``run(kind, database_url)`` on each of the comma list ``kinds`` (``sqlite``: the
+    embedded default, ``postgres``: a database made for it and dropped after), each
+    table row printed as it is measured."""
+    rows = []
+    for kind in kinds.split(","):
+        if kind == "postgres":
+            with postgres_database() as url:
+                rows.append(run(kind, url))
+        else:
+            rows.append(run(kind, None))
+        print(rows[-1], flush=True)
+    return rows
 
 
 @dataclass

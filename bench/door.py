@@ -27,7 +27,7 @@ from pathlib import Path
 import httpx
 from tortoise.backends.base.executor import EXECUTOR_CACHE
 
-from bench.common import JWT_KEY, ROOT, machine, postgres_database, server
+from bench.common import JWT_KEY, ROOT, machine, rows_per_database, server
 from bench.report import write_section
 from ticketing import db
 from ticketing.ids import new_id, unit_id
@@ -137,15 +137,9 @@ def main() -> None:
     parser.add_argument("--passes", type=int, default=5000)
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
-    rows = []
     with tempfile.TemporaryDirectory(prefix="bench-door-") as tmp:
-        for kind in args.databases.split(","):
-            if kind == "postgres":
-                with postgres_database() as url:
-                    rows.append(run(kind, args.passes, Path(tmp), url))
-            else:
-                rows.append(run(kind, args.passes, Path(tmp), None))
-            print(rows[-1], flush=True)
+        rows = rows_per_database(args.databases,
+                                 lambda kind, url: run(kind, args.passes, Path(tmp), url))
     report = "\n".join([
         f"Machine: {machine()}. One process (in-process bus), uvicorn, {CLIENTS} concurrent "
         "clients, the load generator on the same cores. Baseline: `GET /api/tickets/:id` of "

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from tortoise.backends.base.executor import EXECUTOR_CACHE
 
-from bench.common import JWT_KEY, ROOT, machine, postgres_database, server
+from bench.common import JWT_KEY, ROOT, machine, rows_per_database, server
 from bench.report import write_section
 from ticketing import db
 from ticketing.ids import new_id
@@ -144,15 +144,9 @@ def main() -> None:
     parser.add_argument("--orders", type=int, default=10_000)
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
-    rows = []
     with tempfile.TemporaryDirectory(prefix="bench-expiry-") as tmp:
-        for kind in args.databases.split(","):
-            if kind == "postgres":
-                with postgres_database() as url:
-                    rows.append(run(kind, args.orders, Path(tmp), url))
-            else:
-                rows.append(run(kind, args.orders, Path(tmp), None))
-            print(rows[-1], flush=True)
+        rows = rows_per_database(args.databases,
+                                 lambda kind, url: run(kind, args.orders, Path(tmp), url))
     report = "\n".join([
         f"Machine: {machine()}. One process (in-process bus, Taskiq in-memory broker), uvicorn. "
         "Lateness = when the benchmark saw the order `cancelled` (polling every 20 ms) minus "

@@ -20,7 +20,7 @@ class Migration(migrations.Migration):
                 ('email', fields.CharField(max_length=254)),
                 ('added_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
             ],
-            options={'table': 'tickets_door_staff', 'app': 'tickets', 'unique_together': (('scope_id', 'email'),), 'pk_attr': 'id', 'table_description': 'Someone a seller lets check passes in at the door of one scope (an event, or a'},
+            options={'table': 'tickets_door_staff', 'app': 'tickets', 'unique_together': (('scope_id', 'email'),), 'indexes': [Index(fields=['email'])], 'pk_attr': 'id', 'table_description': 'Someone a seller lets check passes in at the door of one scope (an event, or a'},
             bases=['Model'],
         ),
         ops.CreateModel(

@@ -144,6 +144,10 @@ async def test_only_the_seller_and_named_door_staff_check_passes_in(app: Quart) 
 
     status, body = await check_in(staff, token)
     assert (status, body["checkedInBy"]) == (201, "door@test.com")
+    doors = await (await staff.get("/doors")).get_data(as_text=True)
+    assert f'href="/tickets/{ticket_id}/checkin"' in doors
+    assert f'data-scope-id="{ticket_id}"' not in await (await buyer.get("/doors")).get_data(
+        as_text=True)
 
     response = await seller.delete(f"/api/doors/{ticket_id}/staff/door@test.com")
     assert await response.get_json() == {"staff": []}

@@ -190,6 +190,9 @@ class Door(Protocol):
     async def door_list(self, scope_id: str, user_id: str, email: str) -> DoorList:
         """The door's valid passes (404 unknown scope, 401 neither seller nor staff)."""
 
+    async def doors_of(self, email: str) -> list[DoorScope]:
+        """The doors someone was named staff of, newest first: where they may work."""
+
     async def door_staff(self, scope_id: str, user_id: str) -> list[str]:
         """The emails named as door staff (seller only)."""
 
@@ -276,6 +279,14 @@ class DoorDesk(Door):
         return DoorList(scope_id, scope.title, scope.kind, tuple(
             DoorPass(p.ticket_id, p.version, p.checked_in_at, p.checked_in_by)
             for p in passes))
+
+    async def doors_of(self, email: str) -> list[DoorScope]:
+        named = await DoorStaff.filter(email=email.lower()).order_by("-id")
+        doors = []
+        for staff in named:
+            with suppress(NotFound):  # a listing gone since is no door any more
+                doors.append(await _scope(staff.scope_id))
+        return doors
 
     async def door_staff(self, scope_id: str, user_id: str) -> list[str]:
         await _seller_only(scope_id, user_id)

@@ -104,6 +104,7 @@ class DoorStaff(Model):
     class Meta:
         table = "tickets_door_staff"
         unique_together = (("scope_id", "email"),)
+        indexes = (("email",),)
 
 
 class OrderState(Model):

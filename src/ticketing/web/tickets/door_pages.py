@@ -55,6 +55,16 @@ async def passes() -> Page | WerkzeugResponse:
                                  notice=just.to_email if just else None), 200
 
 
+@blueprint.get("/doors")
+async def doors() -> Page | WerkzeugResponse:
+    """The doors a seller named you staff of, each opening its check-in page."""
+    user = current_user()
+    if user is None:
+        return sign_in_redirect()
+    return await render_template("tickets/doors.html",
+                                 doors=await door().doors_of(user.email)), 200
+
+
 @blueprint.get("/tickets/<ticket_id>/pass")
 async def show_pass(ticket_id: str) -> Page | WerkzeugResponse:
     """The pass as a QR code with its typed code beneath; prints on one page."""
