@@ -87,13 +87,13 @@ async def _issue_passes(connection: BaseDBAsyncClient, order_id: str,
     existing = {p.ticket_id: p for p in await Pass.filter(ticket_id__in=[t.id for t in sold])
                 .using_db(connection)}
     now = utc_now()
+    await Pass.bulk_create([  # one INSERT for an order of many tickets
+        Pass(ticket_id=t.id, owner_id=owner_id, order_id=order_id, seller_id=t.user_id,
+             scope_id=t.event_id or t.id, issued_at=now)
+        for t in sold if t.id not in existing], using_db=connection)
     for ticket in sold:
         earlier = existing.get(ticket.id)
-        if earlier is None:
-            await Pass.create(ticket_id=ticket.id, owner_id=owner_id, order_id=order_id,
-                              seller_id=ticket.user_id, scope_id=ticket.event_id or ticket.id,
-                              issued_at=now, using_db=connection)
-        elif earlier.order_id != order_id:
+        if earlier is not None and earlier.order_id != order_id:
             await Pass.filter(ticket_id=ticket.id).using_db(connection).update(
                 owner_id=owner_id, owner_email=None, order_id=order_id,
                 version=earlier.version + 1,
