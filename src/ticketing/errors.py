@@ -45,6 +45,11 @@ MESSAGES: Mapping[str, str] = MappingProxyType({
     "checked_in_transfer": "A ticket let in at the door cannot be transferred",
     "self_transfer": "You cannot transfer a ticket to yourself",
     "pass_changed": "This pass changed meanwhile; reload and try again",
+    "pass_on_resale": "This ticket is on resale: its pass admits nobody until it sells",
+    "checked_in_resale": "A ticket let in at the door cannot be resold",
+    "already_on_resale": "This ticket is on resale already",
+    "resale_above_paid": "A resale cannot cost more than you paid",
+    "resale_ticket_edit": "This ticket was sold; only its holder can put it back on sale",
     # orders
     "ticket_reserved": "Ticket is already reserved",
     "ticket_not_yet": "This ticket cannot be ordered yet; try again in a moment",
@@ -55,6 +60,7 @@ MESSAGES: Mapping[str, str] = MappingProxyType({
     "admission_required": "Wait for your turn in this event's queue",
     "bad_rate": "RatePerMinute must be a whole number from 1 to 100000",
     "order_complete": "Cannot cancel a completed order",
+    "own_resale": "You cannot buy back the ticket you put on resale",
     # payments
     "order_cancelled": "Cannot pay for a cancelled order",
     "order_expired": "Order has expired",

@@ -46,7 +46,7 @@ async def test_each_listing_shows_its_state_and_the_totals_add_up(app: Quart) ->
     _, body = await selling(seller, "?state=sold")
     assert {row["id"] for row in body["listings"]} == {sold, event_id}
     assert await selling(seller, "?state=gone") == (400, errors(
-        "State must be one of for_sale, reserved, sold, checked_in", "state"))
+        "State must be one of for_sale, reserved, sold, checked_in, resold", "state"))
     assert (await selling(buyer))[1]["listings"] == []
     assert (await selling(app.test_client()))[0] == 401
 

@@ -257,6 +257,36 @@ class TicketTransferred(Event):
 
 
 @dataclasses.dataclass(frozen=True)
+class TicketResaleListed(Event):
+    """A pass's holder put the ticket back on sale at ``price``, no more than they paid
+    (tickets -> orders, which frees the ticket from ``previous_order_id`` and keeps it
+    from ``seller_id``). The ticket is at ``version`` with the new price, as the
+    ``ticket:updated`` published with it says; either may arrive first."""
+
+    WIRE_TYPE: ClassVar[str] = "ticket:resale-listed"
+    ticket_id: str
+    version: int
+    title: str
+    price: Decimal
+    seller_id: str
+    previous_order_id: str
+    event_id: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class TicketResold(Event):
+    """A ticket put back on sale was bought: ``order_id`` paid ``price`` and the pass is
+    the buyer's (tickets -> payments, which records what it owes ``seller_id``)."""
+
+    WIRE_TYPE: ClassVar[str] = "ticket:resold"
+    ticket_id: str
+    order_id: str
+    seller_id: str
+    buyer_id: str
+    price: Decimal
+
+
+@dataclasses.dataclass(frozen=True)
 class TicketCheckedIn(Event):
     """A pass was let in at the door (tickets -> every process's live views, through the
     bus's watchers; no module consumes it). ``scope_id`` is the ticket's event, or the
@@ -310,7 +340,8 @@ EVENT_TYPES: dict[str, type[Event]] = {
     cls.WIRE_TYPE: cls
     for cls in (SessionEnded, SessionsEnded, AllSessionsEnded, TicketCreated, TicketUpdated,
                 EventCreated, OrderCreated, OrderCancelled, OrderCompleted, OrderPaymentRefused,
-                WaitingRoomAdvanced, TicketTransferred, TicketCheckedIn, ExpirationComplete,
+                WaitingRoomAdvanced, TicketTransferred, TicketResaleListed, TicketResold,
+                TicketCheckedIn, ExpirationComplete,
                 PaymentAuthorized, PaymentCreated)
 }
 

@@ -12,7 +12,8 @@ query costs as much as running it. Nothing here takes an event-wide lock:
   has one writer at a time anyway);
 - the unique partial index over active order lines (migration 0004) is the last word:
   an insert that would give a ticket a second active order fails;
-- a buyer's per-event limit is one guarded upsert of their own holding row.
+- a buyer's per-event limit is one guarded upsert of their own holding row;
+- a resale is never handed out to the one who put it on sale (``resold_by``).
 """
 
 from __future__ import annotations
@@ -50,6 +51,8 @@ class _Statements:
     release_tickets: str
     release_lines: str
     release_holding: str
+    free_resale: str
+    release_resale_line: str
 
 
 @cache
@@ -58,12 +61,14 @@ def _statements(dialect: str) -> _Statements:
     p = parameters(dialect)
     returning = "RETURNING id, title, price, version, event_id"
     lock = " FOR UPDATE SKIP LOCKED" if postgres else ""
+    not_own_resale = f"(resold_by IS NULL OR resold_by <> {p(3)})"
     return _Statements(
         one=(f"UPDATE orders_tickets SET order_id = {p(1)} WHERE id = {p(2)} "
-             f"AND order_id IS NULL {returning}"),
+             f"AND order_id IS NULL AND {not_own_resale} {returning}"),
         from_event=(f"UPDATE orders_tickets SET order_id = {p(1)} WHERE id IN "
                     f"(SELECT id FROM orders_tickets WHERE event_id = {p(2)} "
-                    f"AND order_id IS NULL ORDER BY id LIMIT {p(3)}{lock}) {returning}"),
+                    f"AND order_id IS NULL AND {not_own_resale} ORDER BY id "
+                    f"LIMIT {p(4)}{lock}) {returning}"),
         within_limit=(
             "INSERT INTO orders_buyer_holdings AS h (user_id, event_id, held) "
             f"VALUES ({p(1)}, {p(2)}, {p(3)}) ON CONFLICT (user_id, event_id) "
@@ -77,6 +82,10 @@ def _statements(dialect: str) -> _Statements:
                        f"WHERE order_id = {p(1)} AND active"),
         release_holding=(f"UPDATE orders_buyer_holdings SET held = held - {p(1)} "
                          f"WHERE user_id = {p(2)} AND event_id = {p(3)}"),
+        free_resale=(f"UPDATE orders_tickets SET order_id = NULL, resold_by = {p(1)} "
+                     f"WHERE id = {p(2)} AND order_id = {p(3)} RETURNING id"),
+        release_resale_line=(f"UPDATE orders_order_lines SET active = FALSE "
+                             f"WHERE order_id = {p(1)} AND ticket_id = {p(2)} AND active"),
     )
 
 
@@ -106,22 +115,23 @@ def _handed_out(rows: Sequence[Any]) -> list[HandedOut]:
     return sorted(found, key=lambda t: t.id)
 
 
-async def hand_out(connection: BaseDBAsyncClient, order_id: str,
-                   ticket_id: str) -> HandedOut | None:
-    """Give the ticket to the order if no active order has it; None otherwise (or if
-    orders does not know it)."""
+async def hand_out(connection: BaseDBAsyncClient, order_id: str, ticket_id: str,
+                   buyer_id: str) -> HandedOut | None:
+    """Give the ticket to the order if no active order has it and it is not the buyer's
+    own resale; None otherwise (or if orders does not know it)."""
     rows = await connection.execute_query_dict(_statements(dialect_of(connection)).one,
-                                               [order_id, ticket_id])
+                                               [order_id, ticket_id, buyer_id])
     found = _handed_out(rows)
     return found[0] if found else None
 
 
 async def hand_out_from_event(connection: BaseDBAsyncClient, order_id: str, event_id: str,
-                              quantity: int) -> list[HandedOut]:
+                              quantity: int, buyer_id: str) -> list[HandedOut]:
     """Give up to ``quantity`` free tickets of the event to the order, lowest ids first
-    among those no concurrent reservation is taking."""
+    among those no concurrent reservation is taking (and none the buyer put on resale)."""
     rows = await connection.execute_query_dict(
-        _statements(dialect_of(connection)).from_event, [order_id, event_id, quantity])
+        _statements(dialect_of(connection)).from_event,
+        [order_id, event_id, buyer_id, quantity])
     return _handed_out(rows)
 
 
@@ -161,3 +171,18 @@ async def release(connection: BaseDBAsyncClient, order_id: str, user_id: str,
     if event_id is not None:
         await connection.execute_query(statements.release_holding,
                                        [quantity, user_id, event_id])
+
+
+async def free_resale(connection: BaseDBAsyncClient, ticket_id: str, order_id: str,
+                      seller_id: str, event_id: str | None, buyer_id: str) -> bool:
+    """A ticket the paid order ``order_id`` holds is on sale again from ``seller_id``: no
+    order holds it (its line there ends) and the buyer's holding of the event shrinks.
+    False when that order no longer holds it (this resale was applied already)."""
+    statements = _statements(dialect_of(connection))
+    if not await connection.execute_query_dict(statements.free_resale,
+                                               [seller_id, ticket_id, order_id]):
+        return False
+    await connection.execute_query(statements.release_resale_line, [order_id, ticket_id])
+    if event_id is not None:
+        await connection.execute_query(statements.release_holding, [1, buyer_id, event_id])
+    return True

@@ -26,6 +26,7 @@ from ticketing.modules.orders.models import EventReplica, Order, OrderLine, Tick
 from ticketing.modules.orders.rules import (
     NotEnoughTickets,
     NotOnSale,
+    OwnResale,
     TicketAlreadyReserved,
     TicketLimitReached,
 )
@@ -141,7 +142,7 @@ class OrdersApi(Orders):
         same ticket; the replica is read only to tell a refusal's reason."""
         order_id = new_id()
         async with _counted(), self._outbox.transaction() as unit:
-            handed = await _hand_out(unit.connection, order_id, ticket_id)
+            handed = await _hand_out(unit.connection, order_id, ticket_id, user_id)
             event = await self._waiting.known_event(handed.event_id) \
                 if handed.event_id else None
             return await self._place(unit, order_id, user_id, [handed], event, admission)
@@ -153,7 +154,7 @@ class OrdersApi(Orders):
             event = await self._waiting.known_event(event_id)
             async with self._outbox.transaction() as unit:
                 handed = await allocation.hand_out_from_event(unit.connection, order_id,
-                                                              event.id, quantity)
+                                                              event.id, quantity, user_id)
                 if len(handed) < quantity:
                     raise NotEnoughTickets()
                 return await self._place(unit, order_id, user_id, handed, event, admission)
@@ -237,14 +238,15 @@ async def _counted() -> AsyncIterator[None]:
     metrics.RESERVATIONS.labels("made").inc()
 
 
-async def _hand_out(connection: BaseDBAsyncClient, order_id: str,
-                    ticket_id: str) -> HandedOut:
-    """The ticket handed out to the order, else why not: unknown (404) or held (400).
-    A ticket whose replica arrived between the hand-out and the look is handed out then."""
+async def _hand_out(connection: BaseDBAsyncClient, order_id: str, ticket_id: str,
+                    buyer_id: str) -> HandedOut:
+    """The ticket handed out to the order, else why not: unknown (404), held or the
+    buyer's own resale (400). A ticket whose replica arrived between the hand-out and the
+    look is handed out then."""
     if not is_valid_id(ticket_id):
         raise NotFound()
     for _ in range(2):
-        handed = await allocation.hand_out(connection, order_id, ticket_id)
+        handed = await allocation.hand_out(connection, order_id, ticket_id, buyer_id)
         if handed is not None:
             return handed
         replica = await TicketReplica.get_or_none(id=ticket_id, using_db=connection)
@@ -252,6 +254,8 @@ async def _hand_out(connection: BaseDBAsyncClient, order_id: str,
             raise NotFound()
         if replica.order_id is not None:
             raise TicketAlreadyReserved()
+        if replica.resold_by == buyer_id:
+            raise OwnResale()
     raise TicketAlreadyReserved()
 
 

@@ -81,6 +81,8 @@ class TicketReplica(Model):
     version = fields.IntField()
     event_id = fields.CharField(max_length=26, null=True)
     order_id = fields.CharField(max_length=26, null=True)
+    # Who put it back on sale, if anyone: they may not buy their own resale.
+    resold_by = fields.CharField(max_length=26, null=True)
 
     class Meta:
         table = "orders_tickets"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from decimal import Decimal
 from functools import cache
 
 from ticketing.bus.consumer import RetryLater, Subscriptions
@@ -14,11 +15,13 @@ from ticketing.bus.contracts import (
     PaymentAuthorized,
     PaymentCreated,
     TicketCreated,
+    TicketResaleListed,
     TicketUpdated,
 )
 from ticketing.bus.outbox import UnitOfWork
 from ticketing.bus.sql import dialect_of, parameters
 from ticketing.ids import unit_id
+from ticketing.modules.orders import allocation
 from ticketing.modules.orders.models import EventReplica, Order, TicketReplica
 from ticketing.modules.orders.rules import ReplicaStep, payment_refusal, replica_step
 from ticketing.modules.orders.transitions import close_order
@@ -38,28 +41,46 @@ def _next_version(dialect: str) -> str:
 
 
 async def on_ticket_changed(event: TicketCreated | TicketUpdated, unit: UnitOfWork) -> None:
+    await _apply_version(unit, event.id, event.version, event.title, event.price)
+
+
+async def on_resale_listed(event: TicketResaleListed, unit: UnitOfWork) -> None:
+    """The ticket is on sale again at its new price (this event and its ``ticket:updated``
+    carry the same version; whichever comes first applies it): the order that bought it
+    lets go, and its seller may not buy it."""
+    await _apply_version(unit, event.ticket_id, event.version, event.title, event.price)
+    previous = await Order.get_or_none(id=event.previous_order_id, using_db=unit.connection)
+    if previous is None:
+        raise RetryLater(f"resale of {event.ticket_id} from unknown order "
+                         f"{event.previous_order_id}")
+    await allocation.free_resale(unit.connection, event.ticket_id, previous.id,
+                                 event.seller_id, previous.event_id, previous.user_id)
+
+
+async def _apply_version(unit: UnitOfWork, ticket_id: str, version: int, title: str,
+                         price: Decimal) -> None:
     """Apply strictly in version order: wait for a missing predecessor, drop the stale.
     The usual case, the next version of a known ticket, is one guarded statement."""
     connection = unit.connection
-    if event.version > 0:
+    if version > 0:
         applied, _ = await connection.execute_query(
             _next_version(dialect_of(connection)),
-            [event.title, event.price, event.version, event.id, event.version - 1])
+            [title, price, version, ticket_id, version - 1])
         if applied:
             return
-    replica = await TicketReplica.filter(id=event.id).using_db(unit.connection) \
+    replica = await TicketReplica.filter(id=ticket_id).using_db(connection) \
         .select_for_update().first()
-    step = replica_step(replica.version if replica is not None else None, event.version)
+    step = replica_step(replica.version if replica is not None else None, version)
     if step is ReplicaStep.WAIT:
-        raise RetryLater(f"ticket {event.id} v{event.version} before its predecessor")
+        raise RetryLater(f"ticket {ticket_id} v{version} before its predecessor")
     if step is ReplicaStep.IGNORE:
         return
     if replica is None:
-        await TicketReplica.create(id=event.id, title=event.title, price=event.price,
-                                   version=event.version, using_db=unit.connection)
+        await TicketReplica.create(id=ticket_id, title=title, price=price, version=version,
+                                   using_db=connection)
         return
-    replica.title, replica.price, replica.version = event.title, event.price, event.version
-    await replica.save(using_db=unit.connection, update_fields=["title", "price", "version"])
+    replica.title, replica.price, replica.version = title, price, version
+    await replica.save(using_db=connection, update_fields=["title", "price", "version"])
 
 
 async def on_event_created(event: EventCreated, unit: UnitOfWork,
@@ -115,6 +136,7 @@ def subscriptions(waiting: WaitingRooms) -> Subscriptions:
     return {
         TicketCreated: on_ticket_changed,
         TicketUpdated: on_ticket_changed,
+        TicketResaleListed: on_resale_listed,
         EventCreated: event_created,
         ExpirationComplete: on_expiration_complete,
         PaymentAuthorized: on_payment_authorized,

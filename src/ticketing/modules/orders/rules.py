@@ -14,6 +14,10 @@ class TicketAlreadyReserved(DomainError):
     code = "ticket_reserved"
 
 
+class OwnResale(DomainError):
+    code = "own_resale"
+
+
 class NotEnoughTickets(DomainError):
     code = "not_enough_tickets"
 

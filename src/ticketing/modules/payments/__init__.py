@@ -18,7 +18,8 @@ def _build(context: ModuleContext) -> ModuleParts:
     payments = PaymentsApi(context.outbox, gateway, settler,
                            context.settings.stripe_webhook_secret, clock=context.clock,
                            supervisor=context.supervisor)
-    return ModuleParts(facade=payments, subscriptions=Reactions(settler).subscriptions,
+    reactions = Reactions(settler, context.clock)
+    return ModuleParts(facade=payments, subscriptions=reactions.subscriptions,
                        on_start=payments.start, on_stop=payments.close)
 
 

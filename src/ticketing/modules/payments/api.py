@@ -20,6 +20,7 @@ from ticketing.bus.supervisor import Supervised, Supervisor
 from ticketing.clock import Clock, utc_now
 from ticketing.errors import NotAuthorized, NotFound
 from ticketing.ids import is_valid_id
+from ticketing.modules.payments import payouts
 from ticketing.modules.payments.attempts import Attempts, PaymentResult
 from ticketing.modules.payments.errors import (
     AlreadyPaid,
@@ -34,6 +35,7 @@ from ticketing.modules.payments.gateway import (
     ProviderUnavailable,
 )
 from ticketing.modules.payments.models import OrderReplica, Payment
+from ticketing.modules.payments.payouts import PayoutView
 from ticketing.modules.payments.settler import Settler
 from ticketing.modules.payments.webhooks import Webhooks
 
@@ -50,6 +52,7 @@ __all__ = [
     "PaymentResult",
     "Payments",
     "PaymentsApi",
+    "PayoutView",
     "ProviderUnavailable",
 ]
 
@@ -78,6 +81,9 @@ class Payments(Protocol):
 
     async def receive_webhook(self, payload: str | bytes, signature: str | None) -> bool:
         """Apply a signed provider event once; False when it was handled before."""
+
+    async def payouts_of(self, user_id: str) -> list[PayoutView]:
+        """What the user is owed for their resales that sold, newest first."""
 
     async def start(self) -> None:
         """Start the settler (captures, releases, refunds) under the supervisor."""
@@ -109,6 +115,9 @@ class PaymentsApi(Payments):
 
     async def receive_webhook(self, payload: str | bytes, signature: str | None) -> bool:
         return await self._webhooks.receive(payload, signature)
+
+    async def payouts_of(self, user_id: str) -> list[PayoutView]:
+        return await payouts.payouts_of(user_id)
 
     async def start(self) -> None:
         self._settling = self._supervisor.start("payments-settler", self._settler.run)

@@ -111,6 +111,24 @@ class Payment(Model):
         table = "payments_payments"
 
 
+class Payout(Model):
+    """What the marketplace owes someone for a resale of theirs that sold, one entry per
+    ticket per order that bought it (the ledger: paying it out to a bank is out of scope)."""
+
+    id = fields.IntField(primary_key=True)
+    payee_id = fields.CharField(max_length=26, db_index=True)
+    ticket_id = fields.CharField(max_length=26)
+    order_id = fields.CharField(max_length=26)
+    amount_cents = fields.BigIntField()
+    currency = fields.CharField(max_length=3)
+    cause = fields.CharField(max_length=20)
+    recorded_at = fields.DatetimeField()
+
+    class Meta:
+        table = "payments_payouts"
+        unique_together = (("order_id", "ticket_id"),)
+
+
 class OfflineIntent(Model):
     """A PaymentIntent of the offline provider (``TICKETING_PAYMENTS=fake``).
 

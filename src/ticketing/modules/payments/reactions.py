@@ -18,9 +18,12 @@ from ticketing.bus.contracts import (
     OrderCreated,
     OrderPaymentRefused,
     OrderStatus,
+    TicketResold,
 )
 from ticketing.bus.outbox import UnitOfWork
 from ticketing.bus.sql import dialect_of, parameters
+from ticketing.clock import Clock
+from ticketing.modules.payments import payouts
 from ticketing.modules.payments.models import OrderReplica, PaymentAttempt
 from ticketing.modules.payments.rules import Step, Verdict, order_update, settlement
 from ticketing.modules.payments.settler import Settler
@@ -37,19 +40,24 @@ def _new_copy(dialect: str) -> str:
 class Reactions:
     """The handlers of payments' subscriptions."""
 
-    def __init__(self, settler: Settler) -> None:
+    def __init__(self, settler: Settler, clock: Clock) -> None:
         self._settler = settler
+        self._clock = clock
 
     @property
     def subscriptions(self) -> Subscriptions:
         """What payments reacts to: the life of every order, to know what may be paid,
-        and orders' verdict on each authorised payment."""
+        orders' verdict on each authorised payment, and resales sold (a payout owed)."""
         return {
             OrderCreated: self.on_order_created,
             OrderCancelled: self.on_order_cancelled,
             OrderCompleted: self.on_order_completed,
             OrderPaymentRefused: self.on_order_payment_refused,
+            TicketResold: self.on_ticket_resold,
         }
+
+    async def on_ticket_resold(self, event: TicketResold, unit: UnitOfWork) -> None:
+        await payouts.record_resale(event, unit, self._clock)
 
     async def on_order_created(self, event: OrderCreated, unit: UnitOfWork) -> None:
         """A new order's copy, in one statement; a copy some later event of the order made

@@ -28,8 +28,9 @@ from ticketing.modules.tickets.door import (
     PassView,
     TransferView,
 )
-from ticketing.modules.tickets.models import Event, Ticket
+from ticketing.modules.tickets.models import Event, Pass, Ticket
 from ticketing.modules.tickets.passes import PassSigner
+from ticketing.modules.tickets.resales import RESALE_STATES, ResaleDesk, ResaleView, Reselling
 from ticketing.modules.tickets.selling import (
     LISTING_STATES,
     EventTimeline,
@@ -41,6 +42,7 @@ from ticketing.modules.tickets.selling import (
 
 __all__ = [
     "LISTING_STATES",
+    "RESALE_STATES",
     "AlreadyCheckedIn",
     "CheckIn",
     "Door",
@@ -52,6 +54,7 @@ __all__ = [
     "Listing",
     "PassKey",
     "PassView",
+    "ResaleView",
     "SellerReport",
     "TicketPage",
     "TicketReserved",
@@ -67,6 +70,12 @@ UNIT_BATCH = 1000
 
 class TicketReserved(DomainError):
     code = "reserved_ticket_edit"
+
+
+class ResaleTicketEdit(DomainError):
+    """Sold once, the ticket is its holder's to put back on sale, not its seller's."""
+
+    code = "resale_ticket_edit"
 
 
 class EventTicketEdit(DomainError):
@@ -147,9 +156,9 @@ def _event_view(event: Event, remaining: int) -> EventView:
 
 
 @runtime_checkable
-class Tickets(Door, Selling, Protocol):
+class Tickets(Door, Reselling, Selling, Protocol):
     """What the web layer may ask of tickets: commands and queries, nothing else (the
-    passes and the door: :class:`~.door.Door`)."""
+    passes and the door: :class:`~.door.Door`; resales: :class:`~.resales.Reselling`)."""
 
     async def create(self, user_id: str, title: str, price: Decimal) -> TicketView:
         """List a ticket for sale (version 0) and announce it."""
@@ -172,13 +181,13 @@ class Tickets(Door, Selling, Protocol):
 
     async def update(self, ticket_id: str, user_id: str, title: str, price: Decimal,
                      expected_version: int | None = None) -> TicketView:
-        """Edit a ticket: 404, then reserved (400), then not the owner (401), then a
+        """Edit a ticket: 404, then reserved or resold (400), then not the owner (401), then a
         version other than ``expected_version`` (409)."""
 
 
-class TicketsApi(DoorDesk, SellingDesk, Tickets):
-    """Listings here; passes and the door in :class:`~.door.DoorDesk`, the seller's view
-    in :class:`~.selling.SellingDesk`."""
+class TicketsApi(DoorDesk, ResaleDesk, SellingDesk, Tickets):
+    """Listings here; passes and the door in :class:`~.door.DoorDesk`, resales in
+    :class:`~.resales.ResaleDesk`, the seller's view in :class:`~.selling.SellingDesk`."""
 
     def __init__(self, outbox: Outbox, signer: PassSigner, clock: Clock) -> None:
         super().__init__(outbox, signer, clock)
@@ -212,6 +221,8 @@ class TicketsApi(DoorDesk, SellingDesk, Tickets):
             raise TicketReserved()
         if ticket.event_id:
             raise EventTicketEdit()
+        if await Pass.exists(ticket_id=ticket.id):
+            raise ResaleTicketEdit()
         if ticket.user_id != user_id:
             raise NotAuthorized()
         if expected_version is not None and expected_version != ticket.version:

@@ -10,10 +10,12 @@ from __future__ import annotations
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Protocol, runtime_checkable
 
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
+from tortoise.queryset import QuerySet
 
 from ticketing.bus.contracts import TicketCheckedIn, TicketTransferred
 from ticketing.bus.outbox import Outbox
@@ -32,7 +34,8 @@ from ticketing.modules.tickets.models import DoorStaff, Event, Pass, PassTransfe
 from ticketing.modules.tickets.passes import ALGORITHM, PassSigner
 
 __all__ = ["AlreadyCheckedIn", "CheckIn", "Door", "DoorDesk", "DoorList", "DoorPass", "DoorScope",
-           "PassKey", "PassView", "ReplacedPass", "TransferView"]
+           "PassChanged", "PassKey", "PassView", "ReplacedPass", "TransferView", "held_pass",
+           "untouched_pass"]
 
 # An offline scan synced later keeps the time it was made, if it is no older than this
 # (a door device's clock is not trusted further back, nor ahead of the server's).
@@ -59,6 +62,12 @@ class CheckedInTransfer(DomainError):
     """A pass let in at the door has been used: it can no longer change hands."""
 
     code = "checked_in_transfer"
+
+
+class PassOnResale(DomainError):
+    """Its holder put the ticket back on sale: until it sells it admits nobody, nor moves."""
+
+    code = "pass_on_resale"
 
 
 class SelfTransfer(DomainError):
@@ -102,6 +111,11 @@ class PassView:
     event_id: str | None
     issued_at: datetime
     checked_in_at: datetime | None
+    # What the holder paid: the most a resale of it may ask.
+    paid_price: Decimal
+    # The asking price while the holder has it on resale: it admits nobody until it sells
+    # (then the pass is the buyer's).
+    resale_price: Decimal | None = None
 
 
 @dataclass(frozen=True)
@@ -220,7 +234,7 @@ class DoorDesk(Door):
         return PassKey(ALGORITHM, self._signer.public_key, self._signer.key_id)
 
     async def pass_of(self, ticket_id: str, user_id: str, email: str) -> PassView:
-        return (await self._views([await _held(ticket_id, user_id, email)]))[0]
+        return (await self._views([await held_pass(ticket_id, user_id, email)]))[0]
 
     async def passes_of(self, user_id: str, email: str) -> list[PassView]:
         held = Q(owner_id=user_id) | Q(owner_id=None, owner_email=email.lower())
@@ -230,16 +244,18 @@ class DoorDesk(Door):
                        to_email: str) -> TransferView:
         """The version-guarded UPDATE makes a transfer and a check-in (or a second
         transfer) racing for one pass come out as one of them and a 409."""
-        found = await _held(ticket_id, user_id, email)
+        found = await held_pass(ticket_id, user_id, email)
         recipient = to_email.lower()
         if recipient == email.lower():
             raise ValidationFailed([FieldError(message_of(SelfTransfer.code), "email")])
         if found.checked_in_at is not None:
             raise CheckedInTransfer()
+        if found.on_resale:
+            raise PassOnResale()
         now = self._clock()
         async with self._outbox.transaction() as unit:
-            moved = await Pass.filter(ticket_id=found.ticket_id, version=found.version,
-                                      checked_in_at=None).using_db(unit.connection).update(
+            moved = await untouched_pass(found.ticket_id, found.version) \
+                .using_db(unit.connection).update(
                 owner_id=None, owner_email=recipient, version=found.version + 1)
             if not moved:
                 raise PassChanged()
@@ -264,7 +280,9 @@ class DoorDesk(Door):
         return [PassView(ticket_id=p.ticket_id, token=self._signer.token(p.ticket_id, p.version),
                          version=p.version, title=tickets[p.ticket_id].title,
                          scope_id=p.scope_id, event_id=tickets[p.ticket_id].event_id,
-                         issued_at=p.issued_at, checked_in_at=p.checked_in_at)
+                         issued_at=p.issued_at, checked_in_at=p.checked_in_at,
+                         paid_price=p.paid_price,
+                         resale_price=tickets[p.ticket_id].price if p.on_resale else None)
                 for p in passes]
 
     async def door_scope(self, scope_id: str, user_id: str, email: str) -> DoorScope:
@@ -275,7 +293,7 @@ class DoorDesk(Door):
 
     async def door_list(self, scope_id: str, user_id: str, email: str) -> DoorList:
         scope = await self.door_scope(scope_id, user_id, email)
-        passes = await Pass.filter(scope_id=scope_id).order_by("ticket_id")
+        passes = await Pass.filter(scope_id=scope_id, on_resale=False).order_by("ticket_id")
         return DoorList(scope_id, scope.title, scope.kind, tuple(
             DoorPass(p.ticket_id, p.version, p.checked_in_at, p.checked_in_by)
             for p in passes))
@@ -321,11 +339,12 @@ class DoorDesk(Door):
             raise ReplacedPass()
         if scope_id is not None and scope_id != found.scope_id:
             raise OtherDoorPass()
+        if found.on_resale:
+            raise PassOnResale()
         at = self._scan_time(scanned_at)
         async with self._outbox.transaction() as unit:
-            admitted = await Pass.filter(ticket_id=found.ticket_id, version=claim.version,
-                                         checked_in_at=None).using_db(unit.connection) \
-                .update(checked_in_at=at, checked_in_by=email)
+            admitted = await untouched_pass(found.ticket_id, claim.version) \
+                .using_db(unit.connection).update(checked_in_at=at, checked_in_by=email)
             if admitted:
                 await unit.publish(TicketCheckedIn(ticket_id=found.ticket_id,
                                                    scope_id=found.scope_id,
@@ -333,8 +352,10 @@ class DoorDesk(Door):
         if admitted:
             return CheckIn(found.ticket_id, at, email)
         now = await Pass.get(ticket_id=found.ticket_id)
-        if now.version != claim.version or now.checked_in_at is None:
+        if now.version != claim.version:
             raise ReplacedPass()
+        if now.checked_in_at is None:
+            raise PassOnResale()  # listed meanwhile
         raise AlreadyCheckedIn(now.ticket_id, now.checked_in_at, now.checked_in_by or "")
 
     def _scan_time(self, scanned_at: datetime | None) -> datetime:
@@ -344,7 +365,15 @@ class DoorDesk(Door):
         return scanned_at
 
 
-async def _held(ticket_id: str, user_id: str, email: str) -> Pass:
+def untouched_pass(ticket_id: str, version: int) -> QuerySet[Pass]:
+    """The pass at this version, if nothing else happened to it since: not let in, not
+    put on resale. Each change of a pass is an UPDATE guarded by it, so of two racing
+    changes one wins and the other finds no row."""
+    return Pass.filter(ticket_id=ticket_id, version=version, checked_in_at=None,
+                       on_resale=False)
+
+
+async def held_pass(ticket_id: str, user_id: str, email: str) -> Pass:
     """The pass, if this user holds it: by account, or by email once transferred."""
     found = await Pass.get_or_none(ticket_id=ticket_id) if is_valid_id(ticket_id) else None
     if found is None:

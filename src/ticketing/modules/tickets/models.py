@@ -71,6 +71,13 @@ class Pass(Model):
     issued_at = fields.DatetimeField()
     checked_in_at = fields.DatetimeField(null=True)
     checked_in_by = fields.CharField(max_length=254, null=True)
+    # What the holder paid (a resale may ask no more) and what the first sale fetched
+    # (the seller's takings, however often it is resold since). Database defaults only so
+    # the columns could be added: migration 0006 fills in each ticket's price.
+    paid_price = fields.DecimalField(max_digits=9, decimal_places=2, db_default=0)
+    face_value = fields.DecimalField(max_digits=9, decimal_places=2, db_default=0)
+    # Put back on sale by its holder: it admits nobody, nor moves, until it sells.
+    on_resale = fields.BooleanField(default=False, db_default=False)
 
     class Meta:
         table = "tickets_passes"
@@ -90,6 +97,24 @@ class PassTransfer(Model):
 
     class Meta:
         table = "tickets_pass_transfers"
+
+
+class Resale(Model):
+    """A pass's holder putting the ticket back on sale, and the order that bought it."""
+
+    id = fields.IntField(primary_key=True)
+    ticket_id = fields.CharField(max_length=26)
+    seller_id = fields.CharField(max_length=26)
+    price = fields.DecimalField(max_digits=9, decimal_places=2)
+    # The order the seller had bought it by: the one orders frees it from.
+    previous_order_id = fields.CharField(max_length=26)
+    listed_at = fields.DatetimeField()
+    sold_order_id = fields.CharField(max_length=26, null=True)
+    sold_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "tickets_resales"
+        indexes = (("ticket_id", "sold_order_id"), ("seller_id",))
 
 
 class DoorStaff(Model):

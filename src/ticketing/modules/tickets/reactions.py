@@ -19,12 +19,13 @@ from ticketing.bus.contracts import (
     OrderCreated,
     OrderStatus,
     TicketRef,
+    TicketResold,
 )
 from ticketing.bus.outbox import UnitOfWork
 from ticketing.clock import utc_now
 from ticketing.modules.tickets import statements
 from ticketing.modules.tickets.holds import Hold, Verdict, hold_verdict
-from ticketing.modules.tickets.models import OrderState, Pass, Ticket, WaitingOrder
+from ticketing.modules.tickets.models import OrderState, Pass, Resale, Ticket, WaitingOrder
 
 
 async def on_order_created(event: OrderCreated, unit: UnitOfWork) -> None:
@@ -49,7 +50,7 @@ async def on_order_completed(event: OrderCompleted, unit: UnitOfWork) -> None:
         state = await OrderState.get(order_id=event.id, using_db=unit.connection)
         buyer = state.buyer_id
     if buyer is not None:
-        await _issue_passes(unit.connection, event.id, event.tickets, buyer)
+        await _issue_passes(unit, event.id, event.tickets, buyer)
 
 
 SUBSCRIPTIONS: Subscriptions = {
@@ -78,10 +79,12 @@ async def _order_changed(unit: UnitOfWork, order_id: str, tickets: tuple[TicketR
     return True
 
 
-async def _issue_passes(connection: BaseDBAsyncClient, order_id: str,
-                        tickets: tuple[TicketRef, ...], owner_id: str) -> None:
+async def _issue_passes(unit: UnitOfWork, order_id: str, tickets: tuple[TicketRef, ...],
+                        owner_id: str) -> None:
     """A pass for each ticket this order now holds sold. A ticket sold before (a resale)
-    keeps its pass row under a new owner and version, so the old token stops verifying."""
+    keeps its pass row under a new owner and version, so the old token stops verifying,
+    and its resale is sold: ``ticket:resold`` tells payments what the seller is owed."""
+    connection = unit.connection
     sold = await Ticket.filter(id__in=[t.id for t in tickets], order_id=order_id, sold=True) \
         .using_db(connection)
     existing = {p.ticket_id: p for p in await Pass.filter(ticket_id__in=[t.id for t in sold])
@@ -89,15 +92,30 @@ async def _issue_passes(connection: BaseDBAsyncClient, order_id: str,
     now = utc_now()
     await Pass.bulk_create([  # one INSERT for an order of many tickets
         Pass(ticket_id=t.id, owner_id=owner_id, order_id=order_id, seller_id=t.user_id,
-             scope_id=t.event_id or t.id, issued_at=now)
+             scope_id=t.event_id or t.id, issued_at=now, paid_price=t.price,
+             face_value=t.price)
         for t in sold if t.id not in existing], using_db=connection)
     for ticket in sold:
         earlier = existing.get(ticket.id)
         if earlier is not None and earlier.order_id != order_id:
             await Pass.filter(ticket_id=ticket.id).using_db(connection).update(
                 owner_id=owner_id, owner_email=None, order_id=order_id,
-                version=earlier.version + 1,
+                version=earlier.version + 1, paid_price=ticket.price, on_resale=False,
                 issued_at=now, checked_in_at=None, checked_in_by=None)
+            await _resold(unit, ticket.id, order_id, owner_id)
+
+
+async def _resold(unit: UnitOfWork, ticket_id: str, order_id: str, buyer_id: str) -> None:
+    """The ticket's open resale, if any, was bought by ``order_id``."""
+    resale = await Resale.filter(ticket_id=ticket_id, sold_order_id=None) \
+        .using_db(unit.connection).first()
+    if resale is None:
+        return
+    resale.sold_order_id, resale.sold_at = order_id, utc_now()
+    await resale.save(using_db=unit.connection, update_fields=["sold_order_id", "sold_at"])
+    await unit.publish(TicketResold(ticket_id=ticket_id, order_id=order_id,
+                                    seller_id=resale.seller_id, buyer_id=buyer_id,
+                                    price=resale.price))
 
 
 async def _move_ticket(unit: UnitOfWork, order_id: str, ticket_id: str,

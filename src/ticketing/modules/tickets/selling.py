@@ -8,26 +8,31 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Protocol, runtime_checkable
 
+from tortoise.expressions import Subquery
 from tortoise.functions import Count
 from tortoise.queryset import QuerySet
 
 from ticketing.errors import NotAuthorized, NotFound
 from ticketing.ids import is_valid_id
 from ticketing.modules.tickets.models import Event, OrderState, Pass, Ticket
+from ticketing.modules.tickets.resales import resales_of
 
 __all__ = ["LISTING_STATES", "EventTimeline", "Listing", "SellerReport", "Selling",
            "SellingDesk"]
 
-# What a listing can be, in the order a ticket goes through them.
-LISTING_STATES = ("for_sale", "reserved", "sold", "checked_in")
+# What a listing can be, in the order a ticket goes through them; "resold" is a resale's
+# (a ticket the user bought and put back on sale) once somebody bought it.
+LISTING_STATES = ("for_sale", "reserved", "sold", "checked_in", "resold")
 
 
 @dataclass(frozen=True)
 class Listing:
-    """A ticket listed on its own (``quantity`` 1) or a whole event, counted by state."""
+    """A ticket listed on its own (``quantity`` 1), a whole event, or a resale of a ticket
+    the user bought, counted by state. Sold once, a unit stays sold for its seller
+    whatever its holder does with it later."""
 
     id: str
-    kind: str  # "ticket" or "event"
+    kind: str  # "ticket", "event" or "resale"
     title: str
     price: Decimal
     quantity: int
@@ -38,10 +43,13 @@ class Listing:
     # The soonest a hold on it ends (reserved only).
     reserved_until: datetime | None
     created_at: datetime
+    resold: int = 0
 
     @property
     def state(self) -> str:
         """The furthest state every unit reached, or "for_sale" while any is left."""
+        if self.resold:
+            return "resold"
         if self.for_sale:
             return "for_sale"
         if self.reserved:
@@ -50,12 +58,12 @@ class Listing:
 
     @property
     def revenue(self) -> Decimal:
-        return self.price * self.sold
+        return self.price * (self.sold + self.resold)
 
     def has(self, state: str) -> bool:
         """True when some unit is in ``state`` (a sold unit counts while checked in)."""
         return {"for_sale": self.for_sale, "reserved": self.reserved, "sold": self.sold,
-                "checked_in": self.checked_in}[state] > 0
+                "checked_in": self.checked_in, "resold": self.resold}[state] > 0
 
 
 @dataclass(frozen=True)
@@ -98,7 +106,8 @@ class Selling(Protocol):
 
 class SellingDesk(Selling):
     async def listings_of(self, user_id: str, state: str | None = None) -> SellerReport:
-        listings = [*await _lone_tickets(user_id), *await _events(user_id)]
+        listings = [*await _lone_tickets(user_id), *await _events(user_id),
+                    *await _resales(user_id)]
         listings.sort(key=lambda listing: listing.id, reverse=True)
         return SellerReport(tuple(listing for listing in listings
                                   if state is None or listing.has(state)))
@@ -117,26 +126,46 @@ class SellingDesk(Selling):
 
 
 async def _lone_tickets(user_id: str) -> list[Listing]:
+    """A ticket with a pass was sold, at the pass's face value, even while resold since
+    (a ticket sold before passes existed has none)."""
     tickets = await Ticket.filter(user_id=user_id, event_id=None)
-    ids = [t.id for t in tickets]
-    admitted = await _per(Pass.filter(ticket_id__in=ids, checked_in_at__not_isnull=True),
-                          "ticket_id")
-    holds = await _hold_ends([t.order_id for t in tickets if t.order_id and not t.sold])
+    passes = {p.ticket_id: p for p in await Pass.filter(ticket_id__in=[t.id for t in tickets])}
+    held = {t.id: t.order_id for t in tickets
+            if t.order_id and not t.sold and t.id not in passes}
+    holds = await _hold_ends(list(held.values()))
+    listings = []
+    for t in tickets:
+        issued = passes.get(t.id)
+        sold, hold = t.sold or issued is not None, held.get(t.id)
+        listings.append(Listing(
+            id=t.id, kind="ticket", title=t.title,
+            price=issued.face_value if issued is not None else t.price, quantity=1,
+            for_sale=int(not sold and hold is None), reserved=int(hold is not None),
+            sold=int(sold), checked_in=int(issued is not None and issued.checked_in_at
+                                           is not None),
+            reserved_until=holds.get(hold) if hold else None, created_at=t.created_at))
+    return listings
+
+
+async def _resales(user_id: str) -> list[Listing]:
     return [Listing(
-        id=t.id, kind="ticket", title=t.title, price=t.price, quantity=1,
-        for_sale=int(t.order_id is None and not t.sold),
-        reserved=int(t.order_id is not None and not t.sold), sold=int(t.sold),
-        checked_in=int(t.id in admitted),
-        reserved_until=holds.get(t.order_id) if t.order_id and not t.sold else None,
-        created_at=t.created_at) for t in tickets]
+        id=r.ticket_id, kind="resale", title=r.title, price=r.price, quantity=1,
+        for_sale=int(r.state == "for_sale"), reserved=int(r.state == "reserved"), sold=0,
+        checked_in=0, reserved_until=r.reserved_until, created_at=r.listed_at,
+        resold=int(r.state == "resold")) for r in await resales_of(user_id)]
 
 
 async def _events(user_id: str) -> list[Listing]:
     events = await Event.filter(user_id=user_id)
     ids = [e.id for e in events]
+    # Sold: the units sold now and those put back on sale since (sold once, for the
+    # seller); held: the other units an order holds.
+    on_resale = Pass.filter(scope_id__in=ids, on_resale=True)
     sold = await _per(Ticket.filter(event_id__in=ids, sold=True), "event_id")
-    held = await _per(Ticket.filter(event_id__in=ids, sold=False, order_id__not_isnull=True),
-                      "event_id")
+    for event_id, count in (await _per(on_resale, "scope_id")).items():
+        sold[event_id] = sold.get(event_id, 0) + count
+    held = await _per(Ticket.filter(event_id__in=ids, sold=False, order_id__not_isnull=True)
+                      .exclude(id__in=Subquery(on_resale.values("ticket_id"))), "event_id")
     admitted = await _per(Pass.filter(scope_id__in=ids, checked_in_at__not_isnull=True),
                           "scope_id")
     return [Listing(

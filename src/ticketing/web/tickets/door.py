@@ -1,6 +1,6 @@
-"""``/api/tickets/:id/pass`` (and ``/transfer``), ``/api/passes/key``, ``/api/checkins``
-and ``/api/doors``: e-ticket passes for their holders, and the door for sellers and the
-staff they name.
+"""``/api/tickets/:id/pass`` (and ``/transfer``, ``/resale``), ``/api/passes/key``,
+``/api/checkins`` and ``/api/doors``: e-ticket passes for their holders, and the door for
+sellers and the staff they name.
 
 A door is an event, or a ticket listed without one; ``/api/doors/<id>`` is its list of
 valid passes (what a door device keeps to check passes offline) and its staff."""
@@ -21,6 +21,8 @@ from ticketing.web.tickets.door_schemas import (
     DoorListResponse,
     PassKeyResponse,
     PassResponse,
+    ResaleBody,
+    ResaleResponse,
     StaffBody,
     StaffResponse,
     TransferBody,
@@ -29,8 +31,10 @@ from ticketing.web.tickets.door_schemas import (
     door_list_json,
     pass_json,
     pass_key_json,
+    resale_json,
     transfer_json,
 )
+from ticketing.web.tickets.routes import tickets
 
 blueprint = Blueprint("api_door", __name__, url_prefix="/api")
 
@@ -63,6 +67,20 @@ async def transfer(ticket_id: str, data: TransferBody) -> Response:
     user = require_user()
     done = await door().transfer(ticket_id, user.id, user.email, data.email)
     return jsonify(transfer_json(done))
+
+
+@blueprint.post("/tickets/<ticket_id>/resale")
+@signed_in
+@validate_request(ResaleBody)
+@document_response(ResaleResponse, 201)
+@refuses(404, 409)
+async def resell(ticket_id: str, data: ResaleBody) -> tuple[Response, int]:
+    """Put your paid ticket back on sale at no more than you paid (more → 400 on
+    ``price``); when it sells the buyer's pass replaces yours and your payout is recorded.
+    Let in already, or on sale already → 400; not yours → 401."""
+    user = require_user()
+    listed = await tickets().resell(ticket_id, user.id, user.email, data.price)
+    return jsonify(resale_json(listed)), 201
 
 
 @blueprint.get("/passes/key")

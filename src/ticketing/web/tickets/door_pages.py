@@ -9,6 +9,8 @@ offline from the public key and the door list it saved.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 import segno
 from markupsafe import Markup
 from quart import Blueprint, redirect, render_template, request
@@ -23,10 +25,12 @@ from ticketing.web.shell.validation import parse_form
 from ticketing.web.tickets.door import door
 from ticketing.web.tickets.door_schemas import (
     CheckInBody,
+    ResaleBody,
     StaffBody,
     TransferBody,
     door_list_json,
 )
+from ticketing.web.tickets.routes import tickets
 
 blueprint = Blueprint("pages_door", __name__, template_folder="templates")
 
@@ -74,29 +78,55 @@ async def show_pass(ticket_id: str) -> Page | WerkzeugResponse:
     return await _pass_page(await door().pass_of(ticket_id, user.id, user.email))
 
 
-async def _pass_page(found: PassView, error: DomainError | None = None) -> Page:
+async def _pass_page(found: PassView, error: DomainError | None = None,
+                     form: str = "") -> Page:
+    """The pass page; ``error`` the refusal of its ``form`` ("transfer" or "resale")."""
+    errors = errors_by_field(error) if error else {}
     html = await render_template("tickets/pass.html", ticket_pass=found,
                                  qr=qr_code(found.token),
                                  checked_in_at=wire_time(found.checked_in_at),
-                                 transfer_errors=errors_by_field(error) if error else {})
+                                 transfer_errors=errors if form == "transfer" else {},
+                                 resale_errors=errors if form == "resale" else {})
     return html, error.status if error else 200
 
 
 @blueprint.post("/tickets/<ticket_id>/transfer")
 async def transfer(ticket_id: str) -> Page | WerkzeugResponse:
     """Give the ticket away from its pass page; the refusal shows beside the form."""
+    async def give(user_id: str, email: str) -> WerkzeugResponse:
+        data = parse_form(TransferBody, await request.form)
+        done = await door().transfer(ticket_id, user_id, email, data.email)
+        return redirect(f"/passes?transferred={done.ticket_id}", 303)
+
+    return await _pass_form(ticket_id, "transfer", give)
+
+
+@blueprint.post("/tickets/<ticket_id>/resale")
+async def resell(ticket_id: str) -> Page | WerkzeugResponse:
+    """Put the ticket back on sale from its pass page; the refusal shows beside the form."""
+    async def list_it(user_id: str, email: str) -> WerkzeugResponse:
+        data = parse_form(ResaleBody, await request.form)
+        await tickets().resell(ticket_id, user_id, email, data.price)
+        return redirect(f"/tickets/{ticket_id}/pass", 303)
+
+    return await _pass_form(ticket_id, "resale", list_it)
+
+
+async def _pass_form(ticket_id: str, form: str,
+                     act: Callable[[str, str], Awaitable[WerkzeugResponse]]
+                     ) -> Page | WerkzeugResponse:
+    """A form of the pass page, ``act`` done as the signed-in user (id, email): its holder
+    only; a refusal re-renders the page with it."""
     user = current_user()
     if user is None:
         return sign_in_redirect()
     found = await door().pass_of(ticket_id, user.id, user.email)
     try:
-        data = parse_form(TransferBody, await request.form)
-        done = await door().transfer(ticket_id, user.id, user.email, data.email)
+        return await act(user.id, user.email)
     except DomainError as error:
         if isinstance(error, NotAuthorized | NotFound):
             raise
-        return await _pass_page(found, error)
-    return redirect(f"/passes?transferred={done.ticket_id}", 303)
+        return await _pass_page(found, error, form)
 
 
 async def _door_page(scope_id: str, result: dict[str, str] | None = None,

@@ -4,11 +4,19 @@ and door staff."""
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from pydantic import BaseModel, Field, field_validator
 
-from ticketing.modules.tickets.api import CheckIn, DoorList, PassKey, PassView, TransferView
+from ticketing.modules.tickets.api import (
+    CheckIn,
+    DoorList,
+    PassKey,
+    PassView,
+    ResaleView,
+    TransferView,
+)
 from ticketing.web.shell.schemas import wire_time
 from ticketing.web.shell.validation import (
     EMAIL_SCHEMA,
@@ -18,6 +26,7 @@ from ticketing.web.shell.validation import (
     rule_failed,
 )
 from ticketing.web.tickets.event_schemas import moment
+from ticketing.web.tickets.schemas import MAX_PRICE, price_amount
 
 MAX_TOKEN_LENGTH = 200
 
@@ -71,6 +80,27 @@ class TransferResponse(BaseModel):
     transferredAt: datetime = Field(description="ISO 8601 in UTC, ending in Z")
 
 
+class ResaleBody(Body):
+    price: Decimal = required(gt=0, le=MAX_PRICE, examples=[19.99],
+                              description="In dollars, at most two places, and no more than "
+                                          "you paid")
+
+    @field_validator("price", mode="before")
+    @classmethod
+    def _price(cls, value: Any) -> Decimal:
+        return price_amount(value, "Price must be greater than 0")
+
+
+class ResaleResponse(BaseModel):
+    """The ticket is for sale again at ``price``; your pass admits nobody until it sells."""
+
+    ticketId: str
+    title: str
+    price: float
+    state: str = Field(description="for_sale, reserved or resold")
+    listedAt: datetime = Field(description="ISO 8601 in UTC, ending in Z")
+
+
 class PassResponse(BaseModel):
     """The owner's pass: the token its QR code carries."""
 
@@ -116,6 +146,11 @@ class StaffResponse(BaseModel):
     """The emails that may check passes in at this door."""
 
     staff: list[str]
+
+
+def resale_json(resale: ResaleView) -> dict[str, Any]:
+    return {"ticketId": resale.ticket_id, "title": resale.title, "price": float(resale.price),
+            "state": resale.state, "listedAt": wire_time(resale.listed_at)}
 
 
 def pass_json(view: PassView) -> dict[str, Any]:

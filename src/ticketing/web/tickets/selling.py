@@ -24,13 +24,14 @@ from ticketing.web.tickets.routes import tickets
 blueprint = Blueprint("selling", __name__, template_folder="templates")
 
 STATE_LABELS = {"for_sale": "For sale", "reserved": "Reserved", "sold": "Sold",
-                "checked_in": "Checked in"}
+                "checked_in": "Checked in", "resold": "Resold"}
 CHART_WIDTH, CHART_HEIGHT, CHART_MARGIN = 600, 220, 30
 
 
 class SellingQuery(Body):
-    state: str | None = Field(default=None, description="for_sale, reserved, sold or "
-                                                        "checked_in: listings with a unit so")
+    state: str | None = Field(default=None, description="for_sale, reserved, sold, "
+                                                        "checked_in or resold: listings with "
+                                                        "a unit so")
 
     @field_validator("state", mode="before")
     @classmethod
@@ -44,7 +45,8 @@ class SellingQuery(Body):
 
 class ListingResponse(BaseModel):
     id: str
-    kind: str = Field(description='"ticket" or "event"')
+    kind: str = Field(description='"ticket", "event", or "resale" (a ticket you bought '
+                                  'and put back on sale)')
     title: str
     price: float
     state: str
@@ -53,6 +55,7 @@ class ListingResponse(BaseModel):
     reserved: int
     sold: int
     checkedIn: int
+    resold: int
     revenue: float
     reservedUntil: datetime | None
 
@@ -69,7 +72,8 @@ def listing_json(listing: Listing) -> dict[str, Any]:
             "price": float(listing.price), "state": listing.state,
             "quantity": listing.quantity, "forSale": listing.for_sale,
             "reserved": listing.reserved, "sold": listing.sold,
-            "checkedIn": listing.checked_in, "revenue": float(listing.revenue),
+            "checkedIn": listing.checked_in, "resold": listing.resold,
+            "revenue": float(listing.revenue),
             "reservedUntil": wire_time(listing.reserved_until)}
 
 
@@ -113,7 +117,7 @@ async def selling_csv() -> Response | WerkzeugResponse:
     report = await tickets().listings_of(user.id, query.state)
     out = io.StringIO()
     columns = ["id", "kind", "title", "price", "state", "quantity", "forSale", "reserved",
-               "sold", "checkedIn", "revenue", "reservedUntil"]
+               "sold", "checkedIn", "resold", "revenue", "reservedUntil"]
     writer = csv.DictWriter(out, fieldnames=columns)
     writer.writeheader()
     for listing in report.listings:

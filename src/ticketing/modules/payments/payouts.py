@@ -1,0 +1,48 @@
+"""The payout ledger: what the marketplace owes the people whose resales sold.
+
+An entry is written when tickets says a resale was bought (``ticket:resold``), once per
+ticket per order (the consumer drops a redelivered event; a unique key backs it). Moving the money
+to a bank account is out of scope; the ledger is what such a transfer would settle.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from ticketing.bus.contracts import TicketResold
+from ticketing.bus.outbox import UnitOfWork
+from ticketing.clock import Clock
+from ticketing.modules.payments.gateway import CURRENCY, cents
+from ticketing.modules.payments.models import Payout
+
+RESALE = "resale"
+
+
+@dataclass(frozen=True)
+class PayoutView:
+    ticket_id: str
+    order_id: str
+    amount: Decimal
+    currency: str
+    cause: str
+    recorded_at: datetime
+
+
+async def record_resale(event: TicketResold, unit: UnitOfWork, clock: Clock) -> None:
+    """The seller of a resale is owed what its buyer paid for it."""
+    if await Payout.filter(order_id=event.order_id, ticket_id=event.ticket_id) \
+            .using_db(unit.connection).exists():
+        return
+    await Payout.create(payee_id=event.seller_id, ticket_id=event.ticket_id,
+                        order_id=event.order_id, amount_cents=cents(event.price),
+                        currency=CURRENCY, cause=RESALE, recorded_at=clock(),
+                        using_db=unit.connection)
+
+
+async def payouts_of(user_id: str) -> list[PayoutView]:
+    """The user's payouts, newest first."""
+    return [PayoutView(p.ticket_id, p.order_id, Decimal(p.amount_cents).scaleb(-2),
+                       p.currency, p.cause, p.recorded_at)
+            for p in await Payout.filter(payee_id=user_id).order_by("-id")]
