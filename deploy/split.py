@@ -13,7 +13,7 @@ and the waiting for processes are the test suite's own (``tests/support``).
     tickets     http://127.0.0.1:8002   /api/tickets, /tickets, / (and the rest)
     orders      http://127.0.0.1:8003   /api/orders, /orders, /api/queue, /queue
     expiration  http://127.0.0.1:8004   no public routes: /healthz and /readyz
-    payments    http://127.0.0.1:8005   /api/payments, /payments
+    payments    http://127.0.0.1:8005   /api/payments, /payments, /api/payouts, /payouts
 """
 
 from __future__ import annotations

@@ -91,6 +91,7 @@ def test_the_split_ingress_sends_every_route_to_the_module_that_serves_it(
         "/api/orders": "orders", "/orders": "orders", "/live/orders": "orders",
         "/api/queue": "orders", "/queue": "orders", "/live/queue": "orders",
         "/api/payments": "payments", "/payments": "payments",
+        "/api/payouts": "payments", "/payouts": "payments",
     }
 
 

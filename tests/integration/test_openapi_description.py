@@ -30,6 +30,7 @@ SIGNED_IN = {
     ("post", "/api/tickets/{ticket_id}/transfer"), ("get", "/api/selling"),
     ("get", "/api/doors/{scope_id}"), ("get", "/api/doors/{scope_id}/staff"),
     ("post", "/api/doors/{scope_id}/staff"), ("delete", "/api/doors/{scope_id}/staff/{email}"),
+    ("post", "/api/tickets/{ticket_id}/resale"), ("get", "/api/payouts"),
 }
 EVERYWHERE = {500, 503}
 BODY = {400, 413} | EVERYWHERE
@@ -61,7 +62,9 @@ ERRORS: dict[tuple[str, str], set[int]] = {
     ("get", "/api/tickets/{ticket_id}/pass"): {401, 404} | EVERYWHERE,
     ("get", "/api/passes/key"): EVERYWHERE,
     ("post", "/api/tickets/{ticket_id}/transfer"): BODY | WRITE | {401, 404, 409},
+    ("post", "/api/tickets/{ticket_id}/resale"): BODY | WRITE | {401, 404, 409},
     ("get", "/api/selling"): {400, 401} | EVERYWHERE,
+    ("get", "/api/payouts"): {401} | EVERYWHERE,
     ("post", "/api/checkins"): BODY | WRITE | {401, 409},
     ("get", "/api/doors/{scope_id}"): {401, 404} | EVERYWHERE,
     ("get", "/api/doors/{scope_id}/staff"): {401, 404} | EVERYWHERE,

@@ -139,7 +139,8 @@ async def test_a_ticket_on_resale_admits_nobody_and_moves_only_by_selling(app: Q
         "This ticket was sold; only its holder can put it back on sale"))
     assert await check_in(seller, token) == (400, errors(ON_RESALE))
     page = await (await buyer.get(f"/tickets/{ticket_id}/pass")).get_data(as_text=True)
-    assert 'id="on-resale"' in page and 'id="pass-qr"' not in page
+    assert 'id="on-resale"' in page
+    assert 'id="pass-qr"' not in page
 
 
 async def test_a_resale_cannot_be_bought_by_its_own_seller(app: Quart) -> None:
@@ -236,3 +237,38 @@ async def resold_to_nobody_else(client: Client, ticket_id: str) -> None:
     answer = await client.post("/api/orders", json={"ticketId": ticket_id})
     assert (answer.status_code, await answer.get_json()) == (
         400, errors("Ticket is already reserved"))
+
+
+async def test_the_pass_page_resells_and_the_payouts_page_shows_what_sold(app: Quart) -> None:
+    seller = await signed_up(app, "seller@test.com")
+    buyer = await signed_up(app, "buyer@test.com")
+    other = await signed_up(app, "other@test.com")
+    ticket_id, _ = await bought(app, buyer, seller)
+    page = await (await buyer.get(f"/tickets/{ticket_id}/pass")).get_data(as_text=True)
+    assert 'id="resale-form"' in page
+    assert 'max="20.00"' in page
+
+    response = await buyer.post(f"/tickets/{ticket_id}/resale", form={"price": "25"})
+    assert response.status_code == 400
+    page = await response.get_data(as_text=True)
+    assert "A resale cannot cost more than you paid (20.00)" in page
+    assert 'id="pass-qr"' in page  # still theirs, still valid
+
+    response = await buyer.post(f"/tickets/{ticket_id}/resale", form={"price": "18"})
+    assert (response.status_code, response.headers["Location"]) == (
+        303, f"/tickets/{ticket_id}/pass")
+    page = await (await buyer.get(f"/tickets/{ticket_id}/pass")).get_data(as_text=True)
+    assert "On resale at $18.00" in page
+    assert 'id="resale-form"' not in page
+    assert (await other.post(f"/tickets/{ticket_id}/resale", form={"price": "1"})
+            ).status_code == 401
+
+    await resold_to(other, ticket_id)
+    await eventually(lambda: _nonempty(payouts(buyer)), what="the payout")
+    page = await (await buyer.get("/payouts")).get_data(as_text=True)
+    assert f'data-ticket-id="{ticket_id}"' in page
+    assert "total $18.00" in page
+    selling = await (await buyer.get("/selling?state=resold")).get_data(as_text=True)
+    assert f'data-id="{ticket_id}"' in selling
+    assert "Resold" in selling
+    assert (await app.test_client().get("/payouts")).status_code == 302
