@@ -236,3 +236,51 @@ def test_without_javascript_the_door_takes_a_typed_code(
         expect(door.locator("#staff-list")).to_have_text("door@example.com")
     finally:
         seller_context.close()
+
+
+def test_a_holder_resells_from_the_pass_page_and_sees_the_payout(
+    page: Page, server: Server, browser_context: BrowserContext, separate_browser: Browser,
+) -> None:
+    """The holder lists the ticket at face value from its pass page; someone else buys it
+    in their own browser; the holder's Payouts and Selling pages show the sale."""
+    seller = separate_browser.new_context()
+    other = separate_browser.new_context()
+    try:
+        signed_up(seller.request, server)
+        signed_up(browser_context.request, server)
+        signed_up(other.request, server)
+        _, tickets = bought_event(seller.request, browser_context.request, server, quantity=1)
+        page.goto(f"{server.base_url}/tickets/{tickets[0]}/pass")
+        price = page.get_by_label("Sell it on at face value")
+        expect(price).to_have_value("15.00")
+        price.fill("12.50")
+        page.get_by_role("button", name="Resell").click()
+        expect(page.locator("#on-resale")).to_contain_text("On resale at $12.50")
+        expect(page.locator("#pass-qr")).to_have_count(0)
+        keep(page, "resale")
+
+        def bought_by_other() -> bool:
+            status, order = api(other.request, server, "POST", "/api/orders",
+                                {"ticketId": tickets[0]})
+            if status != 201:
+                return False
+            return api(other.request, server, "POST", "/api/payments",
+                       {"orderId": order["id"], "token": "tok_visa"})[0] == 201
+
+        until(bought_by_other, "the resale to reach orders and payments")
+        until(lambda: api(other.request, server, "GET", f"/api/tickets/{tickets[0]}/pass")[0]
+              == 200, "the pass to move to the buyer")
+
+        def payout_shown() -> bool:
+            page.goto(f"{server.base_url}/payouts")
+            return page.locator(f'#payouts tr[data-ticket-id="{tickets[0]}"]').count() == 1
+
+        until(payout_shown, "the payout")
+        expect(page.locator("#payout-total")).to_contain_text("total $12.50")
+        keep(page, "payouts")
+        page.goto(f"{server.base_url}/selling")
+        expect(page.locator(f'#listings tr[data-id="{tickets[0]}"] .state')).to_have_text(
+            "Resold")
+    finally:
+        seller.close()
+        other.close()

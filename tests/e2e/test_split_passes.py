@@ -1,8 +1,11 @@
 """Passes and the door with each module in its own process: the payment completes in
 orders, tickets hears ``order:completed`` over NATS and issues the pass, the door checks
-it in at the tickets process, and the door's live count hears it through NATS."""
+it in at the tickets process, and the door's live count hears it through NATS; a resale
+crosses tickets, orders and payments the same way."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import httpx
 
@@ -44,3 +47,55 @@ def test_a_pass_issued_and_checked_in_across_the_processes(
         again = seller.post(f"{tickets_url}/api/checkins", json={"token": token})
         assert again.status_code == 409
         assert again.json()["errors"][0]["message"].startswith("Already checked in at ")
+
+
+def test_a_resale_sold_across_the_processes_moves_the_pass_and_records_the_payout(
+    split_cluster: SplitCluster,
+) -> None:
+    """tickets lists it and tells orders (``ticket:resale-listed``) over NATS; orders
+    hands it to another buyer; tickets moves the pass on ``order:completed`` and tells
+    payments (``ticket:resold``), which records the first buyer's payout."""
+    tickets_url, orders_url = split_cluster.url("tickets"), split_cluster.url("orders")
+    with httpx.Client(cookies={"session": cookie_for(new_id())}, timeout=5.0) as seller, \
+            httpx.Client(cookies={"session": cookie_for(new_id())}, timeout=5.0) as first, \
+            httpx.Client(cookies={"session": cookie_for(new_id())}, timeout=5.0) as second:
+        ticket = seller.post(f"{tickets_url}/api/tickets",
+                             json={"title": "Split resale", "price": 30}).json()
+        assert pay(first, split_cluster, reserve(first, split_cluster, ticket["id"])["id"]
+                   ).status_code == 201
+
+        def resold() -> httpx.Response | None:
+            response = first.post(f"{tickets_url}/api/tickets/{ticket['id']}/resale",
+                                  json={"price": 25})
+            return None if response.status_code == 404 else response  # no pass yet
+
+        listed = eventually_blocking(resold, "the pass to be issued", within=WITHIN)
+        assert listed.status_code == 201, listed.text
+
+        def reserved() -> dict[str, Any] | None:
+            response = second.post(f"{orders_url}/api/orders", json={"ticketId": ticket["id"]})
+            if response.status_code == 400:
+                return None  # orders has not heard of the resale yet
+            assert response.status_code == 201, response.text
+            order: dict[str, Any] = response.json()
+            return order
+
+        order = eventually_blocking(reserved, "orders frees the resale", within=WITHIN)
+        assert order["ticket"]["price"] == 25.0
+        assert pay(second, split_cluster, order["id"]).status_code == 201
+
+        def moved() -> httpx.Response | None:
+            response = second.get(f"{tickets_url}/api/tickets/{ticket['id']}/pass")
+            return None if response.status_code != 200 else response
+
+        answer = eventually_blocking(moved, "the pass moves to the buyer", within=WITHIN)
+        assert answer.json()["token"].startswith(f"T1.{ticket['id']}.2.")
+
+        def owed() -> list[dict[str, Any]] | None:
+            found: list[dict[str, Any]] = first.get(
+                f"{split_cluster.url('payments')}/api/payouts").json()["payouts"]
+            return found or None
+
+        [payout] = eventually_blocking(owed, "payments records the payout", within=WITHIN)
+        assert (payout["ticketId"], payout["orderId"], payout["amount"]) == (
+            ticket["id"], order["id"], 25.0)

@@ -141,6 +141,7 @@ async def test_a_ticket_on_resale_admits_nobody_and_moves_only_by_selling(app: Q
     page = await (await buyer.get(f"/tickets/{ticket_id}/pass")).get_data(as_text=True)
     assert 'id="on-resale"' in page
     assert 'id="pass-qr"' not in page
+    assert 'id="pass-token"' not in page
 
 
 async def test_a_resale_cannot_be_bought_by_its_own_seller(app: Quart) -> None:
