@@ -61,6 +61,14 @@ MESSAGES: Mapping[str, str] = MappingProxyType({
     "bad_rate": "RatePerMinute must be a whole number from 1 to 100000",
     "order_complete": "Cannot cancel a completed order",
     "own_resale": "You cannot buy back the ticket you put on resale",
+    "not_refundable": "This order cannot be refunded: its seller offers no refunds, or it "
+                      "is not paid",
+    "refund_window_closed": "The time to ask for a refund of this order is over",
+    "refund_under_way": "A refund of this order is already under way",
+    "checked_in_refund": "A ticket let in at the door cannot be refunded",
+    "on_resale_refund": "A ticket on resale cannot be refunded",
+    "transferred_refund": "A ticket given to someone else cannot be refunded",
+    "resold_refund": "A ticket sold on cannot be refunded",
     # payments
     "order_cancelled": "Cannot pay for a cancelled order",
     "order_expired": "Order has expired",

@@ -21,6 +21,8 @@ BODILESS = {
     ("POST", "/api/users/signout-everywhere"),
     # The order's id is in the path; cancelling needs nothing else.
     ("DELETE", "/api/orders/<order_id>"),
+    # Asking for a paid order's refund: the order is in the path, the buyer in the cookie.
+    ("POST", "/api/orders/<order_id>/refund"),
     # Joining an event's queue: the event is in the path, the buyer in the cookie.
     ("POST", "/api/queue/<event_id>"),
     # Stripe's event: the raw bytes are checked against the Stripe-Signature header, and a

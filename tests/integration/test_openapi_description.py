@@ -31,6 +31,7 @@ SIGNED_IN = {
     ("get", "/api/doors/{scope_id}"), ("get", "/api/doors/{scope_id}/staff"),
     ("post", "/api/doors/{scope_id}/staff"), ("delete", "/api/doors/{scope_id}/staff/{email}"),
     ("post", "/api/tickets/{ticket_id}/resale"), ("get", "/api/payouts"),
+    ("post", "/api/orders/{order_id}/refund"),
 }
 EVERYWHERE = {500, 503}
 BODY = {400, 413} | EVERYWHERE
@@ -50,6 +51,7 @@ ERRORS: dict[tuple[str, str], set[int]] = {
     ("get", "/api/orders"): {401} | EVERYWHERE,
     ("get", "/api/orders/{order_id}"): {401, 404} | EVERYWHERE,
     ("delete", "/api/orders/{order_id}"): WRITE | {400, 401, 404},
+    ("post", "/api/orders/{order_id}/refund"): WRITE | {400, 401, 404},
     ("post", "/api/payments"): BODY | WRITE | {401, 404, 409},
     ("post", "/api/payments/webhook"): BODY | WRITE,
     ("get", "/api/events"): EVERYWHERE,

@@ -29,12 +29,12 @@ from ticketing.web.tickets.schemas import TicketResponse
 # Reservations made at this moment expire 15 minutes later, to the microsecond.
 NOW = datetime(2031, 5, 6, 7, 8, 9, 250000, tzinfo=UTC)
 EXPIRES_AT = "2031-05-06T07:23:09.250000Z"
-TICKET_KEYS = {"id", "title", "price", "userId", "version", "orderId"}
+TICKET_KEYS = {"id", "title", "price", "userId", "version", "orderId", "refundDays"}
 ORDER_KEYS = {"id", "status", "userId", "expiresAt", "version", "ticket", "eventId",
-              "quantity", "tickets"}
+              "quantity", "tickets", "refundableUntil", "refund"}
 USER_KEYS = {"id", "email"}
 EVENT_KEYS = {"id", "title", "price", "quantity", "remaining", "venue", "startsAt",
-              "onSaleAt", "perBuyerLimit", "userId", "version"}
+              "onSaleAt", "perBuyerLimit", "userId", "version", "refundDays"}
 PLACE_KEYS = {"eventId", "state", "rank", "ahead", "waitSeconds", "opensAt", "ratePerMinute",
               "paused", "admissionToken", "admittedUntil"}
 ROOM_KEYS = {"eventId", "waiting", "admitted", "ratePerMinute", "paused", "soldOut",
@@ -68,6 +68,7 @@ DOCUMENTED: dict[tuple[str, str, str], set[str]] = {
     ("/api/passes/key", "get", "200"): {"algorithm", "publicKey", "keyId"},
     ("/api/selling", "get", "200"): {"listings", "totals"},
     ("/api/payouts", "get", "200"): {"payouts", "total"},
+    ("/api/orders/{order_id}/refund", "post", "202"): ORDER_KEYS,
     ("/api/tickets/{ticket_id}/resale", "post", "201"): {"ticketId", "title", "price", "state",
                                                          "listedAt"},
     ("/api/tickets/{ticket_id}/transfer", "post", "200"): {"ticketId", "email", "version",

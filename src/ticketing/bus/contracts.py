@@ -109,6 +109,9 @@ class TicketCreated(Event):
     title: str
     price: Decimal
     user_id: str
+    # Days after payment its buyer may ask for a refund (None or 0: none); optional, so
+    # older readers skip it.
+    refund_days: int | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -143,6 +146,7 @@ class EventCreated(Event):
     per_buyer_limit: int
     user_id: str
     on_sale_at: datetime | None = None
+    refund_days: int | None = None  # as ``ticket:created``'s, for every unit
 
 
 @dataclasses.dataclass(frozen=True)
@@ -209,6 +213,18 @@ class OrderCompleted(Event):
     tickets: tuple[TicketRef, ...]
     payment_id: str | None = None
     user_id: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class OrderRefundRequested(Event):
+    """The buyer of a paid order asked for their money back inside its refund window
+    (orders -> tickets, which answers ``ticket:refund-granted`` once every pass of the
+    order is still the buyer's and unused, else ``ticket:refund-refused``)."""
+
+    WIRE_TYPE: ClassVar[str] = "order:refund-requested"
+    id: str
+    user_id: str
+    tickets: tuple[TicketRef, ...]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -287,6 +303,26 @@ class TicketResold(Event):
 
 
 @dataclasses.dataclass(frozen=True)
+class TicketRefundGranted(Event):
+    """Tickets took back a refunded order's tickets: their passes are void and they are
+    for sale again (tickets -> orders, which cancels the order: ``order:cancelled`` then
+    has payments give the money back)."""
+
+    WIRE_TYPE: ClassVar[str] = "ticket:refund-granted"
+    order_id: str
+
+
+@dataclasses.dataclass(frozen=True)
+class TicketRefundRefused(Event):
+    """A refund cannot be granted: a pass of the order was let in, given away or put on
+    resale (``reason``, an error code) (tickets -> orders, which tells the buyer)."""
+
+    WIRE_TYPE: ClassVar[str] = "ticket:refund-refused"
+    order_id: str
+    reason: str
+
+
+@dataclasses.dataclass(frozen=True)
 class TicketCheckedIn(Event):
     """A pass was let in at the door (tickets -> every process's live views, through the
     bus's watchers; no module consumes it). ``scope_id`` is the ticket's event, or the
@@ -340,6 +376,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
     cls.WIRE_TYPE: cls
     for cls in (SessionEnded, SessionsEnded, AllSessionsEnded, TicketCreated, TicketUpdated,
                 EventCreated, OrderCreated, OrderCancelled, OrderCompleted, OrderPaymentRefused,
+                OrderRefundRequested, TicketRefundGranted, TicketRefundRefused,
                 WaitingRoomAdvanced, TicketTransferred, TicketResaleListed, TicketResold,
                 TicketCheckedIn, ExpirationComplete,
                 PaymentAuthorized, PaymentCreated)

@@ -15,7 +15,7 @@ from typing import Protocol, runtime_checkable
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.exceptions import IntegrityError
 
-from ticketing.bus.contracts import OrderCreated, OrderStatus, TicketRef
+from ticketing.bus.contracts import OrderCreated, OrderRefundRequested, OrderStatus, TicketRef
 from ticketing.bus.outbox import Outbox, UnitOfWork
 from ticketing.clock import Clock, utc_now
 from ticketing.errors import DomainError, NotAuthorized, NotFound
@@ -35,11 +35,23 @@ from ticketing.modules.orders.waiting import QueuePlace, RoomView, WaitingRooms
 from ticketing.telemetry import metrics
 
 __all__ = ["CannotCancelCompleted", "OrderView", "OrderedTicket", "Orders", "OrdersApi",
-           "QueuePlace", "RoomView", "TicketAlreadyReserved"]
+           "QueuePlace", "RefundState", "RoomView", "TicketAlreadyReserved"]
 
 
 class CannotCancelCompleted(DomainError):
     code = "order_complete"
+
+
+class NotRefundable(DomainError):
+    code = "not_refundable"
+
+
+class RefundWindowClosed(DomainError):
+    code = "refund_window_closed"
+
+
+class RefundUnderWay(DomainError):
+    code = "refund_under_way"
 
 
 @dataclass(frozen=True)
@@ -53,6 +65,16 @@ class OrderedTicket:
 
 
 @dataclass(frozen=True)
+class RefundState:
+    """How far a paid order's refund got: "requested", "refunded" or "refused" (with the
+    refusal's error code), and since when."""
+
+    status: str
+    at: datetime | None
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
 class OrderView:
     """An order as the facade shows it, its tickets embedded (``ticket`` is the first)."""
 
@@ -63,6 +85,8 @@ class OrderView:
     version: int
     tickets: tuple[OrderedTicket, ...]
     event_id: str | None = None
+    refundable_until: datetime | None = None
+    refund: RefundState | None = None
 
     @property
     def ticket(self) -> OrderedTicket:
@@ -76,7 +100,18 @@ class OrderView:
 def _view(order: Order, tickets: list[OrderedTicket]) -> OrderView:
     return OrderView(id=order.id, status=order.status, user_id=order.user_id,
                      expires_at=order.expires_at, version=order.version,
-                     tickets=tuple(tickets), event_id=order.event_id)
+                     tickets=tuple(tickets), event_id=order.event_id,
+                     refundable_until=order.refundable_until, refund=_refund_state(order))
+
+
+def _refund_state(order: Order) -> RefundState | None:
+    if order.refunded_at is not None:
+        return RefundState("refunded", order.refunded_at)
+    if order.refund_requested_at is not None:
+        return RefundState("requested", order.refund_requested_at)
+    if order.refund_refusal is not None:
+        return RefundState("refused", None, order.refund_refusal)
+    return None
 
 
 def _ordered(ticket: HandedOut | TicketReplica) -> OrderedTicket:
@@ -126,6 +161,12 @@ class Orders(Protocol):
 
     async def cancel(self, user_id: str, order_id: str) -> None:
         """Cancel: a paid order refuses; an already cancelled one is left alone."""
+
+    async def refund(self, user_id: str, order_id: str) -> OrderView:
+        """Ask for a paid order's money back inside its refund window: 404, 401, then
+        400 when it cannot be refunded, the window closed, or a refund is under way.
+        Tickets then grants it (the order is cancelled, payments refunds it) or refuses
+        it (a pass was let in, given away or put on resale)."""
 
 
 class OrdersApi(Orders):
@@ -227,6 +268,30 @@ class OrdersApi(Orders):
                     raise CannotCancelCompleted()
 
 
+    async def refund(self, user_id: str, order_id: str) -> OrderView:
+        """The guarded UPDATE makes two requests (or a request and a late grant) ask
+        once."""
+        order = await _owned(user_id, order_id)
+        now = self._clock()
+        if order.status != OrderStatus.COMPLETE or order.refundable_until is None:
+            raise NotRefundable()
+        if order.refund_requested_at is not None:
+            raise RefundUnderWay()
+        if now >= order.refundable_until:
+            raise RefundWindowClosed()
+        async with self._outbox.transaction() as unit:
+            asked = await Order.filter(id=order.id, status=OrderStatus.COMPLETE,
+                                       refund_requested_at=None).using_db(unit.connection) \
+                .update(refund_requested_at=now, refund_refusal=None)
+            if not asked:
+                raise RefundUnderWay()
+            tickets = await _tickets_of([order.id], unit.connection)
+            await unit.publish(OrderRefundRequested(
+                id=order.id, user_id=user_id,
+                tickets=tuple(TicketRef(id=t.id) for t in tickets[order.id])))
+        return await self.get(user_id, order_id)
+
+
 @contextlib.asynccontextmanager
 async def _counted() -> AsyncIterator[None]:
     """Count a reservation attempt: made, or refused by its refusal's code."""
@@ -259,11 +324,12 @@ async def _hand_out(connection: BaseDBAsyncClient, order_id: str, ticket_id: str
     raise TicketAlreadyReserved()
 
 
-async def _tickets_of(order_ids: list[str]) -> dict[str, list[OrderedTicket]]:
+async def _tickets_of(order_ids: list[str], connection: BaseDBAsyncClient | None = None
+                     ) -> dict[str, list[OrderedTicket]]:
     """Each order's tickets, in line order."""
-    lines = await OrderLine.filter(order_id__in=order_ids).order_by("id")
+    lines = await OrderLine.filter(order_id__in=order_ids).using_db(connection).order_by("id")
     replicas = {t.id: t for t in await TicketReplica.filter(
-        id__in={line.ticket_id for line in lines})}
+        id__in={line.ticket_id for line in lines}).using_db(connection)}
     found: dict[str, list[OrderedTicket]] = {order_id: [] for order_id in order_ids}
     for line in lines:
         found[line.order_id].append(_ordered(replicas[line.ticket_id]))

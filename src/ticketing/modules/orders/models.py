@@ -83,6 +83,8 @@ class TicketReplica(Model):
     order_id = fields.CharField(max_length=26, null=True)
     # Who put it back on sale, if anyone: they may not buy their own resale.
     resold_by = fields.CharField(max_length=26, null=True)
+    # Days after payment its buyer may ask for a refund (its seller's word; 0: none).
+    refund_days = fields.IntField(default=0, db_default=0)
 
     class Meta:
         table = "orders_tickets"
@@ -101,6 +103,12 @@ class Order(Model):
     expires_at = fields.DatetimeField()
     version = fields.IntField(default=0)
     created_at = fields.DatetimeField(auto_now_add=True)
+    # Paid: until when its buyer may ask for a refund (None: they may not). The refund's
+    # course: asked, then granted (the order is cancelled and refunded) or refused.
+    refundable_until = fields.DatetimeField(null=True)
+    refund_requested_at = fields.DatetimeField(null=True)
+    refunded_at = fields.DatetimeField(null=True)
+    refund_refusal = fields.CharField(max_length=32, null=True)
 
     class Meta:
         table = "orders_orders"

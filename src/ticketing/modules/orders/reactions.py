@@ -15,6 +15,8 @@ from ticketing.bus.contracts import (
     PaymentAuthorized,
     PaymentCreated,
     TicketCreated,
+    TicketRefundGranted,
+    TicketRefundRefused,
     TicketResaleListed,
     TicketUpdated,
 )
@@ -24,7 +26,7 @@ from ticketing.ids import unit_id
 from ticketing.modules.orders import allocation
 from ticketing.modules.orders.models import EventReplica, Order, TicketReplica
 from ticketing.modules.orders.rules import ReplicaStep, payment_refusal, replica_step
-from ticketing.modules.orders.transitions import close_order
+from ticketing.modules.orders.transitions import close_order, refund_order
 from ticketing.modules.orders.waiting import WaitingRooms
 
 log = logging.getLogger("ticketing.orders")
@@ -41,7 +43,9 @@ def _next_version(dialect: str) -> str:
 
 
 async def on_ticket_changed(event: TicketCreated | TicketUpdated, unit: UnitOfWork) -> None:
-    await _apply_version(unit, event.id, event.version, event.title, event.price)
+    refund_days = (event.refund_days or 0) if isinstance(event, TicketCreated) else 0
+    await _apply_version(unit, event.id, event.version, event.title, event.price,
+                         refund_days)
 
 
 async def on_resale_listed(event: TicketResaleListed, unit: UnitOfWork) -> None:
@@ -58,9 +62,10 @@ async def on_resale_listed(event: TicketResaleListed, unit: UnitOfWork) -> None:
 
 
 async def _apply_version(unit: UnitOfWork, ticket_id: str, version: int, title: str,
-                         price: Decimal) -> None:
+                         price: Decimal, refund_days: int = 0) -> None:
     """Apply strictly in version order: wait for a missing predecessor, drop the stale.
-    The usual case, the next version of a known ticket, is one guarded statement."""
+    The usual case, the next version of a known ticket, is one guarded statement.
+    (``refund_days`` is the creation's: the seller's refund policy is fixed once listed.)"""
     connection = unit.connection
     if version > 0:
         applied, _ = await connection.execute_query(
@@ -77,7 +82,7 @@ async def _apply_version(unit: UnitOfWork, ticket_id: str, version: int, title: 
         return
     if replica is None:
         await TicketReplica.create(id=ticket_id, title=title, price=price, version=version,
-                                   using_db=connection)
+                                   refund_days=refund_days, using_db=connection)
         return
     replica.title, replica.price, replica.version = title, price, version
     await replica.save(using_db=connection, update_fields=["title", "price", "version"])
@@ -95,7 +100,8 @@ async def on_event_created(event: EventCreated, unit: UnitOfWork,
                               using_db=unit.connection)
     await TicketReplica.bulk_create(
         [TicketReplica(id=unit_id(event.id, index), title=event.title, price=event.price,
-                       version=0, event_id=event.id) for index in range(event.quantity)],
+                       version=0, event_id=event.id, refund_days=event.refund_days or 0)
+         for index in range(event.quantity)],
         batch_size=UNIT_BATCH, using_db=unit.connection)
 
 
@@ -127,6 +133,17 @@ async def on_payment_created(event: PaymentCreated, unit: UnitOfWork) -> None:
     await close_order(unit, event.order_id, OrderStatus.COMPLETE, payment_id=event.id)
 
 
+async def on_refund_granted(event: TicketRefundGranted, unit: UnitOfWork) -> None:
+    """Tickets took the tickets back: the order is cancelled and refunded."""
+    await refund_order(unit, event.order_id)
+
+
+async def on_refund_refused(event: TicketRefundRefused, unit: UnitOfWork) -> None:
+    """The refund cannot be: the order stays paid, and its buyer is told why."""
+    await Order.filter(id=event.order_id, refunded_at=None).using_db(unit.connection) \
+        .update(refund_requested_at=None, refund_refusal=event.reason)
+
+
 def subscriptions(waiting: WaitingRooms) -> Subscriptions:
     """What orders reacts to; a new event's queue is opened by ``waiting``."""
 
@@ -141,4 +158,6 @@ def subscriptions(waiting: WaitingRooms) -> Subscriptions:
         ExpirationComplete: on_expiration_complete,
         PaymentAuthorized: on_payment_authorized,
         PaymentCreated: on_payment_created,
+        TicketRefundGranted: on_refund_granted,
+        TicketRefundRefused: on_refund_refused,
     }

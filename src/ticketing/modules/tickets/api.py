@@ -101,6 +101,7 @@ class TicketView:
     version: int
     order_id: str | None = None
     event_id: str | None = None
+    refund_days: int = 0
 
 
 @dataclass(frozen=True)
@@ -114,6 +115,7 @@ class EventPlan:
     venue: str | None = None
     starts_at: datetime | None = None
     on_sale_at: datetime | None = None
+    refund_days: int = 0
 
 
 @dataclass(frozen=True)
@@ -131,6 +133,7 @@ class EventView:
     per_buyer_limit: int
     user_id: str
     version: int
+    refund_days: int = 0
 
 
 @dataclass(frozen=True)
@@ -144,7 +147,7 @@ class TicketPage:
 def _view(ticket: Ticket) -> TicketView:
     return TicketView(id=ticket.id, title=ticket.title, price=ticket.price,
                       user_id=ticket.user_id, version=ticket.version, order_id=ticket.order_id,
-                      event_id=ticket.event_id)
+                      event_id=ticket.event_id, refund_days=ticket.refund_days)
 
 
 def _event_view(event: Event, remaining: int) -> EventView:
@@ -152,7 +155,7 @@ def _event_view(event: Event, remaining: int) -> EventView:
                      quantity=event.quantity, remaining=remaining, venue=event.venue,
                      starts_at=event.starts_at, on_sale_at=event.on_sale_at,
                      per_buyer_limit=event.per_buyer_limit, user_id=event.user_id,
-                     version=event.version)
+                     version=event.version, refund_days=event.refund_days)
 
 
 @runtime_checkable
@@ -160,8 +163,10 @@ class Tickets(Door, Reselling, Selling, Protocol):
     """What the web layer may ask of tickets: commands and queries, nothing else (the
     passes and the door: :class:`~.door.Door`; resales: :class:`~.resales.Reselling`)."""
 
-    async def create(self, user_id: str, title: str, price: Decimal) -> TicketView:
-        """List a ticket for sale (version 0) and announce it."""
+    async def create(self, user_id: str, title: str, price: Decimal,
+                     refund_days: int = 0) -> TicketView:
+        """List a ticket for sale (version 0) and announce it; its buyer may ask for a
+        refund up to ``refund_days`` after paying (0: no refunds)."""
 
     async def get(self, ticket_id: str) -> TicketView:
         """One ticket, reserved or not; 404 for an unknown (or malformed) id."""
@@ -192,12 +197,14 @@ class TicketsApi(DoorDesk, ResaleDesk, SellingDesk, Tickets):
     def __init__(self, outbox: Outbox, signer: PassSigner, clock: Clock) -> None:
         super().__init__(outbox, signer, clock)
 
-    async def create(self, user_id: str, title: str, price: Decimal) -> TicketView:
+    async def create(self, user_id: str, title: str, price: Decimal,
+                     refund_days: int = 0) -> TicketView:
         async with self._outbox.transaction() as unit:
             ticket = await Ticket.create(id=new_id(), title=title, price=price, user_id=user_id,
-                                         using_db=unit.connection)
+                                         refund_days=refund_days, using_db=unit.connection)
             await unit.publish(TicketCreated(id=ticket.id, version=ticket.version,
-                                             title=title, price=price, user_id=user_id))
+                                             title=title, price=price, user_id=user_id,
+                                             refund_days=refund_days or None))
         return _view(ticket)
 
     async def get(self, ticket_id: str) -> TicketView:
@@ -248,15 +255,16 @@ class TicketsApi(DoorDesk, ResaleDesk, SellingDesk, Tickets):
                 id=event_id, title=plan.title, price=plan.price, quantity=plan.quantity,
                 venue=plan.venue, starts_at=plan.starts_at, on_sale_at=plan.on_sale_at,
                 per_buyer_limit=plan.per_buyer_limit, user_id=user_id,
-                using_db=unit.connection)
+                refund_days=plan.refund_days, using_db=unit.connection)
             units = [Ticket(id=unit_id(event_id, index), title=plan.title, price=plan.price,
-                            user_id=user_id, event_id=event_id)
+                            user_id=user_id, event_id=event_id, refund_days=plan.refund_days)
                      for index in range(plan.quantity)]
             await Ticket.bulk_create(units, batch_size=UNIT_BATCH, using_db=unit.connection)
             await unit.publish(EventCreated(
                 id=event_id, version=event.version, title=plan.title, price=plan.price,
                 quantity=plan.quantity, per_buyer_limit=plan.per_buyer_limit,
-                user_id=user_id, on_sale_at=plan.on_sale_at))
+                user_id=user_id, on_sale_at=plan.on_sale_at,
+                refund_days=plan.refund_days or None))
         return _event_view(event, plan.quantity)
 
     async def get_event(self, event_id: str) -> EventView:

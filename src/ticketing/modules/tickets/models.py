@@ -24,6 +24,8 @@ class Event(Model):
     user_id = fields.CharField(max_length=26)
     version = fields.IntField(default=0)
     created_at = fields.DatetimeField(auto_now_add=True)
+    # Days after payment a buyer may ask for a refund; 0: the seller offers none.
+    refund_days = fields.IntField(default=0, db_default=0)
 
     class Meta:
         table = "tickets_events"
@@ -41,6 +43,7 @@ class Ticket(Model):
     # The event this ticket is a unit of, if any.
     event_id = fields.CharField(max_length=26, null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
+    refund_days = fields.IntField(default=0, db_default=0)  # as its event's
 
     class Meta:
         table = "tickets_tickets"

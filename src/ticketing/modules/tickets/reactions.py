@@ -17,8 +17,11 @@ from ticketing.bus.contracts import (
     OrderCancelled,
     OrderCompleted,
     OrderCreated,
+    OrderRefundRequested,
     OrderStatus,
     TicketRef,
+    TicketRefundGranted,
+    TicketRefundRefused,
     TicketResold,
 )
 from ticketing.bus.outbox import UnitOfWork
@@ -53,10 +56,50 @@ async def on_order_completed(event: OrderCompleted, unit: UnitOfWork) -> None:
         await _issue_passes(unit, event.id, event.tickets, buyer)
 
 
+async def on_refund_requested(event: OrderRefundRequested, unit: UnitOfWork) -> None:
+    """Grant the refund only if every pass of the order is still its buyer's, unused and
+    not on resale: then, in the transaction of the answer, the passes are void (their
+    rows locked first, so a check-in racing this finds none) and the tickets for sale."""
+    connection = unit.connection
+    ids = sorted(t.id for t in event.tickets)
+    passes = await Pass.filter(ticket_id__in=ids, order_id=event.id).using_db(connection) \
+        .order_by("ticket_id").select_for_update()
+    tickets = await Ticket.filter(id__in=ids, order_id=event.id, sold=True) \
+        .using_db(connection).order_by("id").select_for_update()
+    reason = refund_refusal(passes, event.user_id, len(ids))
+    if reason is None and len(tickets) != len(ids):
+        reason = "resold_refund"
+    if reason is not None:
+        await unit.publish(TicketRefundRefused(order_id=event.id, reason=reason))
+        return
+    await Pass.filter(ticket_id__in=ids).using_db(connection).delete()
+    for ticket in tickets:
+        ticket.sold, ticket.order_id = False, None
+        ticket.version += 1
+        await ticket.save(using_db=connection, update_fields=["sold", "order_id", "version"])
+        await unit.publish(ticket.updated_event())
+    await unit.publish(TicketRefundGranted(order_id=event.id))
+
+
+def refund_refusal(passes: list[Pass], buyer_id: str, tickets: int) -> str | None:
+    """Why the passes of an order of ``tickets`` tickets cannot be refunded to
+    ``buyer_id`` (an error code), or None when they can."""
+    if len(passes) != tickets:
+        return "resold_refund"  # a pass moved to another order: it was resold
+    if any(p.checked_in_at is not None for p in passes):
+        return "checked_in_refund"
+    if any(p.on_resale for p in passes):
+        return "on_resale_refund"
+    if any(p.owner_id != buyer_id for p in passes):
+        return "transferred_refund"
+    return None
+
+
 SUBSCRIPTIONS: Subscriptions = {
     OrderCreated: on_order_created,
     OrderCancelled: on_order_cancelled,
     OrderCompleted: on_order_completed,
+    OrderRefundRequested: on_refund_requested,
 }
 
 

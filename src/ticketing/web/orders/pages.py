@@ -10,7 +10,7 @@ from quart import Blueprint, redirect, render_template, request
 from werkzeug.wrappers.response import Response as WerkzeugResponse
 
 from ticketing.bus.contracts import OPEN_ORDER_STATUSES, OrderStatus
-from ticketing.errors import DomainError, NotAuthorized, NotFound
+from ticketing.errors import DomainError, NotAuthorized, NotFound, message_of
 from ticketing.modules.orders.api import OrderView
 from ticketing.web.orders.routes import orders
 from ticketing.web.orders.schemas import NewOrderBody, order_json
@@ -65,14 +65,20 @@ async def list_orders() -> Page | WerkzeugResponse:
 
 async def _order_page(order: OrderView, error: str | None = None,
                       status: int = 200) -> Page:
-    remaining = seconds_left(order.expires_at, runtime().clock())
+    now = runtime().clock()
+    remaining = seconds_left(order.expires_at, now)
     is_open = order.status in OPEN_ORDER_STATUSES
+    refund = order.refund
     html = await render_template(
         "orders/show.html", order=_with_label(order), error=error, is_open=is_open,
         seconds_left=remaining, time_left=clock(remaining),
         expires_label=order.expires_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
         # The way to the payments page shows only while the order can still be paid.
         payable=is_open and remaining > 0,
+        refundable=order.status == OrderStatus.COMPLETE and order.refundable_until is not None
+        and now < order.refundable_until and (refund is None or refund.status == "refused"),
+        refund=refund, refund_reason=message_of(refund.reason) if refund and refund.reason
+        else None, utc=_utc_label, order_view=order,
     )
     return html, status
 
@@ -111,6 +117,26 @@ async def show(order_id: str) -> Page | WerkzeugResponse:
     if user is None:
         return sign_in_redirect()
     return await _order_page(await orders().get(user.id, order_id))
+
+
+@blueprint.post("/<order_id>/refund")
+async def refund(order_id: str) -> Page | WerkzeugResponse:
+    """Ask for the paid order's refund and show it again; a refusal shows in place."""
+    user = current_user()
+    if user is None:
+        return redirect("/auth/signin?" + urlencode({"next": f"/orders/{order_id}"}))
+    try:
+        await orders().refund(user.id, order_id)
+    except DomainError as error:
+        if isinstance(error, NotFound | NotAuthorized):
+            raise
+        return await _order_page(await orders().get(user.id, order_id), error.message,
+                                 error.status)
+    return redirect(f"/orders/{order_id}", 303)
+
+
+def _utc_label(moment: datetime | None) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if moment else ""
 
 
 @blueprint.post("/<order_id>/cancel")

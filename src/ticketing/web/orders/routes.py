@@ -1,4 +1,4 @@
-"""``/api/orders``: reserve a ticket, list, show and cancel your orders."""
+"""``/api/orders``: reserve a ticket, list, show, cancel and refund your orders."""
 
 from __future__ import annotations
 
@@ -59,6 +59,18 @@ async def list_orders() -> Response:
 async def show_order(order_id: str) -> Response:
     """One of your orders; 404 unknown, 401 someone else's."""
     return jsonify(order_json(await orders().get(require_user().id, order_id)))
+
+
+@blueprint.post("/<order_id>/refund")
+@signed_in
+@document_response(OrderResponse, 202)
+@refuses(400, 404)
+async def refund_order(order_id: str) -> tuple[Response, int]:
+    """Ask for a paid order's money back inside its refund window (202: under way; the
+    order is cancelled and refunded once its tickets are taken back, or ``refund``
+    says why not). No window, closed, or already asked → 400."""
+    order = await orders().refund(require_user().id, order_id)
+    return jsonify(order_json(order)), 202
 
 
 @blueprint.delete("/<order_id>")

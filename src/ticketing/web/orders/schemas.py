@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field, RootModel, ValidationInfo, field_validato
 from pydantic.json_schema import SkipJsonSchema
 
 from ticketing.bus.contracts import OrderStatus
+from ticketing.errors import message_of
 from ticketing.modules.orders.api import OrderedTicket, OrderView
 from ticketing.web.shell.schemas import absent_when_unset, wire_time
 from ticketing.web.shell.validation import Body, rule_failed, trimmed_text, whole_number
@@ -64,6 +65,12 @@ class OrderedTicketResponse(BaseModel):
     version: int
 
 
+class RefundResponse(BaseModel):
+    status: str = Field(description='"requested", "refunded" or "refused"')
+    at: datetime | None = Field(description="When it was asked for, or refunded")
+    reason: str | None = Field(description="Why it was refused")
+
+
 class OrderResponse(BaseModel):
     """An order, its (first) ticket embedded; an order of an event's tickets also has
     ``eventId``, ``quantity`` and all its ``tickets``."""
@@ -80,6 +87,12 @@ class OrderResponse(BaseModel):
                                                  json_schema_extra=absent_when_unset)
     tickets: list[OrderedTicketResponse] | SkipJsonSchema[None] = Field(
         default=None, json_schema_extra=absent_when_unset)
+    refundableUntil: datetime | SkipJsonSchema[None] = Field(
+        default=None, json_schema_extra=absent_when_unset,
+        description="Paid, and its seller allows refunds: until when you may ask for one")
+    refund: RefundResponse | SkipJsonSchema[None] = Field(
+        default=None, json_schema_extra=absent_when_unset,
+        description="Once you asked for a refund: how far it got")
 
 
 class OrderListResponse(RootModel[list[OrderResponse]]):
@@ -108,4 +121,10 @@ def order_json(order: OrderView) -> dict[str, Any]:
     if order.event_id is not None:
         body |= {"eventId": order.event_id, "quantity": len(order.tickets),
                  "tickets": [_ticket_json(t) for t in order.tickets]}
+    if order.refundable_until is not None:
+        body["refundableUntil"] = wire_time(order.refundable_until)
+    if order.refund is not None:
+        body["refund"] = {"status": order.refund.status, "at": wire_time(order.refund.at),
+                          "reason": message_of(order.refund.reason)
+                          if order.refund.reason else None}
     return body

@@ -82,7 +82,8 @@ class NewEventBody(NewTicketBody):
     def plan(self) -> EventPlan:
         return EventPlan(title=self.title, price=self.price, quantity=self.quantity,
                          per_buyer_limit=self.perBuyerLimit, venue=self.venue,
-                         starts_at=self.startsAt, on_sale_at=self.onSaleAt)
+                         starts_at=self.startsAt, on_sale_at=self.onSaleAt,
+                         refund_days=self.refundDays)
 
 
 class EventResponse(BaseModel):
@@ -99,6 +100,8 @@ class EventResponse(BaseModel):
     perBuyerLimit: int
     userId: str
     version: int
+    refundDays: int = Field(description="Days after paying a buyer may ask for a refund "
+                                        "(0: none)")
 
 
 class EventListResponse(RootModel[list[EventResponse]]):
@@ -112,5 +115,5 @@ def event_json(event: EventView) -> dict[str, Any]:
         "quantity": event.quantity, "remaining": event.remaining, "venue": event.venue,
         "startsAt": wire_time(event.starts_at), "onSaleAt": wire_time(event.on_sale_at),
         "perBuyerLimit": event.per_buyer_limit, "userId": event.user_id,
-        "version": event.version,
+        "version": event.version, "refundDays": event.refund_days,
     }

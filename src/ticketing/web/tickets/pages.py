@@ -87,7 +87,7 @@ async def sell() -> Page | WerkzeugResponse:
     form = await request.form
     try:
         data = parse_form(NewTicketBody, form)
-        ticket = await tickets().create(user.id, data.title, data.price)
+        ticket = await tickets().create(user.id, data.title, data.price, data.refundDays)
     except DomainError as error:
         return await _sell_form(form, error)
     return redirect(f"/tickets/{ticket.id}", 303)

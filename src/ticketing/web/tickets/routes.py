@@ -57,7 +57,8 @@ async def show_ticket(ticket_id: str) -> Response:
 async def create_ticket(data: NewTicketBody) -> tuple[Response, int]:
     """List a ticket for sale (signed in)."""
     user = require_user()
-    return jsonify(ticket_json(await tickets().create(user.id, data.title, data.price))), 201
+    created = await tickets().create(user.id, data.title, data.price, data.refundDays)
+    return jsonify(ticket_json(created)), 201
 
 
 @blueprint.put("/<ticket_id>")

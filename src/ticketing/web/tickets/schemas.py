@@ -13,7 +13,13 @@ from pydantic.json_schema import SkipJsonSchema
 from ticketing.ids import is_valid_id
 from ticketing.modules.tickets.api import TicketView
 from ticketing.web.shell.schemas import absent_when_unset
-from ticketing.web.shell.validation import Body, required, rule_failed, trimmed_text
+from ticketing.web.shell.validation import (
+    Body,
+    required,
+    rule_failed,
+    trimmed_text,
+    whole_number,
+)
 
 MAX_PRICE = Decimal("1000000")
 MAX_TITLE_LENGTH = 120
@@ -50,7 +56,10 @@ def ticket_title(value: Any) -> str:
     return title
 
 
-class NewTicketBody(Body):
+MAX_REFUND_DAYS = 365
+
+
+class ListingBody(Body):
     title: str = required(min_length=1, max_length=MAX_TITLE_LENGTH, examples=["Concert"],
                           description="One line; blanks around it are trimmed first")
     price: Decimal = required(gt=0, le=MAX_PRICE, examples=[19.99],
@@ -68,11 +77,25 @@ class NewTicketBody(Body):
         return price_amount(value, "Price must be greater than 0")
 
 
+class NewTicketBody(ListingBody):
+    refundDays: int = Field(default=0, ge=0, le=MAX_REFUND_DAYS, examples=[7],
+                            description="Days after paying a buyer may ask for a refund "
+                            "(0, the default: no refunds); fixed once listed")
+
+    @field_validator("refundDays", mode="before")
+    @classmethod
+    def _refund_days(cls, value: Any) -> int:
+        if value is None or value == "":
+            return 0
+        return whole_number(value, 0, MAX_REFUND_DAYS, "RefundDays must be a whole number "
+                            f"from 0 to {MAX_REFUND_DAYS}")
+
+
 # Versions are 32-bit integer columns; anything larger is no version a ticket can have.
 MAX_VERSION = 2**31 - 1
 
 
-class TicketEditBody(NewTicketBody):
+class TicketEditBody(ListingBody):
     version: int | None = Field(default=None, ge=0, le=MAX_VERSION,
                                 description="Refuse the edit (409) unless the ticket still "
                                 "has this version.")
@@ -130,6 +153,9 @@ class TicketResponse(BaseModel):
     version: int
     orderId: str | SkipJsonSchema[None] = Field(default=None,
                                                 json_schema_extra=absent_when_unset)
+    refundDays: int | SkipJsonSchema[None] = Field(
+        default=None, json_schema_extra=absent_when_unset,
+        description="Days after paying its buyer may ask for a refund; absent: none")
 
 
 class TicketListResponse(RootModel[list[TicketResponse]]):
@@ -145,4 +171,6 @@ def ticket_json(ticket: TicketView) -> dict[str, Any]:
     }
     if ticket.order_id:
         body["orderId"] = ticket.order_id
+    if ticket.refund_days:
+        body["refundDays"] = ticket.refund_days
     return body
