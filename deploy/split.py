@@ -11,7 +11,7 @@ and the waiting for processes are the test suite's own (``tests/support``).
     router      http://127.0.0.1:8000
     auth        http://127.0.0.1:8001   /api/users, /auth
     tickets     http://127.0.0.1:8002   /api/tickets, /tickets, / (and the rest)
-    orders      http://127.0.0.1:8003   /api/orders, /orders, /api/queue, /queue
+    orders      http://127.0.0.1:8003   /api/orders, /orders, /api/queue, /queue, /waitlist
     expiration  http://127.0.0.1:8004   no public routes: /healthz and /readyz
     payments    http://127.0.0.1:8005   /api/payments, /payments, /api/payouts, /payouts
 """

@@ -61,6 +61,9 @@ MESSAGES: Mapping[str, str] = MappingProxyType({
     "bad_rate": "RatePerMinute must be a whole number from 1 to 100000",
     "order_complete": "Cannot cancel a completed order",
     "own_resale": "You cannot buy back the ticket you put on resale",
+    "offered_to_waitlist": "This ticket is held a few minutes for someone on its waitlist",
+    "not_sold_out": "Tickets are left: reserve one now",
+    "not_on_waitlist": "You are not on this waitlist",
     "not_refundable": "This order cannot be refunded: its seller offers no refunds, or it "
                       "is not paid",
     "refund_window_closed": "The time to ask for a refund of this order is over",

@@ -92,6 +92,7 @@ def test_the_split_ingress_sends_every_route_to_the_module_that_serves_it(
         "/api/queue": "orders", "/queue": "orders", "/live/queue": "orders",
         "/api/payments": "payments", "/payments": "payments",
         "/api/payouts": "payments", "/payouts": "payments",
+        "/api/waitlist": "orders", "/waitlist": "orders", "/live/waitlist": "orders",
     }
 
 

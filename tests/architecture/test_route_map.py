@@ -23,6 +23,9 @@ BODILESS = {
     ("DELETE", "/api/orders/<order_id>"),
     # Asking for a paid order's refund: the order is in the path, the buyer in the cookie.
     ("POST", "/api/orders/<order_id>/refund"),
+    # Joining or leaving a waitlist: its event or ticket is the path.
+    ("POST", "/api/waitlist/<scope_id>"),
+    ("DELETE", "/api/waitlist/<scope_id>"),
     # Joining an event's queue: the event is in the path, the buyer in the cookie.
     ("POST", "/api/queue/<event_id>"),
     # Stripe's event: the raw bytes are checked against the Stripe-Signature header, and a

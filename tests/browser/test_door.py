@@ -284,3 +284,50 @@ def test_a_holder_resells_from_the_pass_page_and_sees_the_payout(
     finally:
         seller.close()
         other.close()
+
+
+def test_a_buyer_sees_what_they_may_do_with_an_order_and_asks_for_a_refund(
+    page: Page, server: Server, browser_context: BrowserContext, separate_browser: Browser,
+) -> None:
+    """Before paying the order page offers Cancel until its deadline; once paid, a refund
+    until the seller's window closes; after the refund, the pass is gone."""
+    seller = separate_browser.new_context()
+    try:
+        signed_up(seller.request, server)
+        signed_up(browser_context.request, server)
+        status, ticket = api(seller.request, server, "POST", "/api/tickets",
+                             {"title": "Refundable night", "price": 25, "refundDays": 5})
+        assert status == 201
+
+        def reserve() -> str | None:
+            status, order = api(browser_context.request, server, "POST", "/api/orders",
+                                {"ticketId": ticket["id"]})
+            return str(order["id"]) if status == 201 else None
+
+        order_id = until(reserve, "the ticket to reach orders")
+        page.goto(f"{server.base_url}/orders/{order_id}")
+        expect(page.locator("#cancel-until")).to_contain_text("You may cancel until you pay")
+        until(lambda: api(browser_context.request, server, "POST", "/api/payments",
+                          {"orderId": order_id, "token": "tok_visa"})[0] == 201,
+              "the order to reach payments")
+
+        def refund_offered() -> bool:
+            page.goto(f"{server.base_url}/orders/{order_id}")
+            return page.locator("#refund-form").count() == 1
+
+        until(refund_offered, "the order to be complete")
+        expect(page.locator("#refund-form")).to_contain_text("You may ask for a refund until")
+        keep(page, "order-refundable")
+        page.get_by_role("button", name="Ask for a refund").click()
+
+        def refunded() -> bool:
+            page.goto(f"{server.base_url}/orders/{order_id}")
+            return "Refunded on" in page.locator("#order-options").inner_text()
+
+        until(refunded, "the refund")
+        expect(page.locator("#status")).to_have_text("Cancelled")
+        keep(page, "order-refunded")
+        assert api(browser_context.request, server, "GET",
+                   f"/api/tickets/{ticket['id']}/pass")[0] == 404
+    finally:
+        seller.close()

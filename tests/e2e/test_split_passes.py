@@ -99,3 +99,37 @@ def test_a_resale_sold_across_the_processes_moves_the_pass_and_records_the_payou
         [payout] = eventually_blocking(owed, "payments records the payout", within=WITHIN)
         assert (payout["ticketId"], payout["orderId"], payout["amount"]) == (
             ticket["id"], order["id"], 25.0)
+
+
+def test_a_refund_crosses_orders_tickets_and_payments(split_cluster: SplitCluster) -> None:
+    """orders asks (``order:refund-requested``), tickets takes the ticket back over NATS
+    (``ticket:refund-granted``), orders cancels the order, payments refunds the charge."""
+    tickets_url, orders_url = split_cluster.url("tickets"), split_cluster.url("orders")
+    with httpx.Client(cookies={"session": cookie_for(new_id())}, timeout=5.0) as seller, \
+            httpx.Client(cookies={"session": cookie_for(new_id())}, timeout=5.0) as buyer:
+        ticket = seller.post(f"{tickets_url}/api/tickets",
+                             json={"title": "Split refund", "price": 30,
+                                   "refundDays": 3}).json()
+        order = reserve(buyer, split_cluster, ticket["id"])
+        assert pay(buyer, split_cluster, order["id"]).status_code == 201
+        eventually_blocking(
+            lambda: buyer.get(f"{tickets_url}/api/tickets/{ticket['id']}/pass")
+            .status_code == 200, "tickets issues the pass", within=WITHIN)
+
+        def asked() -> httpx.Response | None:
+            response = buyer.post(f"{orders_url}/api/orders/{order['id']}/refund")
+            return None if response.status_code == 400 else response  # not complete yet
+
+        assert eventually_blocking(asked, "orders completes the order",
+                                   within=WITHIN).status_code == 202
+
+        def refunded() -> dict[str, Any] | None:
+            found: dict[str, Any] = buyer.get(f"{orders_url}/api/orders/{order['id']}").json()
+            return found if found.get("refund", {}).get("status") == "refunded" else None
+
+        done = eventually_blocking(refunded, "the refund is granted", within=WITHIN)
+        assert done["status"] == "cancelled"
+        assert buyer.get(f"{tickets_url}/api/tickets/{ticket['id']}/pass").status_code == 404
+    with httpx.Client(cookies={"session": cookie_for(new_id())}, timeout=5.0) as other:
+        again = reserve(other, split_cluster, ticket["id"])  # for sale again, in orders too
+    assert again["ticket"]["id"] == ticket["id"]

@@ -68,7 +68,7 @@ async def test_an_event_is_created_with_its_tickets_and_shown(
     assert event == {
         "id": event["id"], "title": "Opera", "price": 19.99, "quantity": 3, "remaining": 3,
         "venue": "Arena", "startsAt": "2027-01-10T19:00:00Z", "onSaleAt": None,
-        "perBuyerLimit": 4, "userId": seller.id, "version": 0,
+        "perBuyerLimit": 4, "userId": seller.id, "version": 0, "refundDays": 0,
     }
     assert (await client.get(f"/api/events/{event['id']}")).status_code == 200
     assert [e["id"] for e in await (await client.get("/api/events")).get_json()] == [event["id"]]

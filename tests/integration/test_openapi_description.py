@@ -32,6 +32,8 @@ SIGNED_IN = {
     ("post", "/api/doors/{scope_id}/staff"), ("delete", "/api/doors/{scope_id}/staff/{email}"),
     ("post", "/api/tickets/{ticket_id}/resale"), ("get", "/api/payouts"),
     ("post", "/api/orders/{order_id}/refund"),
+    ("post", "/api/waitlist/{scope_id}"), ("get", "/api/waitlist/{scope_id}"),
+    ("delete", "/api/waitlist/{scope_id}"),
 }
 EVERYWHERE = {500, 503}
 BODY = {400, 413} | EVERYWHERE
@@ -52,6 +54,9 @@ ERRORS: dict[tuple[str, str], set[int]] = {
     ("get", "/api/orders/{order_id}"): {401, 404} | EVERYWHERE,
     ("delete", "/api/orders/{order_id}"): WRITE | {400, 401, 404},
     ("post", "/api/orders/{order_id}/refund"): WRITE | {400, 401, 404},
+    ("post", "/api/waitlist/{scope_id}"): WRITE | {400, 401, 404},
+    ("get", "/api/waitlist/{scope_id}"): {401, 404} | EVERYWHERE,
+    ("delete", "/api/waitlist/{scope_id}"): WRITE | {401, 404},
     ("post", "/api/payments"): BODY | WRITE | {401, 404, 409},
     ("post", "/api/payments/webhook"): BODY | WRITE,
     ("get", "/api/events"): EVERYWHERE,

@@ -45,6 +45,7 @@ from ticketing.bus.contracts import (
     TicketUpdated,
     UnknownEvent,
     WaitingRoomAdvanced,
+    WaitlistOffered,
     subject_of,
 )
 
@@ -93,6 +94,8 @@ SAMPLES: dict[str, Event] = {
     "order:refund-requested": OrderRefundRequested(id=ORDER, user_id=USER,
                                                    tickets=(TicketRef(id=TICKET),)),
     "ticket:refund-granted": TicketRefundGranted(order_id=ORDER),
+    "waitlist:offered": WaitlistOffered(scope_id=EVENT, ticket_id=TICKET, user_id=USER,
+                                        until=datetime(2026, 11, 25, 2, 5, tzinfo=UTC)),
     "ticket:refund-refused": TicketRefundRefused(order_id=ORDER, reason="checked_in_refund"),
     "ticket:resale-listed": TicketResaleListed(
         ticket_id=TICKET, version=3, title="Concert", price=Decimal("15.50"), seller_id=USER,
@@ -112,7 +115,8 @@ SAMPLES: dict[str, Event] = {
 
 
 SOURCES = {"auth": "auth", "ticket": "tickets", "event": "tickets", "order": "orders",
-           "expiration": "expiration", "payment": "payments", "waiting-room": "orders"}
+           "expiration": "expiration", "payment": "payments", "waiting-room": "orders",
+           "waitlist": "orders"}
 
 
 def fixture_path(event_type: str, version: int) -> Path:
@@ -144,6 +148,7 @@ def test_wire_names_are_stable() -> None:
         "ticket:resale-listed": "TicketResaleListed",
         "order:refund-requested": "OrderRefundRequested",
         "ticket:refund-granted": "TicketRefundGranted",
+        "waitlist:offered": "WaitlistOffered",
         "ticket:refund-refused": "TicketRefundRefused",
         "ticket:resold": "TicketResold",
         "ticket:checked-in": "TicketCheckedIn",

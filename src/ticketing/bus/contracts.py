@@ -260,6 +260,19 @@ class WaitingRoomAdvanced(Event):
 
 
 @dataclasses.dataclass(frozen=True)
+class WaitlistOffered(Event):
+    """A ticket came back and is ``user_id``'s alone to reserve until ``until``: they
+    were first on the waitlist of ``scope_id`` (an event, or the ticket itself) (orders
+    -> watchers, their live pages; the mail a later module sends)."""
+
+    WIRE_TYPE: ClassVar[str] = "waitlist:offered"
+    scope_id: str
+    ticket_id: str
+    user_id: str
+    until: datetime
+
+
+@dataclasses.dataclass(frozen=True)
 class TicketTransferred(Event):
     """A pass's owner gave it to someone named by email (tickets -> watchers, and the
     mail the recipient is sent). ``version`` is the pass's new version: the giver's
@@ -377,9 +390,9 @@ EVENT_TYPES: dict[str, type[Event]] = {
     for cls in (SessionEnded, SessionsEnded, AllSessionsEnded, TicketCreated, TicketUpdated,
                 EventCreated, OrderCreated, OrderCancelled, OrderCompleted, OrderPaymentRefused,
                 OrderRefundRequested, TicketRefundGranted, TicketRefundRefused,
-                WaitingRoomAdvanced, TicketTransferred, TicketResaleListed, TicketResold,
-                TicketCheckedIn, ExpirationComplete,
-                PaymentAuthorized, PaymentCreated)
+                WaitingRoomAdvanced, WaitlistOffered, TicketTransferred, TicketResaleListed,
+                TicketResold, TicketCheckedIn, ExpirationComplete, PaymentAuthorized,
+                PaymentCreated)
 }
 
 # (wire type, from version) -> function lifting that version's data to the next one.

@@ -7,6 +7,7 @@ from ticketing.modules.orders.api import OrdersApi
 from ticketing.modules.orders.models import DeadLetter, Outbox, Processed
 from ticketing.modules.orders.reactions import subscriptions
 from ticketing.modules.orders.waiting import WaitingRooms, WaitingRoomSettings
+from ticketing.modules.orders.waitlist import Waitlist
 
 
 def _build(context: ModuleContext) -> ModuleParts:
@@ -15,11 +16,14 @@ def _build(context: ModuleContext) -> ModuleParts:
         rate_per_minute=settings.queue_rate_per_minute,
         admission_seconds=settings.admission_seconds,
         admit_percent=settings.queue_admit_percent, key=settings.jwt_key), context.clock)
-    orders = OrdersApi(context.outbox, settings.expiration_seconds, waiting, context.clock)
+    waiting_list = Waitlist(context.outbox, context.clock)
+    orders = OrdersApi(context.outbox, settings.expiration_seconds, waiting, context.clock,
+                       waiting_list)
     rounds: list[Supervised] = []
 
     async def start() -> None:
         rounds.append(context.supervisor.start("orders-waiting-rooms", waiting.run))
+        rounds.append(context.supervisor.start("orders-waitlist", waiting_list.run))
 
     async def stop() -> None:
         while rounds:

@@ -30,6 +30,8 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from ticketing.bus.sql import dialect_of, parameters
 
 CENTS = Decimal("0.01")
+# A ticket freed, and the scope of the waitlist it goes to first.
+Freed = tuple[str, str]
 
 
 @dataclass(frozen=True)
@@ -61,14 +63,17 @@ def _statements(dialect: str) -> _Statements:
     p = parameters(dialect)
     returning = "RETURNING id, title, price, version, event_id"
     lock = " FOR UPDATE SKIP LOCKED" if postgres else ""
-    not_own_resale = f"(resold_by IS NULL OR resold_by <> {p(3)})"
+    # Not the buyer's own resale, nor offered to someone else on its waitlist right now.
+    may_take = (f"(resold_by IS NULL OR resold_by <> {p(3)}) AND (offered_to IS NULL "
+                f"OR offered_to = {p(4)} OR offer_ends < {p(5)})")
+    take = f"SET order_id = {p(1)}, offered_to = NULL, offer_ends = NULL"
     return _Statements(
-        one=(f"UPDATE orders_tickets SET order_id = {p(1)} WHERE id = {p(2)} "
-             f"AND order_id IS NULL AND {not_own_resale} {returning}"),
-        from_event=(f"UPDATE orders_tickets SET order_id = {p(1)} WHERE id IN "
+        one=(f"UPDATE orders_tickets {take} WHERE id = {p(2)} "
+             f"AND order_id IS NULL AND {may_take} {returning}"),
+        from_event=(f"UPDATE orders_tickets {take} WHERE id IN "
                     f"(SELECT id FROM orders_tickets WHERE event_id = {p(2)} "
-                    f"AND order_id IS NULL AND {not_own_resale} ORDER BY id "
-                    f"LIMIT {p(4)}{lock}) {returning}"),
+                    f"AND order_id IS NULL AND {may_take} ORDER BY id "
+                    f"LIMIT {p(6)}{lock}) {returning}"),
         within_limit=(
             "INSERT INTO orders_buyer_holdings AS h (user_id, event_id, held) "
             f"VALUES ({p(1)}, {p(2)}, {p(3)}) ON CONFLICT (user_id, event_id) "
@@ -77,13 +82,13 @@ def _statements(dialect: str) -> _Statements:
         # Through the order's lines (indexed by order), not a scan of every ticket.
         release_tickets=(f"UPDATE orders_tickets SET order_id = NULL WHERE id IN "
                          f"(SELECT ticket_id FROM orders_order_lines WHERE order_id = {p(1)} "
-                         f"AND active) AND order_id = {p(2)}"),
+                         f"AND active) AND order_id = {p(2)} RETURNING id, event_id"),
         release_lines=(f"UPDATE orders_order_lines SET active = FALSE "
                        f"WHERE order_id = {p(1)} AND active"),
         release_holding=(f"UPDATE orders_buyer_holdings SET held = held - {p(1)} "
                          f"WHERE user_id = {p(2)} AND event_id = {p(3)}"),
         free_resale=(f"UPDATE orders_tickets SET order_id = NULL, resold_by = {p(1)} "
-                     f"WHERE id = {p(2)} AND order_id = {p(3)} RETURNING id"),
+                     f"WHERE id = {p(2)} AND order_id = {p(3)} RETURNING id, event_id"),
         release_resale_line=(f"UPDATE orders_order_lines SET active = FALSE "
                              f"WHERE order_id = {p(1)} AND ticket_id = {p(2)} AND active"),
     )
@@ -116,22 +121,24 @@ def _handed_out(rows: Sequence[Any]) -> list[HandedOut]:
 
 
 async def hand_out(connection: BaseDBAsyncClient, order_id: str, ticket_id: str,
-                   buyer_id: str) -> HandedOut | None:
-    """Give the ticket to the order if no active order has it and it is not the buyer's
-    own resale; None otherwise (or if orders does not know it)."""
+                   buyer_id: str, now: int) -> HandedOut | None:
+    """Give the ticket to the order if no active order has it, it is not the buyer's own
+    resale and not offered to someone else at ``now`` (epoch seconds); None otherwise (or
+    if orders does not know it)."""
     rows = await connection.execute_query_dict(_statements(dialect_of(connection)).one,
-                                               [order_id, ticket_id, buyer_id])
+                                               [order_id, ticket_id, buyer_id, buyer_id, now])
     found = _handed_out(rows)
     return found[0] if found else None
 
 
 async def hand_out_from_event(connection: BaseDBAsyncClient, order_id: str, event_id: str,
-                              quantity: int, buyer_id: str) -> list[HandedOut]:
+                              quantity: int, buyer_id: str, now: int) -> list[HandedOut]:
     """Give up to ``quantity`` free tickets of the event to the order, lowest ids first
-    among those no concurrent reservation is taking (and none the buyer put on resale)."""
+    among those no concurrent reservation is taking (and none the buyer put on resale,
+    nor any offered to someone else at ``now``)."""
     rows = await connection.execute_query_dict(
         _statements(dialect_of(connection)).from_event,
-        [order_id, event_id, buyer_id, quantity])
+        [order_id, event_id, buyer_id, buyer_id, now, quantity])
     return _handed_out(rows)
 
 
@@ -162,27 +169,35 @@ async def hold_within_limit(connection: BaseDBAsyncClient, user_id: str, event_i
 
 
 async def release(connection: BaseDBAsyncClient, order_id: str, user_id: str,
-                  event_id: str | None, quantity: int) -> None:
-    """An order ended unpaid: its tickets are free, its lines inactive, and the buyer's
-    holding of the event shrinks by what it held."""
+                  event_id: str | None, quantity: int) -> list[Freed]:
+    """An order ended: its tickets are free, its lines inactive, and the buyer's holding
+    of the event shrinks by what it held. The tickets freed, for their waitlists."""
     statements = _statements(dialect_of(connection))
-    await connection.execute_query(statements.release_tickets, [order_id, order_id])
+    freed = _freed(await connection.execute_query_dict(statements.release_tickets,
+                                                       [order_id, order_id]))
     await connection.execute_query(statements.release_lines, [order_id])
     if event_id is not None:
         await connection.execute_query(statements.release_holding,
                                        [quantity, user_id, event_id])
+    return freed
 
 
 async def free_resale(connection: BaseDBAsyncClient, ticket_id: str, order_id: str,
-                      seller_id: str, event_id: str | None, buyer_id: str) -> bool:
+                      seller_id: str, event_id: str | None, buyer_id: str) -> list[Freed]:
     """A ticket the paid order ``order_id`` holds is on sale again from ``seller_id``: no
     order holds it (its line there ends) and the buyer's holding of the event shrinks.
-    False when that order no longer holds it (this resale was applied already)."""
+    The ticket freed; none when that order no longer holds it (applied already)."""
     statements = _statements(dialect_of(connection))
-    if not await connection.execute_query_dict(statements.free_resale,
-                                               [seller_id, ticket_id, order_id]):
-        return False
+    freed = _freed(await connection.execute_query_dict(statements.free_resale,
+                                                       [seller_id, ticket_id, order_id]))
+    if not freed:
+        return []
     await connection.execute_query(statements.release_resale_line, [order_id, ticket_id])
     if event_id is not None:
         await connection.execute_query(statements.release_holding, [1, buyer_id, event_id])
-    return True
+    return freed
+
+
+def _freed(rows: Sequence[Any]) -> list[Freed]:
+    """(ticket, its waitlist's scope: the event, or the ticket itself) of freed rows."""
+    return sorted((str(r["id"]), str(r["event_id"] or r["id"])) for r in rows)

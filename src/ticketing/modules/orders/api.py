@@ -20,22 +20,24 @@ from ticketing.bus.outbox import Outbox, UnitOfWork
 from ticketing.clock import Clock, utc_now
 from ticketing.errors import DomainError, NotAuthorized, NotFound
 from ticketing.ids import is_valid_id, new_id
-from ticketing.modules.orders import allocation
+from ticketing.modules.orders import allocation, waitlist
 from ticketing.modules.orders.allocation import HandedOut
 from ticketing.modules.orders.models import EventReplica, Order, OrderLine, TicketReplica
 from ticketing.modules.orders.rules import (
     NotEnoughTickets,
     NotOnSale,
+    OfferedToWaitlist,
     OwnResale,
     TicketAlreadyReserved,
     TicketLimitReached,
 )
 from ticketing.modules.orders.transitions import close_order
 from ticketing.modules.orders.waiting import QueuePlace, RoomView, WaitingRooms
+from ticketing.modules.orders.waitlist import Waitlist, WaitlistPlace, epoch
 from ticketing.telemetry import metrics
 
 __all__ = ["CannotCancelCompleted", "OrderView", "OrderedTicket", "Orders", "OrdersApi",
-           "QueuePlace", "RefundState", "RoomView", "TicketAlreadyReserved"]
+           "QueuePlace", "RefundState", "RoomView", "TicketAlreadyReserved", "WaitlistPlace"]
 
 
 class CannotCancelCompleted(DomainError):
@@ -151,7 +153,8 @@ class Orders(Protocol):
         """Pause or resume the queue, or change its rate (the seller only)."""
 
     async def advance_queues(self) -> None:
-        """One round of every queue now: rank arrivals, let the next buyers in."""
+        """One round of every queue now: rank arrivals, let the next buyers in; and pass
+        on the waitlist offers that ended unclaimed."""
 
     async def list_for(self, user_id: str) -> list[OrderView]:
         """The user's orders, oldest first."""
@@ -162,6 +165,16 @@ class Orders(Protocol):
     async def cancel(self, user_id: str, order_id: str) -> None:
         """Cancel: a paid order refuses; an already cancelled one is left alone."""
 
+    async def join_waitlist(self, user_id: str, scope_id: str) -> WaitlistPlace:
+        """Ask to be offered a ticket of a sold-out event or ticket when one comes back:
+        404 unknown, 400 while one is free. Joining again keeps the place."""
+
+    async def waitlist_place(self, user_id: str, scope_id: str) -> WaitlistPlace:
+        """Where the user stands, with their offer if one came; 404 not on the list."""
+
+    async def leave_waitlist(self, user_id: str, scope_id: str) -> None:
+        """Off the list (404 if not on it); an offer of theirs passes to the next."""
+
     async def refund(self, user_id: str, order_id: str) -> OrderView:
         """Ask for a paid order's money back inside its refund window: 404, 401, then
         400 when it cannot be refunded, the window closed, or a refund is under way.
@@ -171,11 +184,12 @@ class Orders(Protocol):
 
 class OrdersApi(Orders):
     def __init__(self, outbox: Outbox, reservation_seconds: int, waiting: WaitingRooms,
-                 clock: Clock = utc_now) -> None:
+                 clock: Clock = utc_now, waiting_list: Waitlist | None = None) -> None:
         self._outbox = outbox
         self._window = timedelta(seconds=reservation_seconds)
         self._waiting = waiting
         self._clock = clock
+        self._waitlist = waiting_list or Waitlist(outbox, clock)
 
     async def reserve(self, user_id: str, ticket_id: str,
                       admission: str | None = None) -> OrderView:
@@ -183,7 +197,8 @@ class OrdersApi(Orders):
         same ticket; the replica is read only to tell a refusal's reason."""
         order_id = new_id()
         async with _counted(), self._outbox.transaction() as unit:
-            handed = await _hand_out(unit.connection, order_id, ticket_id, user_id)
+            handed = await _hand_out(unit.connection, order_id, ticket_id, user_id,
+                                     epoch(self._clock()))
             event = await self._waiting.known_event(handed.event_id) \
                 if handed.event_id else None
             return await self._place(unit, order_id, user_id, [handed], event, admission)
@@ -194,8 +209,9 @@ class OrdersApi(Orders):
         async with _counted():
             event = await self._waiting.known_event(event_id)
             async with self._outbox.transaction() as unit:
-                handed = await allocation.hand_out_from_event(unit.connection, order_id,
-                                                              event.id, quantity, user_id)
+                handed = await allocation.hand_out_from_event(
+                    unit.connection, order_id, event.id, quantity, user_id,
+                    epoch(self._clock()))
                 if len(handed) < quantity:
                     raise NotEnoughTickets()
                 return await self._place(unit, order_id, user_id, handed, event, admission)
@@ -223,6 +239,7 @@ class OrdersApi(Orders):
                                           expires_at, now)
         except IntegrityError:
             raise TicketAlreadyReserved() from None
+        await waitlist.claimed(unit, user_id, event_id or handed[0].id, now)
         refs = tuple(TicketRef(id=t.id, price=t.price) for t in handed)
         await unit.publish(OrderCreated(
             id=order_id, version=0, status=OrderStatus.CREATED.value, user_id=user_id,
@@ -247,6 +264,16 @@ class OrdersApi(Orders):
 
     async def advance_queues(self) -> None:
         await self._waiting.advance()
+        await self._waitlist.pass_on()
+
+    async def join_waitlist(self, user_id: str, scope_id: str) -> WaitlistPlace:
+        return await self._waitlist.join(user_id, scope_id)
+
+    async def waitlist_place(self, user_id: str, scope_id: str) -> WaitlistPlace:
+        return await self._waitlist.place(user_id, scope_id)
+
+    async def leave_waitlist(self, user_id: str, scope_id: str) -> None:
+        await self._waitlist.leave(user_id, scope_id)
 
     async def list_for(self, user_id: str) -> list[OrderView]:
         orders = await Order.filter(user_id=user_id).order_by("id")
@@ -304,14 +331,14 @@ async def _counted() -> AsyncIterator[None]:
 
 
 async def _hand_out(connection: BaseDBAsyncClient, order_id: str, ticket_id: str,
-                    buyer_id: str) -> HandedOut:
-    """The ticket handed out to the order, else why not: unknown (404), held or the
-    buyer's own resale (400). A ticket whose replica arrived between the hand-out and the
-    look is handed out then."""
+                    buyer_id: str, now: int) -> HandedOut:
+    """The ticket handed out to the order, else why not: unknown (404), held, the
+    buyer's own resale or offered to someone on its waitlist (400). A ticket whose
+    replica arrived between the hand-out and the look is handed out then."""
     if not is_valid_id(ticket_id):
         raise NotFound()
     for _ in range(2):
-        handed = await allocation.hand_out(connection, order_id, ticket_id, buyer_id)
+        handed = await allocation.hand_out(connection, order_id, ticket_id, buyer_id, now)
         if handed is not None:
             return handed
         replica = await TicketReplica.get_or_none(id=ticket_id, using_db=connection)
@@ -321,6 +348,8 @@ async def _hand_out(connection: BaseDBAsyncClient, order_id: str, ticket_id: str
             raise TicketAlreadyReserved()
         if replica.resold_by == buyer_id:
             raise OwnResale()
+        if replica.offered_to not in (None, buyer_id) and (replica.offer_ends or 0) >= now:
+            raise OfferedToWaitlist()
     raise TicketAlreadyReserved()
 
 

@@ -85,9 +85,29 @@ class TicketReplica(Model):
     resold_by = fields.CharField(max_length=26, null=True)
     # Days after payment its buyer may ask for a refund (its seller's word; 0: none).
     refund_days = fields.IntField(default=0, db_default=0)
+    # Free, but offered to the first on its waitlist until then (epoch seconds).
+    offered_to = fields.CharField(max_length=26, null=True)
+    offer_ends = fields.BigIntField(null=True)
 
     class Meta:
         table = "orders_tickets"
+
+
+class WaitlistEntry(Model):
+    """Someone waiting for a ticket of a sold-out event or ticket (the *scope*) to come
+    back; ``offer_ticket_id`` once one was offered to them, until ``offer_ends``."""
+
+    id = fields.IntField(primary_key=True)
+    scope_id = fields.CharField(max_length=26)
+    user_id = fields.CharField(max_length=26)
+    joined_at = fields.DatetimeField()
+    offer_ticket_id = fields.CharField(max_length=26, null=True)
+    offer_ends = fields.BigIntField(null=True)
+
+    class Meta:
+        table = "orders_waitlist"
+        unique_together = (("scope_id", "user_id"),)
+        indexes = (("scope_id", "offer_ticket_id", "id"), ("offer_ends",))
 
 
 class Order(Model):

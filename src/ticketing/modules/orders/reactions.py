@@ -22,8 +22,9 @@ from ticketing.bus.contracts import (
 )
 from ticketing.bus.outbox import UnitOfWork
 from ticketing.bus.sql import dialect_of, parameters
+from ticketing.clock import utc_now
 from ticketing.ids import unit_id
-from ticketing.modules.orders import allocation
+from ticketing.modules.orders import allocation, waitlist
 from ticketing.modules.orders.models import EventReplica, Order, TicketReplica
 from ticketing.modules.orders.rules import ReplicaStep, payment_refusal, replica_step
 from ticketing.modules.orders.transitions import close_order, refund_order
@@ -57,8 +58,10 @@ async def on_resale_listed(event: TicketResaleListed, unit: UnitOfWork) -> None:
     if previous is None:
         raise RetryLater(f"resale of {event.ticket_id} from unknown order "
                          f"{event.previous_order_id}")
-    await allocation.free_resale(unit.connection, event.ticket_id, previous.id,
-                                 event.seller_id, previous.event_id, previous.user_id)
+    freed = await allocation.free_resale(unit.connection, event.ticket_id, previous.id,
+                                         event.seller_id, previous.event_id,
+                                         previous.user_id)
+    await waitlist.offer(unit, freed, utc_now())
 
 
 async def _apply_version(unit: UnitOfWork, ticket_id: str, version: int, title: str,

@@ -18,6 +18,10 @@ class OwnResale(DomainError):
     code = "own_resale"
 
 
+class OfferedToWaitlist(DomainError):
+    code = "offered_to_waitlist"
+
+
 class NotEnoughTickets(DomainError):
     code = "not_enough_tickets"
 

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from ticketing.bus.contracts import OrderCancelled, OrderCompleted, OrderStatus, TicketRef
 from ticketing.bus.outbox import UnitOfWork
 from ticketing.clock import utc_now
-from ticketing.modules.orders import allocation
+from ticketing.modules.orders import allocation, waitlist
 from ticketing.modules.orders.models import Order, OrderLine, TicketReplica
 from ticketing.telemetry import metrics
 
@@ -67,9 +67,11 @@ async def _tickets_of(unit: UnitOfWork, order_id: str) -> tuple[TicketRef, ...]:
 
 
 async def _cancelled(unit: UnitOfWork, order: Order, tickets: tuple[TicketRef, ...]) -> None:
-    """The order hands its tickets back, and says so."""
-    await allocation.release(unit.connection, order.id, order.user_id, order.event_id,
-                             order.quantity)
+    """The order hands its tickets back (the first on their waitlists get them first),
+    and says so."""
+    freed = await allocation.release(unit.connection, order.id, order.user_id,
+                                     order.event_id, order.quantity)
+    await waitlist.offer(unit, freed, utc_now())
     await unit.publish(OrderCancelled(id=order.id, version=order.version,
                                       ticket=tickets[0], tickets=tickets))
 

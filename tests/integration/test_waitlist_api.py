@@ -1,0 +1,153 @@
+"""The waitlist through the API and its page, on every backend: on a sold-out ticket or
+event a signed-in user asks to be told; when a ticket comes back (a hold cancelled or
+expired, a resale, a refund) the first in line gets it alone for a head start, then the
+next, then everyone. Each offer is a ``waitlist:offered`` event for their live pages.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from quart import Quart
+from quart.typing import TestClientProtocol as Client
+
+from tests.support.passes import bought, listed, paid, reserved
+from tests.support.payments import errors, signed_up
+from tests.support.waiting import eventually
+from ticketing.modules.orders.api import Orders
+from ticketing.modules.orders.models import TicketReplica, WaitlistEntry
+
+HELD_FOR_WAITLIST = "This ticket is held a few minutes for someone on its waitlist"
+
+
+async def join(client: Client, scope_id: str) -> tuple[int, Any]:
+    response = await client.post(f"/api/waitlist/{scope_id}")
+    return response.status_code, await response.get_json()
+
+
+async def place(client: Client, scope_id: str) -> tuple[int, Any]:
+    response = await client.get(f"/api/waitlist/{scope_id}")
+    return response.status_code, await response.get_json()
+
+
+async def offered(client: Client, scope_id: str) -> dict[str, Any]:
+    async def found() -> dict[str, Any] | None:
+        status, body = await place(client, scope_id)
+        assert status == 200, body
+        return body if body["offer"] else None
+
+    return await eventually(found, what="the waitlist offer")
+
+
+async def test_a_freed_ticket_goes_first_to_the_first_in_line(app: Quart) -> None:
+    seller = await signed_up(app, "seller@test.com")
+    holder = await signed_up(app, "holder@test.com")
+    first = await signed_up(app, "first@test.com")
+    second = await signed_up(app, "second@test.com")
+    ticket_id = await listed(seller)
+
+    async def refused_while_free() -> tuple[int, Any] | None:
+        answer = await join(first, ticket_id)
+        return None if answer[0] == 404 else answer  # orders has not seen the ticket yet
+
+    assert await eventually(refused_while_free, what="the ticket to reach orders") == (
+        400, errors("Tickets are left: reserve one now"))
+    order_id = await reserved(holder, {"ticketId": ticket_id})
+
+    status, body = await join(first, ticket_id)
+    assert status == 201, body
+    assert (body["scopeId"], body["position"], body["offer"]) == (ticket_id, 1, None)
+    assert (await join(second, ticket_id))[1]["position"] == 2
+    assert (await join(first, ticket_id))[1]["position"] == 1  # joining again keeps it
+
+    assert (await holder.delete(f"/api/orders/{order_id}")).status_code == 204
+    offer = (await offered(first, ticket_id))["offer"]
+    assert offer["ticketId"] == ticket_id
+    until = datetime.fromisoformat(offer["until"].replace("Z", "+00:00"))
+    assert timedelta(minutes=4) < until - datetime.now(UTC) <= timedelta(minutes=5)
+    assert (await place(second, ticket_id))[1]["position"] == 1
+
+    response = await second.post("/api/orders", json={"ticketId": ticket_id})
+    assert (response.status_code, await response.get_json()) == (
+        400, errors(HELD_FOR_WAITLIST))
+    await paid(first, await reserved(first, {"ticketId": ticket_id}))
+    assert (await place(first, ticket_id))[0] == 404  # off the list once served
+
+
+async def test_an_offer_not_taken_passes_to_the_next_then_to_everyone(app: Quart) -> None:
+    seller = await signed_up(app, "seller@test.com")
+    holder = await signed_up(app, "holder@test.com")
+    first = await signed_up(app, "first@test.com")
+    second = await signed_up(app, "second@test.com")
+    anyone = await signed_up(app, "anyone@test.com")
+    response = await seller.post("/api/events", json={"title": "Gig", "price": 10,
+                                                      "quantity": 1})
+    event_id = (await response.get_json())["id"]
+    order_id = await reserved(holder, {"eventId": event_id, "quantity": 1})
+    assert (await join(first, event_id))[0] == 201
+    assert (await join(second, event_id))[0] == 201
+    assert (await holder.delete(f"/api/orders/{order_id}")).status_code == 204
+    await offered(first, event_id)
+
+    orders: Orders = app.extensions["ticketing"].facades["orders"]
+    await _end_offers()
+    await orders.advance_queues()
+    assert (await place(first, event_id))[0] == 404  # told, and passed over
+    await offered(second, event_id)
+    response = await anyone.post("/api/orders", json={"eventId": event_id, "quantity": 1})
+    assert response.status_code == 400
+
+    assert (await second.delete(f"/api/waitlist/{event_id}")).status_code == 204
+    await reserved(anyone, {"eventId": event_id, "quantity": 1})  # nobody left waiting
+
+
+async def _end_offers() -> None:
+    """Every offer's head start is over (the rounds compare it with the clock)."""
+    past = int((datetime.now(UTC) - timedelta(seconds=1)).timestamp())
+    await WaitlistEntry.filter(offer_ends__not_isnull=True).update(offer_ends=past)
+    await TicketReplica.filter(offer_ends__not_isnull=True).update(offer_ends=past)
+
+
+async def test_a_resale_is_offered_to_the_waitlist_first(app: Quart) -> None:
+    seller = await signed_up(app, "seller@test.com")
+    holder = await signed_up(app, "holder@test.com")
+    waiting = await signed_up(app, "waiting@test.com")
+    ticket_id, _ = await bought(app, holder, seller)
+    assert (await join(waiting, ticket_id))[0] == 201
+    response = await holder.post(f"/api/tickets/{ticket_id}/resale", json={"price": 15})
+    assert response.status_code == 201
+    assert (await offered(waiting, ticket_id))["offer"]["ticketId"] == ticket_id
+
+
+async def test_the_waitlist_answers_clearly(app: Quart) -> None:
+    user = await signed_up(app, "user@test.com")
+    assert (await join(user, "01ARZ3NDEKTSV4RRFFQ69G5FAV"))[0] == 404
+    assert (await join(user, "not-an-id"))[0] == 404
+    assert (await join(app.test_client(), "01ARZ3NDEKTSV4RRFFQ69G5FAV"))[0] == 401
+    assert (await place(user, "01ARZ3NDEKTSV4RRFFQ69G5FAV")) == (
+        404, errors("You are not on this waitlist"))
+    response = await user.delete("/api/waitlist/01ARZ3NDEKTSV4RRFFQ69G5FAV")
+    assert response.status_code == 404
+
+
+async def test_the_waitlist_page_joins_and_shows_the_offer(app: Quart) -> None:
+    seller = await signed_up(app, "seller@test.com")
+    holder = await signed_up(app, "holder@test.com")
+    waiting = await signed_up(app, "waiting@test.com")
+    ticket_id = await listed(seller)
+    order_id = await reserved(holder, {"ticketId": ticket_id})
+    page = await (await waiting.get(f"/waitlist/{ticket_id}")).get_data(as_text=True)
+    assert 'id="join-waitlist"' in page
+    response = await waiting.post(f"/waitlist/{ticket_id}")
+    assert (response.status_code, response.headers["Location"]) == (
+        303, f"/waitlist/{ticket_id}")
+    page = await (await waiting.get(f"/waitlist/{ticket_id}")).get_data(as_text=True)
+    assert "You are number 1 in line" in page
+    assert (await holder.delete(f"/api/orders/{order_id}")).status_code == 204
+    await offered(waiting, ticket_id)
+    page = await (await waiting.get(f"/waitlist/{ticket_id}")).get_data(as_text=True)
+    assert 'id="offer"' in page
+    assert f'name="ticketId" value="{ticket_id}"' in page
+    ticket_page = await (await holder.get(f"/tickets/{ticket_id}")).get_data(as_text=True)
+    assert f'href="/waitlist/{ticket_id}"' not in ticket_page  # free again: no need
