@@ -22,7 +22,7 @@ class Migration(migrations.Migration):
                 ('cause', fields.CharField(max_length=20)),
                 ('recorded_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
             ],
-            options={'table': 'payments_payouts', 'app': 'payments', 'unique_together': (('order_id', 'ticket_id'),), 'pk_attr': 'id', 'table_description': 'What the marketplace owes someone for a resale of theirs that sold, one entry per'},
+            options={'table': 'payments_payouts', 'app': 'payments', 'unique_together': (('order_id', 'ticket_id', 'cause'),), 'pk_attr': 'id', 'table_description': 'What the marketplace owes someone for a resale of theirs that sold, one entry per'},
             bases=['Model'],
         ),
     ]

@@ -331,3 +331,37 @@ def test_a_buyer_sees_what_they_may_do_with_an_order_and_asks_for_a_refund(
                    f"/api/tickets/{ticket['id']}/pass")[0] == 404
     finally:
         seller.close()
+
+
+def test_the_first_on_a_waitlist_hears_the_offer_live_and_reserves(
+    page: Page, server: Server, browser_context: BrowserContext, separate_browser: Browser,
+) -> None:
+    """The waiting buyer's page, open in their browser, shows the offer the moment the
+    holder (another browser) cancels; Reserve opens their order."""
+    holder = separate_browser.new_context()
+    try:
+        signed_up(holder.request, server)
+        signed_up(browser_context.request, server)
+        status, ticket = api(holder.request, server, "POST", "/api/tickets",
+                             {"title": "Sold out night", "price": 30})
+        assert status == 201
+
+        def held() -> str | None:
+            status, order = api(holder.request, server, "POST", "/api/orders",
+                                {"ticketId": ticket["id"]})
+            return str(order["id"]) if status == 201 else None
+
+        order_id = until(held, "the ticket to reach orders")
+        page.goto(f"{server.base_url}/tickets/{ticket['id']}")
+        page.locator("#waitlist-link").click()
+        page.get_by_role("button", name="Join the waitlist").click()
+        expect(page.locator("#waitlist-place")).to_have_text("You are number 1 in line.")
+        keep(page, "waitlist")
+        assert holder.request.delete(f"{server.base_url}/api/orders/{order_id}").status == 204
+        expect(page.locator("#offer")).to_contain_text("it is yours to reserve until",
+                                                       timeout=WAIT_SECONDS * 1000)
+        keep(page, "waitlist-offer")
+        page.get_by_role("button", name="Reserve it").click()
+        expect(page).to_have_url(re.compile(r"/orders/[0-9a-z]{26}$"))
+    finally:
+        holder.close()

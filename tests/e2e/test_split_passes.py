@@ -133,3 +133,26 @@ def test_a_refund_crosses_orders_tickets_and_payments(split_cluster: SplitCluste
     with httpx.Client(cookies={"session": cookie_for(new_id())}, timeout=5.0) as other:
         again = reserve(other, split_cluster, ticket["id"])  # for sale again, in orders too
     assert again["ticket"]["id"] == ticket["id"]
+
+
+def test_a_waitlist_offer_follows_a_cancel_across_the_processes(
+    split_cluster: SplitCluster,
+) -> None:
+    """The hold is cancelled in orders, which offers the ticket to the first in line
+    before anyone else; the offer is orders' own, so it holds in the split too."""
+    tickets_url, orders_url = split_cluster.url("tickets"), split_cluster.url("orders")
+    with httpx.Client(cookies={"session": cookie_for(new_id())}, timeout=5.0) as seller, \
+            httpx.Client(cookies={"session": cookie_for(new_id())}, timeout=5.0) as holder, \
+            httpx.Client(cookies={"session": cookie_for(new_id())}, timeout=5.0) as waiting, \
+            httpx.Client(cookies={"session": cookie_for(new_id())}, timeout=5.0) as other:
+        ticket = seller.post(f"{tickets_url}/api/tickets",
+                             json={"title": "Split waitlist", "price": 30}).json()
+        order = reserve(holder, split_cluster, ticket["id"])
+        joined = waiting.post(f"{orders_url}/api/waitlist/{ticket['id']}")
+        assert joined.status_code == 201, joined.text
+        assert holder.delete(f"{orders_url}/api/orders/{order['id']}").status_code == 204
+        offer = waiting.get(f"{orders_url}/api/waitlist/{ticket['id']}").json()["offer"]
+        assert offer["ticketId"] == ticket["id"]
+        refused = other.post(f"{orders_url}/api/orders", json={"ticketId": ticket["id"]})
+        assert refused.status_code == 400
+        assert reserve(waiting, split_cluster, ticket["id"])["ticket"]["id"] == ticket["id"]

@@ -89,9 +89,15 @@ async def test_a_paid_order_is_refunded_inside_its_window_and_the_ticket_sells_a
 
     await eventually(refunded_by_the_provider, what="payments to refund the charge")
     other = await signed_up(app, "other@test.com")
-    await bought(other, ticket_id)  # for sale again, to anyone
+    _, new_token = await bought(other, ticket_id)  # for sale again, to anyone
+    # Its pass was voided, not forgotten: the next one is a new version, so the refunded
+    # buyer's printout cannot pass for the new buyer's.
+    assert new_token.startswith(f"T1.{ticket_id}.3.")
+    response = await seller.post("/api/checkins", json={"token": token})
+    assert (response.status_code, await response.get_json()) == (400, errors(REPLACED))
+    assert (await seller.post("/api/checkins", json={"token": new_token})).status_code == 201
     selling = (await (await seller.get("/api/selling")).get_json())["listings"]
-    assert [row["state"] for row in selling] == ["sold"]
+    assert [row["state"] for row in selling] == ["checked_in"]
 
 
 async def _with_window(found: Any) -> dict[str, Any] | None:
@@ -211,3 +217,37 @@ async def test_the_order_page_says_what_the_buyer_may_do_and_until_when(app: Qua
     assert "No refunds once paid." in page
     page = await (await buyer.get(f"/tickets/{ticket_id}")).get_data(as_text=True)
     assert "Refundable up to 2 day(s) after paying" in page
+
+
+async def test_a_refunded_resale_purchase_takes_the_sellers_payout_back(app: Quart) -> None:
+    seller = await signed_up(app, "seller@test.com")
+    first = await signed_up(app, "first@test.com")
+    second = await signed_up(app, "second@test.com")
+    ticket_id = await listed(seller, refund_days=7)
+    await bought(first, ticket_id)
+    response = await first.post(f"/api/tickets/{ticket_id}/resale", json={"price": 15})
+    assert response.status_code == 201
+
+    async def resale_bought() -> str | None:
+        answer = await second.post("/api/orders", json={"ticketId": ticket_id})
+        if answer.status_code == 400:
+            return None  # orders has not freed the resale yet
+        assert answer.status_code == 201, await answer.get_json()
+        order_id: str = (await answer.get_json())["id"]
+        return order_id
+
+    order_id = await eventually(resale_bought, what="the resale to reach orders")
+    await paid(second, order_id)
+    await pass_of(second, ticket_id)
+    await eventually(lambda: _with_window(order_of(second, order_id)), what="the window")
+    assert (await refund(second, order_id))[0] == 202
+    assert (await refund_ended(second, order_id))["refund"]["status"] == "refunded"
+
+    async def taken_back() -> dict[str, Any] | None:
+        body: dict[str, Any] = await (await first.get("/api/payouts")).get_json()
+        return body if len(body["payouts"]) == 2 else None
+
+    owed = await eventually(taken_back, what="the payout to be reversed")
+    assert owed["total"] == 0
+    assert sorted((p["cause"], p["amount"]) for p in owed["payouts"]) == [
+        ("refunded", -15.0), ("resale", 15.0)]

@@ -102,6 +102,27 @@ async def test_an_offer_not_taken_passes_to_the_next_then_to_everyone(app: Quart
     await reserved(anyone, {"eventId": event_id, "quantity": 1})  # nobody left waiting
 
 
+async def test_a_ended_offer_of_a_ticket_taken_since_offers_nothing(app: Quart) -> None:
+    seller = await signed_up(app, "seller@test.com")
+    holder = await signed_up(app, "holder@test.com")
+    first = await signed_up(app, "first@test.com")
+    second = await signed_up(app, "second@test.com")
+    anyone = await signed_up(app, "anyone@test.com")
+    ticket_id = await listed(seller)
+    order_id = await reserved(holder, {"ticketId": ticket_id})
+    for client in (first, second):
+        assert (await join(client, ticket_id))[0] == 201
+    assert (await holder.delete(f"/api/orders/{order_id}")).status_code == 204
+    await offered(first, ticket_id)
+    await _end_offers()
+    await reserved(anyone, {"ticketId": ticket_id})  # free to everyone once it ended
+
+    orders: Orders = app.extensions["ticketing"].facades["orders"]
+    await orders.advance_queues()
+    status, body = await place(second, ticket_id)
+    assert (status, body["position"], body["offer"]) == (200, 1, None)  # still waiting
+
+
 async def _end_offers() -> None:
     """Every offer's head start is over (the rounds compare it with the clock)."""
     past = int((datetime.now(UTC) - timedelta(seconds=1)).timestamp())

@@ -133,8 +133,9 @@ async def offer(unit: UnitOfWork, freed: Sequence[tuple[str, str]], now: datetim
             await TicketReplica.filter(id=ticket_id).using_db(connection) \
                 .update(offered_to=None, offer_ends=None)
             continue
-        await TicketReplica.filter(id=ticket_id, order_id=None).using_db(connection) \
-            .update(offered_to=entry.user_id, offer_ends=epoch(ends))
+        if not await TicketReplica.filter(id=ticket_id, order_id=None).using_db(connection) \
+                .update(offered_to=entry.user_id, offer_ends=epoch(ends)):
+            continue  # taken since (after an offer ended): nothing to offer
         await WaitlistEntry.filter(id=entry.id).using_db(connection) \
             .update(offer_ticket_id=ticket_id, offer_ends=epoch(ends))
         await unit.publish(WaitlistOffered(scope_id=scope_id, ticket_id=ticket_id,

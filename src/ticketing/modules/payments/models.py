@@ -126,7 +126,7 @@ class Payout(Model):
 
     class Meta:
         table = "payments_payouts"
-        unique_together = (("order_id", "ticket_id"),)
+        unique_together = (("order_id", "ticket_id", "cause"),)
 
 
 class OfflineIntent(Model):

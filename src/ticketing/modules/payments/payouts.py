@@ -1,7 +1,8 @@
 """The payout ledger: what the marketplace owes the people whose resales sold.
 
 An entry is written when tickets says a resale was bought (``ticket:resold``), once per
-ticket per order (the consumer drops a redelivered event; a unique key backs it). Moving the money
+ticket per order (the consumer drops a redelivered event; a unique key backs it); if
+that order is refunded later, a reversing entry takes it back. Moving the money
 to a bank account is out of scope; the ledger is what such a transfer would settle.
 """
 
@@ -18,6 +19,7 @@ from ticketing.modules.payments.gateway import CURRENCY, cents
 from ticketing.modules.payments.models import Payout
 
 RESALE = "resale"
+REVERSAL = "refunded"  # the buyer of the resale was refunded: its payout is taken back
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,20 @@ async def record_resale(event: TicketResold, unit: UnitOfWork, clock: Clock) -> 
                         order_id=event.order_id, amount_cents=cents(event.price),
                         currency=CURRENCY, cause=RESALE, recorded_at=clock(),
                         using_db=unit.connection)
+
+
+async def reverse_for(unit: UnitOfWork, order_id: str, clock: Clock) -> None:
+    """The order that bought resales was cancelled after all (refunded): what their
+    sellers were owed for it is taken back by a reversing entry each."""
+    owed = await Payout.filter(order_id=order_id, cause=RESALE).using_db(unit.connection)
+    reversed_ = {entry.ticket_id for entry in await Payout.filter(
+        order_id=order_id, cause=REVERSAL).using_db(unit.connection)}
+    for entry in owed:
+        if entry.ticket_id not in reversed_:
+            await Payout.create(payee_id=entry.payee_id, ticket_id=entry.ticket_id,
+                                order_id=order_id, amount_cents=-entry.amount_cents,
+                                currency=entry.currency, cause=REVERSAL,
+                                recorded_at=clock(), using_db=unit.connection)
 
 
 async def payouts_of(user_id: str) -> list[PayoutView]:

@@ -77,6 +77,7 @@ class Reactions:
         flow (it raced the expiry) goes back."""
         if await self._apply_order(unit, event.id, event.version, OrderStatus.CANCELLED):
             await self._decide(unit, event.id, lambda attempt: Verdict.CANCELLED)
+            await payouts.reverse_for(unit, event.id, self._clock)
 
     async def on_order_completed(self, event: OrderCompleted, unit: UnitOfWork) -> None:
         """Orders accepted ``payment_id``: capture it; any other hold is released."""

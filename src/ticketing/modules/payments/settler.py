@@ -17,7 +17,7 @@ import asyncio
 import contextlib
 import logging
 
-from ticketing.bus.contracts import PaymentCreated
+from ticketing.bus.contracts import OrderStatus, PaymentCreated
 from ticketing.bus.outbox import Outbox, UnitOfWork
 from ticketing.clock import Clock
 from ticketing.errors import DomainError, message_of
@@ -26,6 +26,7 @@ from ticketing.modules.payments.gateway import Intent, PaymentGateway
 from ticketing.modules.payments.models import (
     DECIDED_STATUSES,
     AttemptStatus,
+    OrderReplica,
     Payment,
     PaymentAttempt,
     locked,
@@ -140,6 +141,11 @@ class Settler:
                 return
             if step == Step.COMPLETE:
                 await record_payment(unit, current, answer)
+                order = await OrderReplica.get_or_none(id=current.order_id,
+                                                       using_db=unit.connection)
+                if order is not None and order.status == OrderStatus.CANCELLED:
+                    # Refunded while the capture was on its way: the money goes back.
+                    self.decide(unit, current, Step.REFUND, Verdict.CANCELLED)
             elif step == Step.VOID:
                 current.status = AttemptStatus.VOIDED
                 count_outcome(unit, "voided")

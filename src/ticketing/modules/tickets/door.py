@@ -238,7 +238,7 @@ class DoorDesk(Door):
 
     async def passes_of(self, user_id: str, email: str) -> list[PassView]:
         held = Q(owner_id=user_id) | Q(owner_id=None, owner_email=email.lower())
-        return await self._views(await Pass.filter(held).order_by("-issued_at"))
+        return await self._views(await Pass.filter(held, void=False).order_by("-issued_at"))
 
     async def transfer(self, ticket_id: str, user_id: str, email: str,
                        to_email: str) -> TransferView:
@@ -293,7 +293,8 @@ class DoorDesk(Door):
 
     async def door_list(self, scope_id: str, user_id: str, email: str) -> DoorList:
         scope = await self.door_scope(scope_id, user_id, email)
-        passes = await Pass.filter(scope_id=scope_id, on_resale=False).order_by("ticket_id")
+        passes = await Pass.filter(scope_id=scope_id, on_resale=False, void=False) \
+            .order_by("ticket_id")
         return DoorList(scope_id, scope.title, scope.kind, tuple(
             DoorPass(p.ticket_id, p.version, p.checked_in_at, p.checked_in_by)
             for p in passes))
@@ -331,7 +332,7 @@ class DoorDesk(Door):
         one changes the row; the other reads who did and gets the 409."""
         claim = self._signer.verify(token)
         found = await Pass.get_or_none(ticket_id=claim.ticket_id)
-        if found is None:
+        if found is None or found.void:
             raise ReplacedPass()  # genuine, so issued once: refunded since
         if found.seller_id != user_id and not await _is_staff(found.scope_id, email):
             raise NotAuthorized()
@@ -351,8 +352,8 @@ class DoorDesk(Door):
                                                    checked_in_at=at, checked_in_by=email))
         if admitted:
             return CheckIn(found.ticket_id, at, email)
-        now = await Pass.get(ticket_id=found.ticket_id)
-        if now.version != claim.version:
+        now = await Pass.get_or_none(ticket_id=found.ticket_id)
+        if now is None or now.version != claim.version:
             raise ReplacedPass()
         if now.checked_in_at is None:
             raise PassOnResale()  # listed meanwhile
@@ -370,13 +371,13 @@ def untouched_pass(ticket_id: str, version: int) -> QuerySet[Pass]:
     put on resale. Each change of a pass is an UPDATE guarded by it, so of two racing
     changes one wins and the other finds no row."""
     return Pass.filter(ticket_id=ticket_id, version=version, checked_in_at=None,
-                       on_resale=False)
+                       on_resale=False, void=False)
 
 
 async def held_pass(ticket_id: str, user_id: str, email: str) -> Pass:
     """The pass, if this user holds it: by account, or by email once transferred."""
     found = await Pass.get_or_none(ticket_id=ticket_id) if is_valid_id(ticket_id) else None
-    if found is None:
+    if found is None or found.void:
         raise NotFound()
     if found.owner_id != user_id and not (found.owner_id is None
                                           and found.owner_email == email.lower()):

@@ -81,6 +81,8 @@ class Pass(Model):
     face_value = fields.DecimalField(max_digits=9, decimal_places=2, db_default=0)
     # Put back on sale by its holder: it admits nobody, nor moves, until it sells.
     on_resale = fields.BooleanField(default=False, db_default=False)
+    # Refunded: nobody holds it; kept (not deleted) so a later sale raises its version.
+    void = fields.BooleanField(default=False, db_default=False)
 
     class Meta:
         table = "tickets_passes"

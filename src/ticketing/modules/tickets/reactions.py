@@ -10,8 +10,9 @@ from __future__ import annotations
 from datetime import datetime
 
 from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.expressions import F
 
-from ticketing.bus.consumer import Subscriptions
+from ticketing.bus.consumer import RetryLater, Subscriptions
 from ticketing.bus.contracts import (
     OPEN_ORDER_STATUSES,
     OrderCancelled,
@@ -61,8 +62,12 @@ async def on_refund_requested(event: OrderRefundRequested, unit: UnitOfWork) -> 
     not on resale: then, in the transaction of the answer, the passes are void (their
     rows locked first, so a check-in racing this finds none) and the tickets for sale."""
     connection = unit.connection
+    state = await OrderState.get_or_none(order_id=event.id, using_db=connection)
+    if state is None or state.status != OrderStatus.COMPLETE:
+        raise RetryLater(f"refund of order {event.id} before its completion")
     ids = sorted(t.id for t in event.tickets)
-    passes = await Pass.filter(ticket_id__in=ids, order_id=event.id).using_db(connection) \
+    passes = await Pass.filter(ticket_id__in=ids, order_id=event.id, void=False) \
+        .using_db(connection) \
         .order_by("ticket_id").select_for_update()
     tickets = await Ticket.filter(id__in=ids, order_id=event.id, sold=True) \
         .using_db(connection).order_by("id").select_for_update()
@@ -72,7 +77,8 @@ async def on_refund_requested(event: OrderRefundRequested, unit: UnitOfWork) -> 
     if reason is not None:
         await unit.publish(TicketRefundRefused(order_id=event.id, reason=reason))
         return
-    await Pass.filter(ticket_id__in=ids).using_db(connection).delete()
+    await Pass.filter(ticket_id__in=ids).using_db(connection).update(
+        void=True, version=F("version") + 1, owner_id=None, owner_email=None)
     for ticket in tickets:
         ticket.sold, ticket.order_id = False, None
         ticket.version += 1
@@ -144,8 +150,9 @@ async def _issue_passes(unit: UnitOfWork, order_id: str, tickets: tuple[TicketRe
             await Pass.filter(ticket_id=ticket.id).using_db(connection).update(
                 owner_id=owner_id, owner_email=None, order_id=order_id,
                 version=earlier.version + 1, paid_price=ticket.price, on_resale=False,
-                issued_at=now, checked_in_at=None, checked_in_by=None)
-            await _resold(unit, ticket.id, order_id, owner_id)
+                void=False, issued_at=now, checked_in_at=None, checked_in_by=None)
+            if not earlier.void:
+                await _resold(unit, ticket.id, order_id, owner_id)
 
 
 async def _resold(unit: UnitOfWork, ticket_id: str, order_id: str, buyer_id: str) -> None:

@@ -118,7 +118,8 @@ class SellingDesk(Selling):
             raise NotFound()
         if event.user_id != user_id:
             raise NotAuthorized()
-        passes = await Pass.filter(scope_id=event_id).only("issued_at", "checked_in_at")
+        passes = await Pass.filter(scope_id=event_id, void=False) \
+            .only("issued_at", "checked_in_at")
         return EventTimeline(
             event_id, event.title, event.quantity,
             tuple(sorted(p.issued_at for p in passes)),
@@ -129,7 +130,8 @@ async def _lone_tickets(user_id: str) -> list[Listing]:
     """A ticket with a pass was sold, at the pass's face value, even while resold since
     (a ticket sold before passes existed has none)."""
     tickets = await Ticket.filter(user_id=user_id, event_id=None)
-    passes = {p.ticket_id: p for p in await Pass.filter(ticket_id__in=[t.id for t in tickets])}
+    passes = {p.ticket_id: p for p in await Pass.filter(ticket_id__in=[t.id for t in tickets],
+                                                        void=False)}
     held = {t.id: t.order_id for t in tickets
             if t.order_id and not t.sold and t.id not in passes}
     holds = await _hold_ends(list(held.values()))
