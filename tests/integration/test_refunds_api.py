@@ -251,3 +251,4 @@ async def test_a_refunded_resale_purchase_takes_the_sellers_payout_back(app: Qua
     assert owed["total"] == 0
     assert sorted((p["cause"], p["amount"]) for p in owed["payouts"]) == [
         ("refunded", -15.0), ("resale", 15.0)]
+
