@@ -33,6 +33,7 @@ TICKET_KEYS = {"id", "title", "price", "userId", "version", "orderId", "refundDa
 ORDER_KEYS = {"id", "status", "userId", "expiresAt", "version", "ticket", "eventId",
               "quantity", "tickets", "refundableUntil", "refund"}
 USER_KEYS = {"id", "email"}
+WAITLIST_KEYS = {"scopeId", "title", "position", "joinedAt", "offer"}
 EVENT_KEYS = {"id", "title", "price", "quantity", "remaining", "venue", "startsAt",
               "onSaleAt", "perBuyerLimit", "userId", "version", "refundDays"}
 PLACE_KEYS = {"eventId", "state", "rank", "ahead", "waitSeconds", "opensAt", "ratePerMinute",
@@ -69,8 +70,8 @@ DOCUMENTED: dict[tuple[str, str, str], set[str]] = {
     ("/api/selling", "get", "200"): {"listings", "totals"},
     ("/api/payouts", "get", "200"): {"payouts", "total"},
     ("/api/orders/{order_id}/refund", "post", "202"): ORDER_KEYS,
-    ("/api/waitlist/{scope_id}", "post", "201"): {"scopeId", "position", "joinedAt", "offer"},
-    ("/api/waitlist/{scope_id}", "get", "200"): {"scopeId", "position", "joinedAt", "offer"},
+    ("/api/waitlist/{scope_id}", "post", "201"): WAITLIST_KEYS,
+    ("/api/waitlist/{scope_id}", "get", "200"): WAITLIST_KEYS,
     ("/api/tickets/{ticket_id}/resale", "post", "201"): {"ticketId", "title", "price", "state",
                                                          "listedAt"},
     ("/api/tickets/{ticket_id}/transfer", "post", "200"): {"ticketId", "email", "version",

@@ -57,7 +57,8 @@ async def test_a_freed_ticket_goes_first_to_the_first_in_line(app: Quart) -> Non
 
     status, body = await join(first, ticket_id)
     assert status == 201, body
-    assert (body["scopeId"], body["position"], body["offer"]) == (ticket_id, 1, None)
+    assert (body["scopeId"], body["title"], body["position"], body["offer"]) == (
+        ticket_id, "Concert", 1, None)
     assert (await join(second, ticket_id))[1]["position"] == 2
     assert (await join(first, ticket_id))[1]["position"] == 1  # joining again keeps it
 

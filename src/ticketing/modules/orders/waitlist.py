@@ -51,6 +51,7 @@ class WaitlistPlace:
     offer of ``offer_ticket_id`` that is theirs to reserve until ``offer_until``."""
 
     scope_id: str
+    title: str
     position: int
     joined_at: datetime
     offer_ticket_id: str | None = None
@@ -87,8 +88,9 @@ class Waitlist:
             raise NotOnWaitlist()
         ahead = await WaitlistEntry.filter(scope_id=scope_id, offer_ticket_id=None,
                                            id__lt=entry.id).count()
-        return WaitlistPlace(scope_id, 0 if entry.offer_ticket_id else ahead + 1,
-                             entry.joined_at, entry.offer_ticket_id, _moment(entry.offer_ends))
+        return WaitlistPlace(scope_id, await _title(scope_id),
+                             0 if entry.offer_ticket_id else ahead + 1, entry.joined_at,
+                             entry.offer_ticket_id, _moment(entry.offer_ends))
 
     async def leave(self, user_id: str, scope_id: str) -> None:
         """Off the list; an offer of theirs goes to the next in line at once."""
@@ -153,6 +155,14 @@ async def claimed(unit: UnitOfWork, user_id: str, scope_id: str, now: datetime) 
     if entry.offer_ticket_id is not None and await TicketReplica.filter(
             id=entry.offer_ticket_id, order_id=None).using_db(unit.connection).exists():
         await offer(unit, [(entry.offer_ticket_id, scope_id)], now)
+
+
+async def _title(scope_id: str) -> str:
+    event = await EventReplica.get_or_none(id=scope_id)
+    if event is not None:
+        return event.title
+    ticket = await TicketReplica.get_or_none(id=scope_id)
+    return ticket.title if ticket is not None else ""
 
 
 async def _free_in(scope_id: str, now: datetime) -> int:

@@ -43,6 +43,7 @@ class WaitlistPlaceResponse(BaseModel):
     """Where you stand: ``position`` 1 is next; 0 while an offer is yours."""
 
     scopeId: str
+    title: str = Field(description="The event's, or the ticket's")
     position: int
     joinedAt: datetime = Field(description="ISO 8601 in UTC, ending in Z")
     offer: OfferResponse | None
@@ -55,7 +56,7 @@ class LeftResponse(BaseModel):
 def place_json(place: WaitlistPlace) -> dict[str, Any]:
     offer = None if place.offer_ticket_id is None else {
         "ticketId": place.offer_ticket_id, "until": wire_time(place.offer_until)}
-    return {"scopeId": place.scope_id, "position": place.position,
+    return {"scopeId": place.scope_id, "title": place.title, "position": place.position,
             "joinedAt": wire_time(place.joined_at), "offer": offer}
 
 
