@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import os
 import platform
@@ -25,6 +26,8 @@ import httpx
 POSTGRES_ADMIN_URL = os.environ.get("BENCH_POSTGRES_URL",
                                     "postgres://postgres@127.0.0.1:5432/postgres")
 JWT_KEY = "benchmark-signing-key-0123456789-abcdefghij"
+# The Ed25519 seed that signs passes: production requires one where tickets runs.
+PASS_KEY = base64.urlsafe_b64encode(b"benchmark-pass-key-32-bytes-0123").decode().rstrip("=")
 ROOT = Path(__file__).resolve().parent.parent
 
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
 import statistics
 import sys
 import tempfile
@@ -27,7 +26,7 @@ from pathlib import Path
 import httpx
 from tortoise.backends.base.executor import EXECUTOR_CACHE
 
-from bench.common import JWT_KEY, ROOT, machine, rows_per_database, server
+from bench.common import JWT_KEY, PASS_KEY, ROOT, machine, rows_per_database, server
 from bench.report import write_section
 from ticketing import db
 from ticketing.ids import new_id, unit_id
@@ -38,7 +37,6 @@ from ticketing.settings import Settings
 APP = [sys.executable, "-m", "uvicorn", "--factory", "ticketing.app:create_app_from_env",
        "--port", "{port}", "--no-access-log", "--log-level", "warning", "--loop", "uvloop",
        "--timeout-keep-alive", "60"]  # no idle connection closed under a waiting client
-PASS_KEY = base64.urlsafe_b64encode(b"benchmark-pass-key-32-bytes-0123").decode().rstrip("=")
 CLIENTS = 32
 SELLER = new_id()
 

@@ -26,6 +26,7 @@ from tortoise.backends.base.executor import EXECUTOR_CACHE
 
 from bench.common import (
     JWT_KEY,
+    PASS_KEY,
     ROOT,
     Server,
     WrkResult,
@@ -77,6 +78,7 @@ def database(kind: str) -> Iterator[str | None]:
 def app_env(settings: Settings) -> dict[str, str]:
     env = {
         "TICKETING_ENV": "production", "TICKETING_JWT_KEY": JWT_KEY,
+        "TICKETING_PASS_KEY": PASS_KEY,
         "TICKETING_THROTTLE": "off", "TICKETING_DATA_DIR": str(settings.data_dir),
         "TICKETING_LOG_LEVEL": "WARNING", "PYTHONPATH": str(ROOT),
         # Every request admitted, as the figures in docs/benchmarks.md were measured; the

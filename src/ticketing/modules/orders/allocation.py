@@ -43,6 +43,8 @@ class HandedOut:
     price: Decimal
     version: int
     event_id: str | None
+    # Whom it was offered to from its waitlist, if anyone (the buyer, or an offer ended).
+    offered_to: str | None = None
 
 
 @dataclass(frozen=True)
@@ -61,12 +63,14 @@ class _Statements:
 def _statements(dialect: str) -> _Statements:
     postgres = dialect == "postgres"
     p = parameters(dialect)
-    returning = "RETURNING id, title, price, version, event_id"
+    returning = "RETURNING id, title, price, version, event_id, offered_to"
     lock = " FOR UPDATE SKIP LOCKED" if postgres else ""
     # Not the buyer's own resale, nor offered to someone else on its waitlist right now.
     may_take = (f"(resold_by IS NULL OR resold_by <> {p(3)}) AND (offered_to IS NULL "
                 f"OR offered_to = {p(4)} OR offer_ends < {p(5)})")
-    take = f"SET order_id = {p(1)}, offered_to = NULL, offer_ends = NULL"
+    # The offer stays on the row (every statement that frees a ticket offers it anew), so
+    # RETURNING tells whether the buyer took a ticket offered to them.
+    take = f"SET order_id = {p(1)}"
     return _Statements(
         one=(f"UPDATE orders_tickets {take} WHERE id = {p(2)} "
              f"AND order_id IS NULL AND {may_take} {returning}"),
@@ -115,7 +119,8 @@ def _insert_order(dialect: str, count: int) -> str:
 def _handed_out(rows: Sequence[Any]) -> list[HandedOut]:
     found = [HandedOut(id=str(r["id"]), title=str(r["title"]),
                        price=Decimal(str(r["price"])).quantize(CENTS), version=int(r["version"]),
-                       event_id=None if r["event_id"] is None else str(r["event_id"]))
+                       event_id=None if r["event_id"] is None else str(r["event_id"]),
+                       offered_to=None if r["offered_to"] is None else str(r["offered_to"]))
              for r in rows]
     return sorted(found, key=lambda t: t.id)
 
