@@ -46,7 +46,10 @@ APP = "ticketing.app:create_app_from_env"
 SERVERS = {
     "uvicorn": [PYTHON, "-m", "uvicorn", "--factory", APP, "--port", "{port}",
                 "--no-access-log", "--log-level", "warning", "--loop", "uvloop",
-                "--http", "httptools"],
+                "--http", "httptools",
+                # The rush's client waits for a pooled connection longer than uvicorn's
+                # 5 s default keeps an idle one open on a busy machine: a ReadError.
+                "--timeout-keep-alive", "60"],
     "granian": [PYTHON, "-m", "granian", "--interface", "asgi", "--factory", APP,
                 "--port", "{port}", "--loop", "uvloop", "--no-access-log",
                 "--log-level", "warning"],
