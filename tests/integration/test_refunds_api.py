@@ -251,4 +251,6 @@ async def test_a_refunded_resale_purchase_takes_the_sellers_payout_back(app: Qua
     assert owed["total"] == 0
     assert sorted((p["cause"], p["amount"]) for p in owed["payouts"]) == [
         ("refunded", -15.0), ("resale", 15.0)]
+    # Refunded, it is an ordinary ticket again: its earlier reseller may buy it too.
+    await reserved(first, {"ticketId": ticket_id})
 

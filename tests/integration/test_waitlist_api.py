@@ -142,6 +142,19 @@ async def test_a_resale_is_offered_to_the_waitlist_first(app: Quart) -> None:
     assert (await offered(waiting, ticket_id))["offer"]["ticketId"] == ticket_id
 
 
+async def test_a_resale_is_never_offered_to_its_own_seller(app: Quart) -> None:
+    seller = await signed_up(app, "seller@test.com")
+    holder = await signed_up(app, "holder@test.com")
+    waiting = await signed_up(app, "waiting@test.com")
+    ticket_id, _ = await bought(app, holder, seller)
+    assert (await join(holder, ticket_id))[0] == 201  # first in line, for their own ticket
+    assert (await join(waiting, ticket_id))[0] == 201
+    response = await holder.post(f"/api/tickets/{ticket_id}/resale", json={"price": 15})
+    assert response.status_code == 201
+    assert (await offered(waiting, ticket_id))["offer"]["ticketId"] == ticket_id
+    assert (await place(holder, ticket_id))[1]["offer"] is None
+
+
 async def test_the_waitlist_answers_clearly(app: Quart) -> None:
     user = await signed_up(app, "user@test.com")
     assert (await join(user, "01ARZ3NDEKTSV4RRFFQ69G5FAV"))[0] == 404

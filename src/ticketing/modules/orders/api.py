@@ -227,7 +227,8 @@ class OrdersApi(Orders):
             if event.on_sale_at is not None:
                 if now < event.on_sale_at:
                     raise NotOnSale()
-                await self._waiting.check(connection, event.id, user_id, admission, now)
+                if not all(t.offered_to == user_id for t in handed):  # an offer admits
+                    await self._waiting.check(connection, event.id, user_id, admission, now)
             if len(handed) > event.per_buyer_limit or not await allocation.hold_within_limit(
                     connection, user_id, event.id, len(handed), event.per_buyer_limit):
                 raise TicketLimitReached()

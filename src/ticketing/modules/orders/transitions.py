@@ -57,7 +57,10 @@ async def refund_order(unit: UnitOfWork, order_id: str) -> bool:
     await order.save(using_db=unit.connection,
                      update_fields=["status", "version", "refunded_at"])
     unit.after_commit(metrics.ORDERS_CLOSED.labels("refunded").inc)
-    await _cancelled(unit, order, await _tickets_of(unit, order.id))
+    tickets = await _tickets_of(unit, order.id)
+    await TicketReplica.filter(id__in=[t.id for t in tickets]).using_db(unit.connection) \
+        .update(resold_by=None)  # an ordinary ticket again, whoever resold it before
+    await _cancelled(unit, order, tickets)
     return True
 
 

@@ -94,12 +94,14 @@ class Waitlist:
 
     async def leave(self, user_id: str, scope_id: str) -> None:
         """Off the list; an offer of theirs goes to the next in line at once."""
+        entry = await WaitlistEntry.get_or_none(scope_id=scope_id, user_id=user_id) \
+            if is_valid_id(scope_id) else None
+        if entry is None:
+            raise NotOnWaitlist()
         async with self._outbox.transaction() as unit:
-            entry = await WaitlistEntry.filter(scope_id=scope_id, user_id=user_id) \
-                .using_db(unit.connection).select_for_update().first()
-            if entry is None:
-                raise NotOnWaitlist()
-            await entry.delete(using_db=unit.connection)
+            await _lock_ticket(unit, entry.offer_ticket_id)
+            if not await WaitlistEntry.filter(id=entry.id).using_db(unit.connection).delete():
+                raise NotOnWaitlist()  # left, or passed over, meanwhile
             if entry.offer_ticket_id is not None:
                 await offer(unit, [(entry.offer_ticket_id, scope_id)], self._clock())
 
@@ -116,10 +118,18 @@ class Waitlist:
         ended = await WaitlistEntry.filter(offer_ends__lt=epoch(now)).order_by("id")
         for entry in ended:
             async with self._outbox.transaction() as unit:
+                await _lock_ticket(unit, entry.offer_ticket_id)
                 gone = await WaitlistEntry.filter(id=entry.id, offer_ends=entry.offer_ends) \
                     .using_db(unit.connection).delete()
                 if gone and entry.offer_ticket_id is not None:
                     await offer(unit, [(entry.offer_ticket_id, entry.scope_id)], now)
+
+
+async def _lock_ticket(unit: UnitOfWork, ticket_id: str | None) -> None:
+    """The offered ticket's row, locked before its waitlist entry, as a hand-out does."""
+    if ticket_id is not None:
+        await TicketReplica.filter(id=ticket_id).using_db(unit.connection) \
+            .select_for_update().first()
 
 
 async def offer(unit: UnitOfWork, freed: Sequence[tuple[str, str]], now: datetime) -> None:
@@ -129,8 +139,12 @@ async def offer(unit: UnitOfWork, freed: Sequence[tuple[str, str]], now: datetim
     connection = unit.connection
     ends = now + HEAD_START
     for ticket_id, scope_id in freed:
-        entry = await WaitlistEntry.filter(scope_id=scope_id, offer_ticket_id=None) \
-            .using_db(connection).order_by("id").select_for_update().first()
+        waiting = WaitlistEntry.filter(scope_id=scope_id, offer_ticket_id=None)
+        seller = await TicketReplica.filter(id=ticket_id).using_db(connection) \
+            .values_list("resold_by", flat=True)
+        if seller and seller[0] is not None:
+            waiting = waiting.exclude(user_id=str(seller[0]))  # it is their own resale
+        entry = await waiting.using_db(connection).order_by("id").select_for_update().first()
         if entry is None:
             await TicketReplica.filter(id=ticket_id).using_db(connection) \
                 .update(offered_to=None, offer_ends=None)

@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from ticketing.bus.contracts import TicketResold
+from ticketing.bus.contracts import OrderStatus, TicketResold
 from ticketing.bus.outbox import UnitOfWork
 from ticketing.clock import Clock
 from ticketing.modules.payments.gateway import CURRENCY, cents
-from ticketing.modules.payments.models import Payout
+from ticketing.modules.payments.models import OrderReplica, Payout
 
 RESALE = "resale"
 REVERSAL = "refunded"  # the buyer of the resale was refunded: its payout is taken back
@@ -33,14 +33,20 @@ class PayoutView:
 
 
 async def record_resale(event: TicketResold, unit: UnitOfWork, clock: Clock) -> None:
-    """The seller of a resale is owed what its buyer paid for it."""
-    if await Payout.filter(order_id=event.order_id, ticket_id=event.ticket_id) \
+    """The seller of a resale is owed what its buyer paid for it, unless that order was
+    refunded already. The order's copy is locked, as its cancellation locks it, so the
+    entry and its reversal (:func:`reverse_for`) never miss each other."""
+    order = await OrderReplica.filter(id=event.order_id).using_db(unit.connection) \
+        .select_for_update().first()
+    if await Payout.filter(order_id=event.order_id, ticket_id=event.ticket_id, cause=RESALE) \
             .using_db(unit.connection).exists():
         return
     await Payout.create(payee_id=event.seller_id, ticket_id=event.ticket_id,
                         order_id=event.order_id, amount_cents=cents(event.price),
                         currency=CURRENCY, cause=RESALE, recorded_at=clock(),
                         using_db=unit.connection)
+    if order is not None and order.status == OrderStatus.CANCELLED:
+        await reverse_for(unit, event.order_id, clock)
 
 
 async def reverse_for(unit: UnitOfWork, order_id: str, clock: Clock) -> None:
