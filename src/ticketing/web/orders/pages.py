@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -122,11 +123,24 @@ async def show(order_id: str) -> Page | WerkzeugResponse:
 @blueprint.post("/<order_id>/refund")
 async def refund(order_id: str) -> Page | WerkzeugResponse:
     """Ask for the paid order's refund and show it again; a refusal shows in place."""
+    return await _order_action(order_id, orders().refund)
+
+
+@blueprint.post("/<order_id>/cancel")
+async def cancel(order_id: str) -> Page | WerkzeugResponse:
+    """Cancel the order and show it again; a paid order's refusal shows in place."""
+    return await _order_action(order_id, orders().cancel)
+
+
+async def _order_action(order_id: str, act: Callable[[str, str], Awaitable[object]]
+                        ) -> Page | WerkzeugResponse:
+    """``act(user id, order id)`` from the order page's form, then the order again."""
     user = current_user()
     if user is None:
+        # Come back to the order itself: the form's address only takes a POST.
         return redirect("/auth/signin?" + urlencode({"next": f"/orders/{order_id}"}))
     try:
-        await orders().refund(user.id, order_id)
+        await act(user.id, order_id)
     except DomainError as error:
         if isinstance(error, NotFound | NotAuthorized):
             raise
@@ -137,20 +151,3 @@ async def refund(order_id: str) -> Page | WerkzeugResponse:
 
 def _utc_label(moment: datetime | None) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if moment else ""
-
-
-@blueprint.post("/<order_id>/cancel")
-async def cancel(order_id: str) -> Page | WerkzeugResponse:
-    """Cancel the order and show it again; a paid order's refusal shows in place."""
-    user = current_user()
-    if user is None:
-        # Come back to the order itself: the cancel address only takes a POST.
-        return redirect("/auth/signin?" + urlencode({"next": f"/orders/{order_id}"}))
-    try:
-        await orders().cancel(user.id, order_id)
-    except DomainError as error:
-        if isinstance(error, NotFound | NotAuthorized):
-            raise
-        return await _order_page(await orders().get(user.id, order_id), error.message,
-                                 error.status)
-    return redirect(f"/orders/{order_id}", 303)
