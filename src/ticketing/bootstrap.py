@@ -15,6 +15,7 @@ from ticketing.bus.supervisor import Supervisor
 from ticketing.clock import Clock, utc_now
 from ticketing.modules import ModuleContext, ModuleParts, load_module
 from ticketing.modules.expiration.broker import build_broker
+from ticketing.modules.mail.delivery import build_mail_transport
 from ticketing.modules.payments.gateway import FakeGateway, PaymentGateway
 from ticketing.settings import Settings
 
@@ -42,6 +43,8 @@ def build_bus(settings: Settings, *, clock: Clock = utc_now,
         adapters["payments"] = gateway or build_gateway(settings)
     if "expiration" in settings.modules:
         adapters["expiration"] = broker or build_broker(settings)
+    if "mail" in settings.modules:
+        adapters["mail"] = build_mail_transport(settings.smtp_url, settings.data_dir)
     parts: dict[str, ModuleParts] = {}
     for name in settings.modules:
         spec = load_module(name)

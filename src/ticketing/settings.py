@@ -13,11 +13,12 @@ import secrets
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from email.utils import parseaddr
 from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
-MODULE_NAMES: tuple[str, ...] = ("auth", "tickets", "orders", "expiration", "payments")
+MODULE_NAMES: tuple[str, ...] = ("auth", "tickets", "orders", "expiration", "payments", "mail")
 MIN_JWT_KEY_BYTES = 32
 PASS_KEY_BYTES = 32
 # Development keys, generated under the data dir (backup.py carries them along).
@@ -71,6 +72,13 @@ class Settings:
     stripe_webhook_secret: str = ""
     stripe_publishable_key: str = ""
     stripe_api_base: str | None = None
+    # Mail: an SMTP server to send through (smtp://user:password@host:587 with STARTTLS,
+    # smtps:// for TLS from the start); empty writes each message as an .eml file under
+    # the data dir instead, listed at /dev/mail.
+    smtp_url: str = ""
+    mail_from: str = "Ticketing <no-reply@ticketing.localhost>"
+    # Where the site is reached, for the links in mails.
+    public_url: str = "http://127.0.0.1:8000"
     throttle: bool = True
     log_level: str = "INFO"
     # One JSON object per line (production's default) or plain text (telemetry/logs.py).
@@ -145,6 +153,10 @@ class Settings:
             stripe_webhook_secret=reader.text("TICKETING_STRIPE_WEBHOOK_SECRET", ""),
             stripe_publishable_key=reader.text("TICKETING_STRIPE_PUBLISHABLE_KEY", ""),
             stripe_api_base=reader.text("TICKETING_STRIPE_API_BASE", "") or None,
+            smtp_url=reader.optional_url("TICKETING_SMTP_URL", ("smtp", "smtps")),
+            mail_from=reader.address("TICKETING_MAIL_FROM", Settings.mail_from),
+            public_url=reader.url("TICKETING_PUBLIC_URL", Settings.public_url,
+                                  ("http", "https")).rstrip("/"),
             throttle=reader.choice("TICKETING_THROTTLE", ("on", "off"), "on") == "on",
             log_level=reader.choice("TICKETING_LOG_LEVEL",
                                     ("DEBUG", "INFO", "WARNING", "ERROR"), "INFO"),
@@ -272,6 +284,29 @@ class _Reader:
             parsed = urlsplit(part.strip())
             if parsed.scheme not in schemes or not parsed.hostname:
                 raise SettingsError(name, f"must be a {'/'.join(schemes)}:// URL (got {value!r})")
+        return value
+
+    def optional_url(self, name: str, schemes: tuple[str, ...]) -> str:
+        """Empty, or one URL of one of ``schemes``."""
+        value = self.text(name, "")
+        if value:
+            parsed = urlsplit(value)
+            try:
+                parsed.port  # noqa: B018 (raises on a port that is not a number)
+            except ValueError:
+                parsed = urlsplit("")
+            if parsed.scheme not in schemes or not parsed.hostname:
+                raise SettingsError(name, f"must be empty or a {'/'.join(schemes)}:// URL "
+                                          f"(got {value!r})")
+        return value
+
+    def address(self, name: str, default: str) -> str:
+        """A mailbox such as ``Ticketing <no-reply@example.com>``."""
+        value = self.text(name, default) or default
+        _, mailbox = parseaddr(value)
+        if "@" not in mailbox or any(c in value for c in "\r\n"):
+            raise SettingsError(name, f"must be an address like 'Ticketing <no-reply@example.com>'"
+                                      f" (got {value!r})")
         return value
 
     def networks(self, name: str, default: str) -> str:

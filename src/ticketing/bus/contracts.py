@@ -92,6 +92,16 @@ class AllSessionsEnded(Event):
 
 
 @dataclasses.dataclass(frozen=True)
+class UserRegistered(Event):
+    """Someone signed up as ``email`` (auth -> mail, which keeps the address to write
+    to and sends the welcome). Addresses are stored lower-cased and never change."""
+
+    WIRE_TYPE: ClassVar[str] = "auth:user-registered"
+    user_id: str
+    email: str
+
+
+@dataclasses.dataclass(frozen=True)
 class TicketRef:
     """The part of a ticket an order event carries."""
 
@@ -191,6 +201,9 @@ class OrderCancelled(Event):
     version: int
     ticket: TicketRef
     tickets: tuple[TicketRef, ...]
+    # Why (for the buyer's mail): "expired" (its window closed), "refunded" (paid, then
+    # refunded) or "cancelled" (by the buyer, or refused); None from before it was said.
+    reason: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -263,7 +276,7 @@ class WaitingRoomAdvanced(Event):
 class WaitlistOffered(Event):
     """A ticket came back and is ``user_id``'s alone to reserve until ``until``: they
     were first on the waitlist of ``scope_id`` (an event, or the ticket itself) (orders
-    -> watchers, their live pages; the mail a later module sends)."""
+    -> watchers, their live pages, and mail, which writes to them)."""
 
     WIRE_TYPE: ClassVar[str] = "waitlist:offered"
     scope_id: str
@@ -283,6 +296,7 @@ class TicketTransferred(Event):
     version: int
     from_user_id: str
     to_email: str
+    title: str | None = None  # the ticket's, for the recipient's mail
 
 
 @dataclasses.dataclass(frozen=True)
@@ -387,8 +401,9 @@ class PaymentCreated(Event):
 
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.WIRE_TYPE: cls
-    for cls in (SessionEnded, SessionsEnded, AllSessionsEnded, TicketCreated, TicketUpdated,
-                EventCreated, OrderCreated, OrderCancelled, OrderCompleted, OrderPaymentRefused,
+    for cls in (SessionEnded, SessionsEnded, AllSessionsEnded, UserRegistered, TicketCreated,
+                TicketUpdated, EventCreated, OrderCreated, OrderCancelled, OrderCompleted,
+                OrderPaymentRefused,
                 OrderRefundRequested, TicketRefundGranted, TicketRefundRefused,
                 WaitingRoomAdvanced, WaitlistOffered, TicketTransferred, TicketResaleListed,
                 TicketResold, TicketCheckedIn, ExpirationComplete, PaymentAuthorized,

@@ -8,7 +8,7 @@ from typing import Protocol, runtime_checkable
 
 from tortoise.exceptions import IntegrityError
 
-from ticketing.bus.contracts import SessionEnded, SessionsEnded
+from ticketing.bus.contracts import SessionEnded, SessionsEnded, UserRegistered
 from ticketing.bus.outbox import Outbox
 from ticketing.bus.sessions import Revocations
 from ticketing.clock import Clock, utc_now
@@ -107,8 +107,12 @@ class AuthApi(Auth):
         if await User.exists(email=email):
             raise EmailInUse()
         password_hash = await hash_password(password)
+        assert self._outbox is not None, "the auth module publishes through its outbox"
         try:
-            user = await User.create(id=new_id(), email=email, password_hash=password_hash)
+            async with self._outbox.transaction() as unit:
+                user = await User.create(id=new_id(), email=email, password_hash=password_hash,
+                                         using_db=unit.connection)
+                await unit.publish(UserRegistered(user_id=user.id, email=user.email))
         except IntegrityError:  # a concurrent sign-up took the address first
             raise EmailInUse() from None
         return SignedIn(user.id, user.email, self._codec.issue_cookie(user.id, user.email))

@@ -36,7 +36,7 @@ async def close_order(unit: UnitOfWork, order_id: str, status: OrderStatus,
     state = "expired" if expired else status.value
     unit.after_commit(metrics.ORDERS_CLOSED.labels(state).inc)
     if status == OrderStatus.CANCELLED:
-        await _cancelled(unit, order, tickets)
+        await _cancelled(unit, order, tickets, state)
     else:
         await unit.publish(OrderCompleted(id=order.id, version=order.version,
                                           ticket=tickets[0], tickets=tickets,
@@ -60,7 +60,7 @@ async def refund_order(unit: UnitOfWork, order_id: str) -> bool:
     tickets = await _tickets_of(unit, order.id)
     await TicketReplica.filter(id__in=[t.id for t in tickets]).using_db(unit.connection) \
         .update(resold_by=None)  # an ordinary ticket again, whoever resold it before
-    await _cancelled(unit, order, tickets)
+    await _cancelled(unit, order, tickets, "refunded")
     return True
 
 
@@ -69,14 +69,15 @@ async def _tickets_of(unit: UnitOfWork, order_id: str) -> tuple[TicketRef, ...]:
     return tuple(TicketRef(id=line.ticket_id) for line in lines)
 
 
-async def _cancelled(unit: UnitOfWork, order: Order, tickets: tuple[TicketRef, ...]) -> None:
+async def _cancelled(unit: UnitOfWork, order: Order, tickets: tuple[TicketRef, ...],
+                     reason: str) -> None:
     """The order hands its tickets back (the first on their waitlists get them first),
-    and says so."""
+    and says so, and why: expired, cancelled or refunded."""
     freed = await allocation.release(unit.connection, order.id, order.user_id,
                                      order.event_id, order.quantity)
     await waitlist.offer(unit, freed, utc_now())
     await unit.publish(OrderCancelled(id=order.id, version=order.version,
-                                      ticket=tickets[0], tickets=tickets))
+                                      ticket=tickets[0], tickets=tickets, reason=reason))
 
 
 async def _refundable_until(unit: UnitOfWork,

@@ -253,6 +253,7 @@ class DoorDesk(Door):
         if found.on_resale:
             raise PassOnResale()
         now = self._clock()
+        title = (await Ticket.get(id=found.ticket_id)).title
         async with self._outbox.transaction() as unit:
             moved = await untouched_pass(found.ticket_id, found.version) \
                 .using_db(unit.connection).update(
@@ -264,8 +265,8 @@ class DoorDesk(Door):
                                       transferred_at=now, using_db=unit.connection)
             await unit.publish(TicketTransferred(ticket_id=found.ticket_id,
                                                  version=found.version + 1,
-                                                 from_user_id=user_id, to_email=recipient))
-        title = (await Ticket.get(id=found.ticket_id)).title
+                                                 from_user_id=user_id, to_email=recipient,
+                                                 title=title))
         return TransferView(found.ticket_id, title, recipient, found.version + 1, now)
 
     async def transfers_from(self, user_id: str) -> list[TransferView]:

@@ -1,0 +1,107 @@
+"""The sender: takes each queued message to its reader, at least once and as seldom as
+it can.
+
+It runs under the process's supervisor, wakes when a message commits and polls as a
+backstop. A message is taken by moving its ``attempts`` on (only one replica's update
+matches) and pushing ``next_attempt_at`` a lease ahead: a sender that dies while sending
+leaves it to be sent again when the lease ends, with the same Message-ID (the reader's
+mail program shows one message). A refused message (5xx) fails at once; one the server
+could not take now is tried again later, less often each time, until
+:data:`MAX_ATTEMPTS`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import timedelta
+
+from ticketing.clock import Clock
+from ticketing.modules.mail.compose import as_email
+from ticketing.modules.mail.delivery import DeliveryFailed, MailTransport
+from ticketing.modules.mail.models import Message, MessageState
+
+log = logging.getLogger("ticketing.mail")
+
+POLL_SECONDS = 2.0
+BATCH = 50
+LEASE = timedelta(minutes=2)
+MAX_ATTEMPTS = 10
+FIRST_RETRY = timedelta(seconds=30)
+LAST_RETRY = timedelta(hours=1)
+
+
+def retry_after(attempts: int) -> timedelta:
+    """How long after its ``attempts``-th failure a message is tried again."""
+    backoff: timedelta = FIRST_RETRY * 2 ** (attempts - 1)
+    return min(LAST_RETRY, backoff)
+
+
+class Sender:
+    """Sends queued messages (see the module docstring)."""
+
+    def __init__(self, transport: MailTransport, sender_address: str, clock: Clock) -> None:
+        self.transport = transport
+        self.sender_address = sender_address
+        self._clock = clock
+        self._wakeup = asyncio.Event()
+        self._stopping = False
+
+    def wake(self) -> None:
+        self._wakeup.set()
+
+    def finish(self) -> None:
+        """End :meth:`run` after the message in hand."""
+        self._stopping = True
+        self._wakeup.set()
+
+    async def run(self) -> None:
+        self._stopping = False
+        while not self._stopping:
+            self._wakeup.clear()
+            if await self.send_due() < BATCH:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wakeup.wait(), POLL_SECONDS)
+
+    async def send_due(self) -> int:
+        """Send one batch of the messages due now; how many were looked at."""
+        due = await Message.filter(state=MessageState.QUEUED,
+                                   next_attempt_at__lte=self._clock()) \
+            .order_by("next_attempt_at").limit(BATCH)
+        for message in due:
+            if self._stopping:
+                break
+            await self._send(message)
+        return len(due)
+
+    async def _send(self, message: Message) -> None:
+        attempt = message.attempts + 1
+        if not await Message.filter(id=message.id, state=MessageState.QUEUED,
+                                    attempts=message.attempts).update(
+                attempts=attempt, next_attempt_at=self._clock() + LEASE):
+            return  # another sender took it
+        assert message.to_address is not None
+        email = as_email(sender=self.sender_address, to=message.to_address,
+                         subject=message.subject, body=message.body,
+                         message_id=message.message_id, created_at=message.created_at)
+        try:
+            await self.transport.send(email)
+        except DeliveryFailed as error:
+            await self._failed(message, attempt, error)
+            return
+        await Message.filter(id=message.id, attempts=attempt).update(
+            state=MessageState.SENT, sent_at=self._clock(), last_error=None)
+        log.info("mail=%s cause=%s sent to %s", message.id, message.cause, message.to_address)
+
+    async def _failed(self, message: Message, attempt: int, error: DeliveryFailed) -> None:
+        given_up = error.permanent or attempt >= MAX_ATTEMPTS
+        changes: dict[str, object] = {"last_error": str(error)[:1000]}
+        if given_up:
+            changes["state"] = MessageState.FAILED
+        else:
+            changes["next_attempt_at"] = self._clock() + retry_after(attempt)
+        await Message.filter(id=message.id, attempts=attempt).update(**changes)
+        (log.error if given_up else log.warning)(
+            "mail=%s cause=%s to %s %s after %d attempt(s): %s", message.id, message.cause,
+            message.to_address, "failed" if given_up else "not sent yet", attempt, error)
