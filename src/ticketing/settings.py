@@ -177,11 +177,15 @@ class Settings:
 
         Stripe's secret key is required only where the payments module runs (which also
         renders the pay page with the publishable key), the pass key only where tickets
-        runs (it alone signs passes; doors and other modules need only the public key).
+        runs (it alone signs passes; doors and other modules need only the public key),
+        an SMTP server only where mail runs (production mail must leave the pod).
         """
         if self.payments == "stripe" and "payments" in self.modules and not self.stripe_key:
             raise SettingsError("TICKETING_STRIPE_KEY",
                                 "is required when TICKETING_PAYMENTS=stripe runs payments")
+        if self.env == "production" and "mail" in self.modules and not self.smtp_url:
+            raise SettingsError("TICKETING_SMTP_URL",
+                                "is required when TICKETING_ENV=production runs mail")
         checked = self
         if self.jwt_key:
             if self.env == "production" and len(self.jwt_key.encode()) < MIN_JWT_KEY_BYTES:

@@ -25,7 +25,7 @@ class Inbox:
     refuse_with: str | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         if self.refuse_with is not None:
             return self.refuse_with
         parsed = email.message_from_bytes(envelope.content, policy=email.policy.default)

@@ -44,6 +44,7 @@ from ticketing.bus.contracts import (
     TicketTransferred,
     TicketUpdated,
     UnknownEvent,
+    UserRegistered,
     WaitingRoomAdvanced,
     WaitlistOffered,
     subject_of,
@@ -66,6 +67,7 @@ SAMPLES: dict[str, Event] = {
         2026, 11, 25, 2, 10, 30, 250000, tzinfo=UTC)),
     "auth:all-sessions-ended": AllSessionsEnded(ended_at=datetime(
         2026, 12, 1, 3, 0, 0, 500000, tzinfo=UTC)),
+    "auth:user-registered": UserRegistered(user_id=USER, email="buyer@example.com"),
     "ticket:created": TicketCreated(id=TICKET, version=0, title="Concert", price=Decimal("19.99"),
                                     user_id=USER),
     "ticket:updated": TicketUpdated(id=TICKET, version=3, title="Concert (front row)",
@@ -136,6 +138,7 @@ def test_wire_names_are_stable() -> None:
         "auth:session-ended": "SessionEnded",
         "auth:sessions-ended": "SessionsEnded",
         "auth:all-sessions-ended": "AllSessionsEnded",
+        "auth:user-registered": "UserRegistered",
         "ticket:created": "TicketCreated",
         "ticket:updated": "TicketUpdated",
         "event:created": "EventCreated",
