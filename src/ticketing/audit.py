@@ -10,6 +10,7 @@ database settings the servers use), and lists every broken promise as one line:
 - a paid order that is not complete, or whose ticket is not sold to it; a completed
   order with no payment; a payment without its succeeded attempt, or the reverse; a
   hold left undecided or unsettled;
+- a mail due but not sent (its last error said), an account mail has no address for;
 - an outbox row unsent for longer than the grace, a dead letter not replayed.
 
 Events in flight make a healthy system look wrong for a moment: ``grace`` is how old a
@@ -72,6 +73,10 @@ class Audit:
             yield self.payments_alone
         if {"orders", "expiration"} <= enabled:
             yield self.deadlines_against_orders
+        if "mail" in enabled:
+            yield self.mail_alone
+        if {"auth", "mail"} <= enabled:
+            yield self.addresses_against_accounts
 
     async def outbox_and_dead_letters(self, module: str) -> list[str]:
         lines = []
@@ -84,6 +89,22 @@ class Audit:
             lines.append(f"{module}: dead letter {letter['event_type']} {letter['event_id']} "
                          f"(consumer {letter['consumer']}) waits for a replay")
         return lines
+
+    async def mail_alone(self) -> list[str]:
+        """Messages the sender should have sent by now (a server away, a sender stopped)."""
+        return [f"mail: message {m['id']} ({m['cause']}) due {late:.0f}s ago, not sent"
+                + (f": {m['last_error']}" if m["last_error"] else "")
+                for m in await self.rows("mail", "SELECT id, cause, next_attempt_at, last_error "
+                                                 "FROM mail_messages WHERE state = 'queued'")
+                if (late := self.late(m["next_attempt_at"])) is not None]
+
+    async def addresses_against_accounts(self) -> list[str]:
+        known = {r["user_id"] for r in await self.rows("mail",
+                                                       "SELECT user_id FROM mail_recipients")}
+        return [f"mail: no address for user {user['id']}, who signed up {late:.0f}s ago"
+                for user in await self.rows("auth", "SELECT id, created_at FROM auth_users")
+                if user["id"] not in known
+                and (late := self.late(user["created_at"])) is not None]
 
     async def orders_alone(self) -> list[str]:
         lines = []

@@ -168,10 +168,26 @@ async def dead_letter(market: Market) -> str:
     return "orders: dead letter ticket:updated evt-dead (consumer orders) waits for a replay"
 
 
+async def mail_not_sent(market: Market) -> str:
+    await execute("mail", "INSERT INTO mail_messages (id, cause, message_id, to_address, "
+                  "subject, body, state, created_at, next_attempt_at, attempts, last_error) "
+                  "VALUES (?1, 'welcome:x', '<x@test>', 'x@test.com', 'Hi', '-', 'queued', "
+                  "?2, ?3, 3, 'SMTP 451: try later')", "01m8y5r0c189b3k49s6dhbcsnr", LONG_AGO,
+                  LONG_AGO)
+    return "mail: message 01m8y5r0c189b3k49s6dhbcsnr (welcome:x) due"
+
+
+async def account_without_address(market: Market) -> str:
+    user_id = new_id()
+    await execute("auth", "INSERT INTO auth_users (id, email, password_hash, created_at) "
+                  "VALUES (?1, 'lost@test.com', 'x', ?2)", user_id, LONG_AGO)
+    return f"mail: no address for user {user_id}, who signed up"
+
+
 @pytest.mark.parametrize("plant", [
     two_active_orders, open_past_its_window, deadline_never_fired, stale_ticket_copy,
     stale_order_copy, paid_but_not_complete, sold_ticket_not_sold, charge_without_payment,
-    hold_left_undecided, unsent_event, dead_letter,
+    hold_left_undecided, unsent_event, dead_letter, mail_not_sent, account_without_address,
 ])
 async def test_each_broken_promise_is_named(opened: Settings, market: Market,
                                              plant: Plant) -> None:
