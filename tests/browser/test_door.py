@@ -11,16 +11,14 @@ when the network is back, reporting the pass another door let in meanwhile.
 
 from __future__ import annotations
 
-import os
 import re
 import time
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 from playwright.sync_api import APIRequestContext, Browser, BrowserContext, Page, expect
 
-from tests.support.browser import PASSWORD, unique_email
+from tests.support.browser import PASSWORD, keep, unique_email
 
 if TYPE_CHECKING:
     from tests.browser.conftest import Server
@@ -76,13 +74,6 @@ def bought_event(seller: APIRequestContext, buyer: APIRequestContext, server: Se
     until(lambda: all(api(buyer, server, "GET", f"/api/tickets/{t}/pass")[0] == 200
                       for t in tickets), "the passes to be issued")
     return str(event["id"]), tickets
-
-
-def keep(page: Page, name: str) -> None:
-    target = os.environ.get("TICKETING_SCREENSHOTS")
-    if target:
-        Path(target).mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(Path(target) / f"{name}.png"), full_page=True)
 
 
 def test_the_door_checks_passes_in_live_and_offline(

@@ -6,10 +6,12 @@ or press again until it shows, failing after ``WAIT_SECONDS``.
 
 from __future__ import annotations
 
+import os
 import re
 import time
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
@@ -19,6 +21,15 @@ if TYPE_CHECKING:
     from tests.browser.conftest import Server
 
 PASSWORD = "correct horse"
+
+
+def keep(page: Page, name: str) -> None:
+    """With ``TICKETING_SCREENSHOTS=<dir>``, keep the page's screenshot there as
+    ``<name>.png`` (docs/screenshots)."""
+    target = os.environ.get("TICKETING_SCREENSHOTS")
+    if target:
+        Path(target).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(Path(target) / f"{name}.png"), full_page=True)
 
 
 def unique_email() -> str:
