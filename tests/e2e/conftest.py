@@ -1,6 +1,6 @@
 """End-to-end fixtures: the split deployment as real processes (:mod:`tests.support.split`).
 
-``split_cluster`` is one JetStream server and five ``ticketing serve`` processes, one per
+``split_cluster`` is one JetStream server and six ``ticketing serve`` processes, one per
 module; a failed test's report carries every process's log.
 """
 
@@ -17,7 +17,7 @@ from tests.support.split import SplitCluster, start_split
 
 @pytest.fixture
 def split_cluster(tmp_path: Path) -> Iterator[SplitCluster]:
-    """The five modules as five processes over one JetStream server, all ready."""
+    """The six modules as six processes over one JetStream server, all ready."""
     nats = NatsServer(tmp_path / "nats")
     nats.workdir.mkdir()
     nats.start()

@@ -41,7 +41,7 @@ def listed_ids(http: httpx.Client, cluster: SplitCluster) -> set[str]:
     return {ticket["id"] for ticket in response.json()}
 
 
-def test_the_story_runs_across_five_processes_and_survives_a_killed_orders_process(
+def test_the_story_runs_across_six_processes_and_survives_a_killed_orders_process(
     split_cluster: SplitCluster, http: httpx.Client,
 ) -> None:
     cluster = split_cluster

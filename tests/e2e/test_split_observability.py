@@ -4,7 +4,7 @@ Five ``ticketing serve`` processes over one JetStream server export their spans 
 OTLP/HTTP to a stand-in collector (:mod:`tests.support.collector`) and log JSON. A buyer
 signs up, a seller lists, the buyer reserves and pays, each request sent with the
 client's own trace context (as a browser's tracing would): the purchase is then one
-trace across the five processes, and each process's figures moved as they should.
+trace across the six processes, and each process's figures moved as they should.
 """
 
 from __future__ import annotations
@@ -89,10 +89,11 @@ def test_one_purchase_is_one_trace_and_moves_each_process_figures(
     trace_id = secrets.token_hex(16)
     purchase(cluster, f"00-{trace_id}-{secrets.token_hex(8)}-01")
 
-    # --- one trace across the five processes -------------------------------------------
+    # --- one trace across the six processes --------------------------------------------
     services = {f"ticketing-{module}" for module in MODULE_NAMES}
     steps = {"tickets apply order:created", "expiration apply order:created",
-             "payments apply order:created", "orders apply payment:authorized",
+             "payments apply order:created", "mail apply order:created",
+             "orders apply payment:authorized",
              "tickets apply order:completed", "POST /api/orders", "POST /api/payments"}
 
     def whole() -> bool:
@@ -107,11 +108,12 @@ def test_one_purchase_is_one_trace_and_moves_each_process_figures(
     publisher = by_id[held.parent_id]
     assert (publisher.name, publisher.service) == ("publish order:created", "ticketing-orders")
     # The reservation alone, as the servers chain it (no client header needed): the
-    # request's descendants reach the four modules it touches.
+    # request's descendants reach the five modules it touches.
     [reservation] = [s for s in spans if s.name == "POST /api/orders"
                      and s.attributes.get("http.response.status_code") == "201"]
     assert {s.service for s in descendants(spans, reservation)} == {
-        "ticketing-orders", "ticketing-tickets", "ticketing-expiration", "ticketing-payments"}
+        "ticketing-orders", "ticketing-tickets", "ticketing-expiration", "ticketing-payments",
+        "ticketing-mail"}
 
     # --- every process's figures --------------------------------------------------------
     figures = {module: scrape(cluster, module) for module in MODULE_NAMES}

@@ -88,7 +88,7 @@ def module_environment(module: str, data_dir: Path, nats_url: str,
 
 
 def start_split(workdir: Path, nats: Nats, **variables: str) -> SplitCluster:
-    """The five modules as five processes over ``nats``, all ready; the caller stops it."""
+    """The six modules as six processes over ``nats``, all ready; the caller stops it."""
     cluster = SplitCluster(nats)
     try:
         for module in MODULE_NAMES:
