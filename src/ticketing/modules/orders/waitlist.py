@@ -136,9 +136,22 @@ async def offer(unit: UnitOfWork, freed: Sequence[tuple[str, str]], now: datetim
     """Tickets just freed (id, scope) go, each, to the first of their scope's list not
     holding an offer yet, for :data:`HEAD_START`; with nobody waiting a ticket is free
     for everyone. Runs in the transaction that freed them."""
+    if not freed:
+        return
     connection = unit.connection
+    # One look for every scope at once: where nobody waits (the usual case) a ticket
+    # costs no statement of its own, only its share of one UPDATE that clears old offers.
+    waited = {str(scope_id) for scope_id in await WaitlistEntry.filter(
+        scope_id__in={scope_id for _, scope_id in freed}, offer_ticket_id=None)
+        .using_db(connection).distinct().values_list("scope_id", flat=True)}
+    unwaited = [ticket_id for ticket_id, scope_id in freed if scope_id not in waited]
+    if unwaited:
+        await TicketReplica.filter(id__in=unwaited).exclude(offered_to=None) \
+            .using_db(connection).update(offered_to=None, offer_ends=None)
     ends = now + HEAD_START
     for ticket_id, scope_id in freed:
+        if scope_id not in waited:
+            continue
         waiting = WaitlistEntry.filter(scope_id=scope_id, offer_ticket_id=None)
         seller = await TicketReplica.filter(id=ticket_id).using_db(connection) \
             .values_list("resold_by", flat=True)
