@@ -19,6 +19,7 @@ from tests.support.trading import settled
 from tests.support.waiting import eventually
 from ticketing.modules.expiration.api import Expiration, sample_pending
 from ticketing.modules.expiration.models import PendingExpiration
+from ticketing.settings import MODULE_NAMES
 
 ID = re.compile(r"[0-9a-f]{24}|[0-9a-f-]{36}")
 
@@ -50,7 +51,7 @@ async def test_a_purchase_moves_every_figure_it_touches(app: Quart, client: Clie
     rose("ticketing_http_request_duration_seconds_count", route="/api/orders", method="POST")
     rose("ticketing_events_published_total", module="orders", type="order:created")
     rose("ticketing_events_published_total", module="tickets", type="ticket:created")
-    for consumer in ("tickets", "expiration", "payments"):
+    for consumer in ("tickets", "expiration", "payments", "mail"):
         rose("ticketing_events_consumed_total", consumer=consumer, type="order:created",
              outcome="applied")
         rose("ticketing_event_handler_duration_seconds_count", consumer=consumer,
@@ -62,12 +63,18 @@ async def test_a_purchase_moves_every_figure_it_touches(app: Quart, client: Clie
          result="ok")
     rose("ticketing_payment_provider_duration_seconds_count", operation="capture", result="ok")
     # Sampled at the scrape: everything was relayed, and this order's deadline is gone.
-    for module in ("auth", "tickets", "orders", "expiration", "payments"):
+    for module in MODULE_NAMES:
         assert value(after, "ticketing_outbox_backlog", module=module) == 0
         assert value(after, "ticketing_outbox_oldest_unsent_age_seconds", module=module) == 0
     assert has(after, "ticketing_expirations_pending")
     assert value(after, "ticketing_events_dead_lettered_total") == value(
         before, "ticketing_events_dead_lettered_total")
+
+    async def mailed() -> bool:  # the welcome, the reservation, the payment
+        return moved(before, await scrape(client), "ticketing_mail_messages_total",
+                     outcome="sent") >= 3
+
+    await eventually(mailed, what="three mails sent")
 
 
 async def test_a_refused_reservation_is_counted_by_its_reason(app: Quart, client: Client) -> None:

@@ -110,6 +110,9 @@ EXPIRY_LATENESS = Histogram(
 PAYMENTS = Counter(
     "ticketing_payments", "Payment attempts that ended, by outcome (succeeded, declined, "
     "voided, refunded, failed)", ["outcome"])
+MAIL = Counter(
+    "ticketing_mail_messages", "Mail sending attempts, by outcome (sent, retried: the server "
+    "could not take it now, failed: refused for good or given up on)", ["outcome"])
 PROVIDER_LATENCY = Histogram(
     "ticketing_payment_provider_duration_seconds",
     "Calls to the payment provider, by operation and result (ok, declined, error)",

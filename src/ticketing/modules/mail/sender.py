@@ -21,6 +21,7 @@ from ticketing.clock import Clock
 from ticketing.modules.mail.compose import as_email
 from ticketing.modules.mail.delivery import DeliveryFailed, MailTransport
 from ticketing.modules.mail.models import Message, MessageState
+from ticketing.telemetry import metrics
 
 log = logging.getLogger("ticketing.mail")
 
@@ -92,6 +93,7 @@ class Sender:
             return
         await Message.filter(id=message.id, attempts=attempt).update(
             state=MessageState.SENT, sent_at=self._clock(), last_error=None)
+        metrics.MAIL.labels("sent").inc()
         log.info("mail=%s cause=%s sent to %s", message.id, message.cause, message.to_address)
 
     async def _failed(self, message: Message, attempt: int, error: DeliveryFailed) -> None:
@@ -102,6 +104,7 @@ class Sender:
         else:
             changes["next_attempt_at"] = self._clock() + retry_after(attempt)
         await Message.filter(id=message.id, attempts=attempt).update(**changes)
+        metrics.MAIL.labels("failed" if given_up else "retried").inc()
         (log.error if given_up else log.warning)(
             "mail=%s cause=%s to %s %s after %d attempt(s): %s", message.id, message.cause,
             message.to_address, "failed" if given_up else "not sent yet", attempt, error)
