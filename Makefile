@@ -71,7 +71,7 @@ bench-expiry: $(STAMP)  ## 10,000 orders expiring within a minute: lateness, idl
 bench-door: $(STAMP)  ## check-ins of 5,000 passes vs ticket reads; re-scans all 409; the door list's size
 	$(BIN)/python -m bench.door
 
-split: $(STAMP)  ## NATS + one process per module (8001-8005) behind an Ingress-like router on :8000
+split: $(STAMP)  ## NATS + one process per module (8001-8006) behind an Ingress-like router on :8000
 	$(BIN)/python deploy/split.py
 
 bench-footprint: $(STAMP)  ## start-up time and idle memory of one process vs a bare Quart app

@@ -1,6 +1,6 @@
 """Run the split deployment on this machine: ``make split`` (or ``python deploy/split.py``).
 
-One JetStream server (the nats-server binary from the venv) and five ``ticketing serve``
+One JetStream server (the nats-server binary from the venv) and six ``ticketing serve``
 processes, one module each, as deploy/k8s/split runs them: TICKETING_MODULES=<module>,
 TICKETING_BUS=nats, one shared JWT key, each module with its own data dir (so its own
 SQLite files). In front of them a small router on port 8000 sends every request to the
@@ -14,6 +14,7 @@ and the waiting for processes are the test suite's own (``tests/support``).
     orders      http://127.0.0.1:8003   /api/orders, /orders, /api/queue, /queue, /waitlist
     expiration  http://127.0.0.1:8004   no public routes: /healthz and /readyz
     payments    http://127.0.0.1:8005   /api/payments, /payments, /api/payouts, /payouts
+    mail        http://127.0.0.1:8006   /dev/mail (the .eml files, unless TICKETING_SMTP_URL is set)
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ from tests.support.nats import accepts, server_binary  # noqa: E402
 from tests.support.processes import NotServing, wait_ready  # noqa: E402
 
 INGRESSES = sorted((REPO / "deploy" / "k8s" / "split").glob("ingress*.yaml"))
-MODULES = ("auth", "tickets", "orders", "expiration", "payments")
+MODULES = ("auth", "tickets", "orders", "expiration", "payments", "mail")
 HOP_BY_HOP = {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te",
               "trailer", "transfer-encoding", "upgrade"}
 STARTUP_TIMEOUT_SECONDS = 60.0
@@ -117,8 +118,8 @@ def make_router(routes: list[Route], ports: dict[str, int]) -> type[BaseHTTPRequ
 
 
 def shared_key(data_dir: Path, name: str = "jwt.key", size: int = 48) -> str:
-    """One key for all five processes, kept so sessions (and printed passes) survive a
-    restart."""
+    """One key for every module's process, kept so sessions (and printed passes) survive
+    a restart."""
     key_file = data_dir / name
     if not key_file.exists():
         key_file.write_text(secrets.token_urlsafe(size))
@@ -151,7 +152,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1", help="the router's address")
     parser.add_argument("--port", type=int, default=8000, help="the router's port")
     parser.add_argument("--first-module-port", type=int, default=8001,
-                        help="auth's port; the other modules follow (default 8001-8005)")
+                        help="auth's port; the other modules follow (default 8001-8006)")
     parser.add_argument("--nats-port", type=int, default=4223,
                         help="the JetStream server's port (default 4223, beside a system 4222)")
     parser.add_argument("--fresh", action="store_true", help="delete the data dir first")
@@ -171,6 +172,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                      "TICKETING_JWT_KEY": shared_key(data_dir),
                      "TICKETING_PASS_KEY": shared_key(data_dir, "pass.key", 32),
                      "PYTHONUNBUFFERED": "1"})
+    # The links in mails lead to the router, not to the module that wrote them.
+    public_host = "127.0.0.1" if args.host in ("", "0.0.0.0", "::") else args.host
+    public_host = f"[{public_host}]" if ":" in public_host else public_host
+    base_env.setdefault("TICKETING_PUBLIC_URL", f"http://{public_host}:{args.port}")
 
     processes: dict[str, subprocess.Popen[bytes]] = {}
 

@@ -85,6 +85,9 @@ PANELS: list[tuple[str, str, str, list[tuple[str, str]]]] = [
         ("histogram_quantile(0.95, sum by (le, operation) (rate("
          f"ticketing_payment_provider_duration_seconds_bucket{SEL}{RATE})))",
          "{{operation}}")]),
+    ("Mail", "Mail attempts per second by outcome", "ops", [
+        (f"sum by (outcome) (rate(ticketing_mail_messages_total{SEL}{RATE}))",
+         "{{outcome}}")]),
 ]
 
 

@@ -26,7 +26,9 @@ POSTGRES = REPO / "compose.postgres.yaml"
 DOCKERFILE = REPO / "deploy" / "Dockerfile"
 A_KEY = "k" * 48
 A_PASS_KEY = "cGFzcy1rZXktb2YtdGhpcnR5LXR3by1ieXRlcy0wMTI"
-KEYS = {"TICKETING_JWT_KEY": A_KEY, "TICKETING_PASS_KEY": A_PASS_KEY}
+AN_SMTP_URL = "smtp://ticketing:secret@smtp.example.com:587"
+KEYS = {"TICKETING_JWT_KEY": A_KEY, "TICKETING_PASS_KEY": A_PASS_KEY,
+        "TICKETING_SMTP_URL": AN_SMTP_URL}
 INTERPOLATION = re.compile(r"\$\{(?P<name>[A-Z0-9_]+)(?:(?P<op>:-|:\?)(?P<arg>[^}]*))?\}")
 
 Doc = dict[str, Any]
@@ -126,6 +128,14 @@ def test_compose_refuses_to_start_production_without_a_signing_key(project: Doc)
         service_environment(project["services"]["ticketing"], {"TICKETING_JWT_KEY": A_KEY})
 
 
+def test_compose_refuses_to_start_production_without_an_smtp_server(project: Doc) -> None:
+    keys = {"TICKETING_JWT_KEY": A_KEY, "TICKETING_PASS_KEY": A_PASS_KEY}
+    for service in project["services"].values():
+        if "build" in service:  # the app's and the migration's: both run mail
+            with pytest.raises(MissingVariable, match="TICKETING_SMTP_URL"):
+                service_environment(service, keys)
+
+
 def test_every_ticketing_service_starts_with_valid_settings(project: Doc, tmp_path: Path) -> None:
     for name, service in project["services"].items():
         if "build" not in service:
@@ -135,6 +145,7 @@ def test_every_ticketing_service_starts_with_valid_settings(project: Doc, tmp_pa
 
         assert settings.env == "production", name
         assert settings.payments == "fake", name
+        assert settings.smtp_url == AN_SMTP_URL, name
 
 
 def test_with_postgres_the_app_waits_for_its_migrations_and_they_for_the_database() -> None:

@@ -93,7 +93,8 @@ def secret_problems(docs: list[Doc], secrets: dict[str, dict[str, str]]) -> list
     """Keys come from Secrets that the example declares; no secret is a literal value."""
     problems = []
     secret_variables = {"TICKETING_JWT_KEY", "TICKETING_PASS_KEY", "TICKETING_DATABASE_URL",
-                        "TICKETING_STRIPE_KEY", "TICKETING_STRIPE_WEBHOOK_SECRET"}
+                        "TICKETING_STRIPE_KEY", "TICKETING_STRIPE_WEBHOOK_SECRET",
+                        "TICKETING_SMTP_URL"}
     for workload in workloads(docs):
         for container in ticketing_containers(workload):
             where = f"{workload['metadata']['name']}/{container['name']}"
@@ -189,6 +190,18 @@ def test_keys_come_from_the_declared_secrets(layout: str) -> None:
     assert secret_problems(build(layout), example_secrets()) == []
 
 
+@pytest.mark.parametrize(("layout", "components"), DEV_BUILDS,
+                         ids=[build_id(b) for b in DEV_BUILDS])
+def test_the_dev_overlays_read_only_the_secrets_they_generate(
+    layout: str, components: tuple[str, ...],
+) -> None:
+    docs = build(layout, *components)
+    generated = {s["metadata"]["name"]: dict(s["data"]) for s in of_kind(docs, "Secret")}
+
+    # A local cluster has none of production's Secrets (database, Stripe, SMTP).
+    assert secret_problems(docs, generated) == []
+
+
 @pytest.mark.parametrize(("layout", "components"), BUILDS,
                          ids=[build_id(b) for b in BUILDS])
 def test_services_reach_the_container_port_by_name(
@@ -224,6 +237,11 @@ def test_the_split_runs_each_module_once_over_nats(split_docs: list[Doc], tmp_pa
         else:  # Stripe's keys stay with payments (ADR 15)
             assert not settings.stripe_publishable_key
             assert not settings.stripe_key
+        if settings.modules[0] == "mail":  # production mail leaves through SMTP
+            assert settings.smtp_url.startswith(("smtp://", "smtps://"))
+            assert settings.public_url == "https://tickets.example.com", "the Ingress's host"
+        else:  # the relay's password stays with mail
+            assert not settings.smtp_url
 
     assert sorted(modules) == sorted(MODULE_NAMES)
     nats = of_kind(split_docs, "StatefulSet")
@@ -243,6 +261,8 @@ def test_one_process_runs_every_module_in_process_after_migrating(
     assert settings.modules == MODULE_NAMES
     assert settings.bus == "inproc"
     assert settings.payments == "stripe"
+    assert settings.smtp_url
+    assert settings.public_url == "https://tickets.example.com"
     assert not settings.uses_embedded_database
     assert deployment["spec"]["replicas"] == 1, "its init container migrates (migrate-first)"
     assert [c["args"] for c in pod_spec(deployment)["initContainers"]] == [["migrate"]]
@@ -298,3 +318,20 @@ def test_the_settings_check_catches_stripe_without_its_key(
 
     with pytest.raises(SettingsError, match="TICKETING_STRIPE_KEY"):
         settings_of(broken, example_secrets(), tmp_path)
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_the_settings_check_catches_mail_without_its_smtp_server(
+    layout: str, tmp_path: Path,
+) -> None:
+    docs = build(layout)
+    runs_mail = [c for w in workloads(docs) for c in ticketing_containers(w)
+                 if "mail" in settings_of(c, example_secrets(), tmp_path).modules]
+    # The server's and the migration's (which runs every module, mail too).
+    assert sorted(c["name"] for c in runs_mail) == ["migrate", "ticketing"]
+
+    for container in runs_mail:
+        broken = copy.deepcopy(container)
+        broken["env"] = [e for e in broken["env"] if e["name"] != "TICKETING_SMTP_URL"]
+        with pytest.raises(SettingsError, match="TICKETING_SMTP_URL"):
+            settings_of(broken, example_secrets(), tmp_path)

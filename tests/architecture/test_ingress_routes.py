@@ -93,6 +93,7 @@ def test_the_split_ingress_sends_every_route_to_the_module_that_serves_it(
         "/api/payments": "payments", "/payments": "payments",
         "/api/payouts": "payments", "/payouts": "payments",
         "/api/waitlist": "orders", "/waitlist": "orders", "/live/waitlist": "orders",
+        "/dev/mail": "mail",
     }
 
 

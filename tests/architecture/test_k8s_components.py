@@ -33,6 +33,8 @@ from tests.support.manifests import (
     pod_spec,
     selected,
     settings_of,
+    ticketing_containers,
+    workloads,
 )
 from tests.support.nats import server_binary
 from ticketing.settings import MODULE_NAMES, Settings
@@ -80,7 +82,8 @@ def peak_connections(docs: list[Doc], secrets: dict[str, dict[str, str]],
                      data_dir: Path) -> int:
     """PostgreSQL connections at the worst moment: every Deployment at its most replicas
     plus a rolling update's surge (25 %, rounded up), each process holding a full pool
-    per module, while the migration runs (a pool per module and its lock)."""
+    per module, while the migration runs (a pool per module, of the size its container
+    sets, and its lock)."""
     ceilings = {h["spec"]["scaleTargetRef"]["name"]: h["spec"]["maxReplicas"]
                 for h in of_kind(docs, "HorizontalPodAutoscaler")}
     total = 0
@@ -90,7 +93,10 @@ def peak_connections(docs: list[Doc], secrets: dict[str, dict[str, str]],
         settings = settings_of(main_container(deployment), secrets, data_dir)
         total += (replicas + math.ceil(replicas / 4)) * len(settings.modules) * \
             settings.db_pool_size
-    return total + len(MODULE_NAMES) * Settings().db_pool_size + 1
+    migrations = [settings_of(c, secrets, data_dir) for w in workloads(docs)
+                  for c in ticketing_containers(w) if c.get("args") == ["migrate"]]
+    assert len(migrations) == 1, "one migration per layout (a Job, or the init container)"
+    return total + sum(len(m.modules) * m.db_pool_size + 1 for m in migrations)
 
 
 def nats_cluster_problems(docs: list[Doc], secrets: dict[str, dict[str, str]],
@@ -234,15 +240,34 @@ def test_the_autoscaling_check_catches_expiration_scaled_and_a_module_unguarded(
 def test_the_autoscaling_check_catches_the_component_on_one_process() -> None:
     problems = autoscaling_problems(build("one-process", "autoscaling"))
 
-    assert len(problems) == 4
+    assert len(problems) == len(STATELESS_MODULES)
     assert all(p.endswith("which this build does not have") for p in problems), problems
 
 
-def test_the_connection_budget_catches_one_replica_too_many(tmp_path: Path) -> None:
+@pytest.mark.parametrize("module", STATELESS_MODULES)
+def test_the_connection_budget_catches_one_replica_too_many(module: str, tmp_path: Path) -> None:
     docs = build("split", "autoscaling")
-    named(docs, "HorizontalPodAutoscaler", "ticketing-orders")["spec"]["maxReplicas"] += 1
+    before = peak_connections(docs, example_secrets(), tmp_path)
+    named(docs, "HorizontalPodAutoscaler", f"ticketing-{module}")["spec"]["maxReplicas"] += 1
+    pool = settings_of(main_container(named(docs, "Deployment", f"ticketing-{module}")),
+                       example_secrets(), tmp_path).db_pool_size
 
-    assert peak_connections(docs, example_secrets(), tmp_path) == POSTGRES_CONNECTIONS + 4
+    after = peak_connections(docs, example_secrets(), tmp_path)
+
+    assert after == before + pool
+    assert after > POSTGRES_CONNECTIONS, "three at most: a fourth replica must not fit"
+
+
+def test_the_connection_budget_counts_the_migrations_own_pool(tmp_path: Path) -> None:
+    docs = build("split", "autoscaling")
+    before = peak_connections(docs, example_secrets(), tmp_path)
+    migrate = main_container(named(docs, "Job", "ticketing-migrate"))
+    migrate["env"] = [e for e in migrate["env"] if e["name"] != "TICKETING_DB_POOL_SIZE"]
+
+    after = peak_connections(docs, example_secrets(), tmp_path)
+
+    assert after == before + len(MODULE_NAMES) * (Settings().db_pool_size - 1)
+    assert after > POSTGRES_CONNECTIONS
 
 
 def test_the_nats_cluster_check_catches_a_single_server(tmp_path: Path) -> None:

@@ -2,9 +2,9 @@
 
 Built onto each layout with ``kubectl kustomize``: every policy selects exactly the
 workloads it claims; only the Ingress's and Prometheus's namespaces reach the pods' http
-port, only the modules reach NATS's 4222 and only NATS its 6222, and only ticketing pods
-may open PostgreSQL's 5432. Each check returns what it finds and is shown to fail on a
-planted mistake.
+port, only the modules reach NATS's 4222 and only NATS its 6222, only ticketing pods
+may open PostgreSQL's 5432, and only the pod that runs mail SMTP's 25, 465 and 587.
+Each check returns what it finds and is shown to fail on a planted mistake.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from ticketing.settings import MODULE_NAMES
 
 SPLIT_WORKLOADS = {*(f"ticketing-{m}" for m in MODULE_NAMES), "ticketing-migrate", "nats"}
 SPLIT_MODULES = {f"ticketing-{m}" for m in MODULE_NAMES}
+SMTP_PORTS = (25, 465, 587)  # relay, smtps://, submission (smtp:// with STARTTLS)
 POLICY_CLAIMS = {
     "split": {
         "default-deny": SPLIT_WORKLOADS,
@@ -24,13 +25,14 @@ POLICY_CLAIMS = {
         "ticketing-to-dns-and-postgres": SPLIT_MODULES | {"ticketing-migrate"},
         "ticketing-to-nats": SPLIT_MODULES,
         "payments-to-stripe": {"ticketing-payments"},
+        "mail-to-smtp": {"ticketing-mail"},
         "nats": {"nats"},
     },
     "one-process": {  # one pod does it all; there is no NATS to reach
         "default-deny": {"ticketing"}, "ticketing-from-ingress": {"ticketing"},
         "ticketing-from-monitoring": {"ticketing"}, "ticketing-to-dns-and-postgres":
         {"ticketing"}, "ticketing-to-nats": set(), "payments-to-stripe": {"ticketing"},
-        "nats": set(),
+        "mail-to-smtp": {"ticketing"}, "nats": set(),
     },
 }
 
@@ -97,6 +99,9 @@ def test_only_the_ingress_and_prometheus_reach_the_pods_and_only_modules_reach_n
         SPLIT_MODULES | {"ticketing-migrate"}, "only the ticketing pods reach PostgreSQL"
     assert all(peers == {"nats"} for w, peers in allowed_peers(docs, "egress", 4222).items()
                if peers)
+    for port in SMTP_PORTS:  # wherever the relay is, and for mail alone
+        assert {w: peers for w, peers in allowed_peers(docs, "egress", port).items()
+                if peers} == {"ticketing-mail": {"cidr:0.0.0.0/0"}}, port
 
 
 # --- each check can fail --------------------------------------------------------------
@@ -107,10 +112,10 @@ def test_the_policy_check_catches_a_selector_that_misses() -> None:
     policy["spec"]["podSelector"]["matchExpressions"][0]["values"].remove("expiration")
 
     assert policy_problems(docs, POLICY_CLAIMS["split"]) == [
-        "NetworkPolicy/ticketing-to-nats selects ['ticketing-auth', 'ticketing-orders', "
-        "'ticketing-payments', 'ticketing-tickets'], not ['ticketing-auth', "
-        "'ticketing-expiration', 'ticketing-orders', 'ticketing-payments', "
-        "'ticketing-tickets']"]
+        "NetworkPolicy/ticketing-to-nats selects ['ticketing-auth', 'ticketing-mail', "
+        "'ticketing-orders', 'ticketing-payments', 'ticketing-tickets'], not "
+        "['ticketing-auth', 'ticketing-expiration', 'ticketing-mail', 'ticketing-orders', "
+        "'ticketing-payments', 'ticketing-tickets']"]
 
 
 def test_the_peer_check_sees_nats_let_out_to_postgres() -> None:
@@ -120,3 +125,15 @@ def test_the_peer_check_sees_nats_let_out_to_postgres() -> None:
                                    "ports": [{"port": 5432}]})
 
     assert allowed_peers(docs, "egress", 5432)["nats"] == {"cidr:0.0.0.0/0"}
+
+
+def test_the_peer_check_sees_smtp_left_to_a_module_that_does_not_mail() -> None:
+    docs = build("split", "network-policy")
+    smtp = named(docs, "NetworkPolicy", "mail-to-smtp")
+    smtp["spec"]["podSelector"]["matchExpressions"][0]["values"].append("orders")
+
+    assert {w for w, peers in allowed_peers(docs, "egress", 587).items() if peers} == {
+        "ticketing-mail", "ticketing-orders"}
+    assert policy_problems(docs, POLICY_CLAIMS["split"]) == [
+        "NetworkPolicy/mail-to-smtp selects ['ticketing-mail', 'ticketing-orders'], "
+        "not ['ticketing-mail']"]

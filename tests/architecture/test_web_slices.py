@@ -17,7 +17,7 @@ from tests.architecture.boundaries import (
 )
 from ticketing.web.shell.slices import load_slice
 
-WEB_MODULES = ("auth", "tickets", "orders", "payments")
+WEB_MODULES = ("auth", "tickets", "orders", "payments", "mail")
 
 
 def test_every_module_with_a_web_face_has_a_slice_and_expiration_has_none() -> None:
@@ -46,6 +46,7 @@ def test_the_slice_contracts_fail_on_planted_bad_imports(tmp_path: Path) -> None
         ("tickets", "routes.py"): "import ticketing.modules.payments.api",
         ("payments", "pages.py"): "import ticketing.modules.orders.api",
         ("auth", "pages.py"): "import ticketing.modules.tickets.api",
+        ("mail", "pages.py"): "import ticketing.modules.orders.api",
         ("orders", "pages.py"): "import ticketing.modules.auth.api",  # not around the shell
         ("shell", "forms.py"): "import ticketing.web.auth.schemas",
     }

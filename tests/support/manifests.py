@@ -31,7 +31,9 @@ LAYOUTS = ("one-process", "split")
 # its one replica is not scaled: one-process/migrate-first.yaml).
 COMPONENTS = {"nats-cluster": ("split",), "autoscaling": ("split",),
               "monitoring": LAYOUTS, "network-policy": LAYOUTS}
-STATELESS_MODULES = ("auth", "tickets", "orders", "payments")
+# The modules whose replicas all do the same work (expiration's scheduler holds a lease):
+# an autoscaler each, and, as each serves routes, the Ingress's traffic.
+STATELESS_MODULES = ("auth", "tickets", "orders", "payments", "mail")
 
 Doc = dict[str, Any]
 Build = tuple[str, tuple[str, ...]]

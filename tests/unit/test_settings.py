@@ -59,6 +59,11 @@ def test_defaults_are_the_embedded_development_setup(tmp_path: Path) -> None:
     ("TICKETING_TRUSTED_PROXIES", "ingress-nginx"),
     ("TICKETING_TRUSTED_PROXIES", "10.0.0.0/8,10.0.0.300"),
     ("TICKETING_REQUEST_HEAD_TIMEOUT_SECONDS", "0"),
+    ("TICKETING_SMTP_URL", "http://smtp.test"),
+    ("TICKETING_SMTP_URL", "smtp://smtp.test:notaport"),
+    ("TICKETING_SMTP_URL", "smtp://"),
+    ("TICKETING_MAIL_FROM", "no address here"),
+    ("TICKETING_PUBLIC_URL", "tickets.example.com"),
 ])
 def test_a_bad_value_raises_an_error_naming_its_variable(
     tmp_path: Path, variable: str, value: str,
@@ -78,9 +83,31 @@ def test_stripe_payments_require_a_stripe_key(tmp_path: Path) -> None:
     assert raised.value.variable == "TICKETING_STRIPE_KEY"
 
 
+# Production with its SMTP server, which every module set that includes mail needs.
+PRODUCTION = {"TICKETING_ENV": "production", "TICKETING_SMTP_URL": "smtp://smtp.test:587"}
+
+
+def test_production_requires_an_smtp_server_only_where_mail_runs(tmp_path: Path) -> None:
+    keys = {"TICKETING_JWT_KEY": A_KEY, "TICKETING_PASS_KEY": A_PASS_KEY}
+    with pytest.raises(SettingsError) as raised:
+        from_env(tmp_path, TICKETING_ENV="production", **keys)
+    assert raised.value.variable == "TICKETING_SMTP_URL"
+
+    tickets = from_env(tmp_path, TICKETING_ENV="production", TICKETING_MODULES="tickets", **keys)
+    assert tickets.smtp_url == ""
+    mail = from_env(tmp_path, **PRODUCTION, **keys)
+    assert mail.smtp_url == "smtp://smtp.test:587"
+
+
+def test_mail_settings_default_to_files_and_the_local_site(tmp_path: Path) -> None:
+    settings = from_env(tmp_path, TICKETING_PUBLIC_URL="https://tickets.example.com/")
+    assert (settings.smtp_url, settings.public_url) == ("", "https://tickets.example.com")
+    assert settings.mail_from == "Ticketing <no-reply@ticketing.localhost>"
+
+
 def test_production_requires_a_jwt_key(tmp_path: Path) -> None:
     with pytest.raises(SettingsError) as raised:
-        from_env(tmp_path, TICKETING_ENV="production")
+        from_env(tmp_path, **PRODUCTION)
 
     assert raised.value.variable == "TICKETING_JWT_KEY"
     assert not (tmp_path / "data" / "jwt.key").exists()
@@ -89,14 +116,14 @@ def test_production_requires_a_jwt_key(tmp_path: Path) -> None:
 @pytest.mark.parametrize("key", ["k" * (MIN_JWT_KEY_BYTES - 1), "é" * 15, "   "])
 def test_production_refuses_a_jwt_key_shorter_than_32_bytes(tmp_path: Path, key: str) -> None:
     with pytest.raises(SettingsError) as raised:
-        from_env(tmp_path, TICKETING_ENV="production", TICKETING_JWT_KEY=key)
+        from_env(tmp_path, **PRODUCTION, TICKETING_JWT_KEY=key)
 
     assert raised.value.variable == "TICKETING_JWT_KEY"
 
 
 @pytest.mark.parametrize("key", ["k" * MIN_JWT_KEY_BYTES, "é" * 16])
 def test_production_accepts_a_jwt_key_of_32_bytes(tmp_path: Path, key: str) -> None:
-    settings = from_env(tmp_path, TICKETING_ENV="production", TICKETING_JWT_KEY=key,
+    settings = from_env(tmp_path, **PRODUCTION, TICKETING_JWT_KEY=key,
                         TICKETING_PASS_KEY=A_PASS_KEY)
 
     assert settings.jwt_key == key
@@ -138,10 +165,10 @@ def test_explicit_keys_are_used_and_nothing_is_written(tmp_path: Path) -> None:
 
 def test_production_requires_a_pass_key_only_where_tickets_runs(tmp_path: Path) -> None:
     with pytest.raises(SettingsError) as raised:
-        from_env(tmp_path, TICKETING_ENV="production", TICKETING_JWT_KEY=A_KEY)
+        from_env(tmp_path, **PRODUCTION, TICKETING_JWT_KEY=A_KEY)
     assert raised.value.variable == "TICKETING_PASS_KEY"
 
-    orders = from_env(tmp_path, TICKETING_ENV="production", TICKETING_JWT_KEY=A_KEY,
+    orders = from_env(tmp_path, **PRODUCTION, TICKETING_JWT_KEY=A_KEY,
                       TICKETING_MODULES="orders")
     assert orders.pass_key == ""
     assert not (tmp_path / "data" / "pass.key").exists()
