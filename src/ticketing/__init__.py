@@ -1,4 +1,4 @@
-"""ticketing: an event-driven ticket marketplace, one process or five deployments."""
+"""ticketing: an event-driven ticket marketplace, one process or six deployments."""
 
 from importlib.metadata import version
 

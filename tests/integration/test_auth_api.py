@@ -301,8 +301,9 @@ async def test_session_cookie_is_httponly_lax_site_wide_and_not_secure_in_test(
 
 
 async def test_session_cookie_is_secure_in_production(settings: Settings) -> None:
-    production = replace(settings, env="production",  # production needs its own pass key
-                         pass_key="cGFzcy1rZXktb2YtdGhpcnR5LXR3by1ieXRlcy0wMTI")
+    production = replace(settings, env="production",  # its own pass key and SMTP server
+                         pass_key="cGFzcy1rZXktb2YtdGhpcnR5LXR3by1ieXRlcy0wMTI",
+                         smtp_url="smtp://127.0.0.1:1")
     async with serving(production) as client:
         signed_up = await client.post("/api/users/signup",
                                       json={"email": "test@test.com", "password": PASSWORD})

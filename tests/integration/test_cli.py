@@ -40,7 +40,8 @@ def test_serve_with_a_bad_setting_exits_non_zero_with_one_line_naming_it(
 
 
 def test_production_without_a_key_exits_naming_the_key(tmp_path: Path) -> None:
-    result = run_ticketing("migrate", tmp_path=tmp_path, TICKETING_ENV="production")
+    result = run_ticketing("migrate", tmp_path=tmp_path, TICKETING_ENV="production",
+                           TICKETING_SMTP_URL="smtp://smtp.test")
 
     assert result.returncode != 0
     assert result.stderr.strip().splitlines() == [

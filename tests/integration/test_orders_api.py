@@ -308,7 +308,7 @@ async def test_cancelling_your_order_is_204_and_announced_with_its_new_version(
     assert (shown["status"], shown["version"]) == ("cancelled", 1)
     assert await published("order:cancelled") == [
         {"id": order["id"], "version": 1, "ticket": {"id": ticket["id"]},
-         "tickets": [{"id": ticket["id"]}]},
+         "tickets": [{"id": ticket["id"]}], "reason": "cancelled"},
     ]
 
 

@@ -1,4 +1,4 @@
-"""The five domain modules and the one shape each exposes to the composition root.
+"""The six domain modules and the one shape each exposes to the composition root.
 
 A module is a package ``ticketing.modules.<name>`` whose ``__init__`` defines ``MODULE``
 (a :class:`ModuleSpec`) and whose ``api`` submodule is its public facade. Modules never
