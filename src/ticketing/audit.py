@@ -99,11 +99,17 @@ class Audit:
                 if (late := self.late(m["next_attempt_at"])) is not None]
 
     async def addresses_against_accounts(self) -> list[str]:
+        """Accounts made since mail first ran that it has no address for (older ones
+        were never announced: ADR 24)."""
+        [first] = await self.rows("mail", "SELECT MIN(processed_at) AS at FROM "
+                                          "mail_processed_events")
+        if first["at"] is None:
+            return []
         known = {r["user_id"] for r in await self.rows("mail",
                                                        "SELECT user_id FROM mail_recipients")}
         return [f"mail: no address for user {user['id']}, who signed up {late:.0f}s ago"
                 for user in await self.rows("auth", "SELECT id, created_at FROM auth_users")
-                if user["id"] not in known
+                if user["id"] not in known and _when(user["created_at"]) > _when(first["at"])
                 and (late := self.late(user["created_at"])) is not None]
 
     async def orders_alone(self) -> list[str]:

@@ -180,7 +180,7 @@ async def mail_not_sent(market: Market) -> str:
 async def account_without_address(market: Market) -> str:
     user_id = new_id()
     await execute("auth", "INSERT INTO auth_users (id, email, password_hash, created_at) "
-                  "VALUES (?1, 'lost@test.com', 'x', ?2)", user_id, LONG_AGO)
+                  "VALUES (?1, 'lost@test.com', 'x', ?2)", user_id, datetime.now(UTC))
     return f"mail: no address for user {user_id}, who signed up"
 
 

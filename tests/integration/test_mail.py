@@ -19,12 +19,20 @@ from tests.support.passes import bought, listed, paid, reserved
 from tests.support.payments import signed_up
 from tests.support.smtp import Inbox, smtp_server
 from tests.support.waiting import eventually
-from ticketing.bus.contracts import Envelope, UserRegistered
+from ticketing.bus.consumer import RetryLater
+from ticketing.bus.contracts import (
+    Envelope,
+    OrderCancelled,
+    OrderCompleted,
+    TicketRef,
+    TicketTransferred,
+    UserRegistered,
+)
 from ticketing.ids import new_id
 from ticketing.modules.mail.compose import message_id
 from ticketing.modules.mail.delivery import DeliveryFailed, SmtpTransport
 from ticketing.modules.mail.models import Message, MessageState
-from ticketing.modules.mail.sender import LEASE, Sender, retry_after
+from ticketing.modules.mail.sender import LEASE, MAX_ATTEMPTS, Sender, retry_after
 
 SENDER = "Ticketing <no-reply@ticketing.localhost>"
 
@@ -157,12 +165,46 @@ async def test_an_event_delivered_twice_mails_once(app: Quart, inbox: Inbox) -> 
     await signed_up(app, "once@test.com")
     await arrived(inbox, "once@test.com", "Welcome")
     user = await Message.get(cause__startswith="welcome:")
-    again = UserRegistered(user_id=str(user.user_id), email="once@test.com")
     consumer = app.extensions["ticketing"].bus.modules["mail"].consumer
+    again = UserRegistered(user_id=str(user.user_id), email="once@test.com")
     await consumer.handle(Envelope.wrap(again, "auth"))  # a new envelope: a replay
+    gift = TicketTransferred(ticket_id=new_id(), version=2, from_user_id=str(user.user_id),
+                             to_email="twice@test.com", title="Gig")
+    for _ in range(2):  # two envelopes of one cause: the unique cause keeps one message
+        await consumer.handle(Envelope.wrap(gift, "tickets"))
     await eventually(_sent_all, what="every message sent")
     assert inbox.subjects("once@test.com") == ["Welcome to Ticketing"]
+    assert inbox.subjects("twice@test.com") == ["once@test.com gave you a ticket: Gig"]
     assert await Message.filter(cause=f"welcome:{user.user_id}").count() == 1
+
+
+async def test_a_title_that_would_break_a_header_still_mails(app: Quart,
+                                                             inbox: Inbox) -> None:
+    consumer = app.extensions["ticketing"].bus.modules["mail"].consumer
+    gift = TicketTransferred(ticket_id=new_id(), version=2, from_user_id=new_id(),
+                             to_email="odd@test.com", title="Gig\u2028Bcc: x@evil.test")
+    await consumer.handle(Envelope.wrap(gift, "tickets"))
+    mail = await arrived(inbox, "odd@test.com", "Someone gave you a ticket")
+    assert str(mail["Subject"]) == "Someone gave you a ticket: Gig Bcc: x@evil.test"
+    assert mail["Bcc"] is None
+    page = await app.test_client().get("/dev/mail")
+    assert page.status_code == 404  # an SMTP server sends here: no inbox page
+
+
+async def test_an_order_older_than_mail_is_not_mailed_nor_waited_for(app: Quart) -> None:
+    """Its order:created came before mail ran (an upgrade): no mail, no dead letter. A
+    young order's later event waits for its order:created instead."""
+    consumer = app.extensions["ticketing"].bus.modules["mail"].consumer
+    old = "01jdq3z2a4c6e8g0j2m4p6r8t0"  # made in November 2024
+    ticket = TicketRef(id=new_id())
+    for event in (OrderCompleted(id=old, version=1, ticket=ticket, tickets=(ticket,)),
+                  OrderCancelled(id=old, version=2, ticket=ticket, tickets=(ticket,),
+                                 reason="refunded")):
+        assert await consumer.handle(Envelope.wrap(event, "orders"))
+    assert not await Message.filter(cause__endswith=old).exists()
+    young = OrderCompleted(id=new_id(), version=1, ticket=ticket, tickets=(ticket,))
+    with pytest.raises(RetryLater):
+        await consumer.handle(Envelope.wrap(young, "orders"))
 
 
 class Clock:
@@ -191,8 +233,16 @@ class CrashAfterSending:
         raise KeyboardInterrupt  # not a DeliveryFailed: nothing is recorded
 
 
+@pytest.fixture
+async def own_sender(app: Quart) -> Quart:
+    """The app with its own sender stopped: the test's senders, on the test's clock, are
+    the only ones taking messages."""
+    await app.extensions["ticketing"].bus.supervisor.tasks["mail-sender"].stop()
+    return app
+
+
 async def test_a_crash_after_sending_resends_with_the_same_message_id(
-    app: Quart, inbox: Inbox, smtp: tuple[Inbox, int],
+    own_sender: Quart, inbox: Inbox, smtp: tuple[Inbox, int],
 ) -> None:
     clock = Clock()
     transport = SmtpTransport(f"smtp://127.0.0.1:{smtp[1]}")
@@ -212,7 +262,7 @@ async def test_a_crash_after_sending_resends_with_the_same_message_id(
 
 
 async def test_a_server_away_is_tried_again_later_and_a_refusal_fails_at_once(
-    app: Quart, inbox: Inbox, smtp: tuple[Inbox, int],
+    own_sender: Quart, inbox: Inbox, smtp: tuple[Inbox, int],
 ) -> None:
     clock = Clock()
     await queued("test:away", "away@test.com", clock)
@@ -236,6 +286,18 @@ async def test_a_server_away_is_tried_again_later_and_a_refusal_fails_at_once(
     refused = await Message.get(cause="test:refused")
     assert (refused.state, refused.attempts) == (MessageState.FAILED, 1)
     assert refused.last_error == "SMTP 550: 5.1.1 No such mailbox"
+
+
+async def test_a_message_whose_every_try_died_is_given_up_on(
+    own_sender: Quart, smtp: tuple[Inbox, int],
+) -> None:
+    clock = Clock()
+    message = await queued("test:doomed", "doomed@test.com", clock)
+    await Message.filter(id=message.id).update(attempts=MAX_ATTEMPTS)
+    await Sender(SmtpTransport(f"smtp://127.0.0.1:{smtp[1]}"), SENDER, clock).send_due()
+    doomed = await Message.get(id=message.id)
+    assert (doomed.state, doomed.last_error) == (MessageState.FAILED,
+                                                 "no outcome after many tries")
 
 
 async def test_the_smtp_transport_says_whether_a_failure_is_for_good(

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Protocol, runtime_checkable
 
 from ticketing.errors import NotFound
+from ticketing.ids import is_valid_id
 from ticketing.modules.mail.compose import as_email
 from ticketing.modules.mail.models import Message, MessageState
 
@@ -36,7 +37,7 @@ class Mail(Protocol):
     @property
     def inbox_shown(self) -> bool:
         """Whether ``/dev/mail`` lists what was sent: only without an SMTP server (the
-        messages are files on this machine) and never in production."""
+        messages are files on this machine), so never in production, which needs one."""
 
     async def recent(self, limit: int = 100) -> list[MessageView]:
         """The newest messages first, whatever their state."""
@@ -59,7 +60,7 @@ class MailApi(Mail):
                 await Message.all().order_by("-created_at", "-id").limit(limit)]
 
     async def message(self, message_id: str) -> MessageView:
-        found = await Message.get_or_none(id=message_id)
+        found = await Message.get_or_none(id=message_id) if is_valid_id(message_id) else None
         if found is None:
             raise NotFound()
         return self._view(found)

@@ -36,7 +36,9 @@ def as_email(*, sender: str, to: str, subject: str, body: str, message_id: str,
     message = EmailMessage()
     message["From"] = sender
     message["To"] = to
-    message["Subject"] = subject
+    # A title is the seller's words: whatever would break a header line (U+2028 too,
+    # which the header check refuses) becomes a space.
+    message["Subject"] = " ".join(subject.splitlines())
     message["Date"] = format_datetime(created_at)
     message["Message-ID"] = message_id
     message["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation replies

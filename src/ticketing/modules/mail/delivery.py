@@ -22,7 +22,8 @@ SMTP_TIMEOUT_SECONDS = 30.0
 
 
 class DeliveryFailed(Exception):
-    """The message did not go; ``permanent`` when the server refused it for good (5xx)."""
+    """The message did not go; ``permanent`` when the server refused this message or its
+    recipient for good (5xx)."""
 
     def __init__(self, reason: str, *, permanent: bool = False) -> None:
         super().__init__(reason)
@@ -58,9 +59,13 @@ class SmtpTransport:
             codes = [refused.code for refused in error.recipients]
             raise DeliveryFailed(f"recipient refused: {error.recipients[0].message}",
                                  permanent=all(code >= 500 for code in codes)) from error
-        except aiosmtplib.SMTPResponseException as error:
+        except aiosmtplib.SMTPDataError as error:  # this message refused, for good if 5xx
             raise DeliveryFailed(f"SMTP {error.code}: {error.message}",
                                  permanent=error.code >= 500) from error
+        except aiosmtplib.SMTPResponseException as error:
+            # Our credentials, our sender address, the server's greeting: the server's
+            # set-up or ours, which someone fixes; the message waits and is tried again.
+            raise DeliveryFailed(f"SMTP {error.code}: {error.message}") from error
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as error:
             raise DeliveryFailed(f"SMTP server unreachable: {error}") from error
 

@@ -8,7 +8,8 @@ sender takes it to the reader once the transaction has committed.
 
 from __future__ import annotations
 
-from datetime import timedelta
+import logging
+from datetime import UTC, datetime, timedelta
 from functools import cache
 
 from tortoise.backends.base.client import BaseDBAsyncClient
@@ -29,16 +30,18 @@ from ticketing.bus.contracts import (
 from ticketing.bus.outbox import UnitOfWork
 from ticketing.bus.sql import dialect_of, parameters
 from ticketing.clock import Clock
-from ticketing.ids import new_id
+from ticketing.ids import created_at_ms, new_id
 from ticketing.modules.mail import compose
 from ticketing.modules.mail.compose import Draft
 from ticketing.modules.mail.models import Listing, Message, MessageState, OrderCopy, Recipient
-from ticketing.modules.mail.sender import Sender
+from ticketing.modules.mail.sender import ADDRESS_GRACE, Sender
 
-# A message still waiting for its reader's address after this long is given up on:
-# an account announced late (after an upgrade, say) is not sent yesterday's news.
-ADDRESS_GRACE = timedelta(days=1)
 UNTITLED = "your tickets"
+# How long an order's later events wait for its order:created (delivered out of order).
+ORDER_CREATED_WAIT = timedelta(minutes=10)
+
+
+log = logging.getLogger("ticketing.mail")
 
 
 @cache
@@ -118,13 +121,17 @@ class Reactions:
                 self._site), user_id=event.user_id)
 
     async def on_order_completed(self, event: OrderCompleted, unit: UnitOfWork) -> None:
-        order = await _order(unit.connection, event.id)
+        order = await _order(unit.connection, event.id, self._clock())
+        if order is None:
+            return
         await self._store(unit, compose.order_paid(
             order.id, await _title(unit.connection, order.listing_id), list(order.ticket_ids),
             self._site), user_id=order.user_id)
 
     async def on_order_cancelled(self, event: OrderCancelled, unit: UnitOfWork) -> None:
-        order = await _order(unit.connection, event.id)
+        order = await _order(unit.connection, event.id, self._clock())
+        if order is None:
+            return
         await self._store(unit, compose.order_cancelled(
             order.id, await _title(unit.connection, order.listing_id), event.reason,
             self._site), user_id=order.user_id)
@@ -183,8 +190,13 @@ async def _title(connection: BaseDBAsyncClient, listing_id: str) -> str:
     return known.title if known else UNTITLED
 
 
-async def _order(connection: BaseDBAsyncClient, order_id: str) -> OrderCopy:
+async def _order(connection: BaseDBAsyncClient, order_id: str, now: datetime) -> OrderCopy | None:
+    """Mail's copy of the order; an order made moments ago waits for its
+    ``order:created``, one made before mail knew of orders (an upgrade) gets no mail."""
     order = await OrderCopy.get_or_none(id=order_id, using_db=connection)
     if order is None:
-        raise RetryLater(f"order {order_id} before its order:created")
+        made = datetime.fromtimestamp(created_at_ms(order_id) / 1000, UTC)
+        if now - made < ORDER_CREATED_WAIT:
+            raise RetryLater(f"order {order_id} before its order:created")
+        log.info("order=%s unknown to mail (made before it ran): no mail", order_id)
     return order

@@ -17,6 +17,9 @@ import contextlib
 import logging
 from datetime import timedelta
 
+from tortoise import connections
+
+from ticketing.bus.sql import dialect_of, parameters
 from ticketing.clock import Clock
 from ticketing.modules.mail.compose import as_email
 from ticketing.modules.mail.delivery import DeliveryFailed, MailTransport
@@ -28,6 +31,10 @@ log = logging.getLogger("ticketing.mail")
 POLL_SECONDS = 2.0
 BATCH = 50
 LEASE = timedelta(minutes=2)
+SEND_SECONDS = LEASE.total_seconds() / 2
+# A message still waiting for its reader's address after this long is given up on:
+# an account announced late (after an upgrade, say) is not sent yesterday's news.
+ADDRESS_GRACE = timedelta(days=1)
 MAX_ATTEMPTS = 10
 FIRST_RETRY = timedelta(seconds=30)
 LAST_RETRY = timedelta(hours=1)
@@ -67,6 +74,7 @@ class Sender:
 
     async def send_due(self) -> int:
         """Send one batch of the messages due now; how many were looked at."""
+        await self.address_waiting()
         due = await Message.filter(state=MessageState.QUEUED,
                                    next_attempt_at__lte=self._clock()) \
             .order_by("next_attempt_at").limit(BATCH)
@@ -76,20 +84,46 @@ class Sender:
             await self._send(message)
         return len(due)
 
+    async def address_waiting(self) -> None:
+        """Queue what waits for an address mail now knows. The reaction to a sign-up does
+        this at once; this catches a message written while that sign-up was being
+        applied (a transaction that could not see the other's rows yet)."""
+        now = self._clock()
+        connection = connections.get("mail")
+        p = parameters(dialect_of(connection))
+        await connection.execute_query(
+            "UPDATE mail_messages SET state = 'queued', next_attempt_at = "
+            f"{p(1)}, to_address = (SELECT r.email FROM mail_recipients r "
+            "WHERE r.user_id = mail_messages.user_id) WHERE state = 'unaddressed' AND "
+            f"created_at >= {p(2)} AND user_id IN (SELECT user_id FROM mail_recipients)",
+            [now, now - ADDRESS_GRACE])
+
     async def _send(self, message: Message) -> None:
         attempt = message.attempts + 1
         if not await Message.filter(id=message.id, state=MessageState.QUEUED,
                                     attempts=message.attempts).update(
                 attempts=attempt, next_attempt_at=self._clock() + LEASE):
             return  # another sender took it
-        assert message.to_address is not None
-        email = as_email(sender=self.sender_address, to=message.to_address,
-                         subject=message.subject, body=message.body,
-                         message_id=message.message_id, created_at=message.created_at)
         try:
-            await self.transport.send(email)
+            if attempt > MAX_ATTEMPTS or message.to_address is None:
+                # Taken this often without an outcome (each try died mid-way), or queued
+                # by hand without an address: trying again cannot help.
+                raise DeliveryFailed("no outcome after many tries" if message.to_address
+                                     else "no address", permanent=True)
+            email = as_email(sender=self.sender_address, to=message.to_address,
+                             subject=message.subject, body=message.body,
+                             message_id=message.message_id, created_at=message.created_at)
+            async with asyncio.timeout(SEND_SECONDS):  # well inside the lease
+                await self.transport.send(email)
         except DeliveryFailed as error:
             await self._failed(message, attempt, error)
+            return
+        except (ValueError, TypeError) as error:  # a message that cannot be written
+            await self._failed(message, attempt, DeliveryFailed(str(error), permanent=True))
+            return
+        except TimeoutError:
+            await self._failed(message, attempt, DeliveryFailed(
+                f"no answer within {SEND_SECONDS:.0f}s"))
             return
         await Message.filter(id=message.id, attempts=attempt).update(
             state=MessageState.SENT, sent_at=self._clock(), last_error=None)

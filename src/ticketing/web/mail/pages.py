@@ -1,8 +1,8 @@
 """``/dev/mail``: what the mail module wrote, for a developer without an SMTP server.
 
 Every message of every user is listed, so the pages exist only where
-:attr:`~ticketing.modules.mail.api.Mail.inbox_shown` says: never in production, never when
-a real server sends (404 there, like any unknown page)."""
+:attr:`~ticketing.modules.mail.api.Mail.inbox_shown` says: never when a real server sends,
+as it always does in production (404 there, like any unknown page)."""
 
 from __future__ import annotations
 
