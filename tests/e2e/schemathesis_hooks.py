@@ -17,7 +17,11 @@ def errors_in_contract_shape(ctx: Any, response: Any, case: Any) -> bool | None:
         return None
     if not response.headers.get("content-type", [""])[0].startswith("application/json"):
         return None
-    body = response.json()
+    try:
+        body = response.json()
+    except ValueError as error:  # a failure with the body shown, not an "errored" run
+        shown = response.text_lossy()[:200]
+        raise AssertionError(f"a JSON content type over no JSON: {shown!r}") from error
     errors = body.get("errors") if isinstance(body, dict) else None
     ok = (isinstance(errors, list) and bool(errors)
           and all(isinstance(e, dict) and isinstance(e.get("message"), str)

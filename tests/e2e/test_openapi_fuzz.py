@@ -41,10 +41,12 @@ def test_no_operation_answers_a_5xx_or_an_error_of_another_shape(
     result = subprocess.run(
         [SCHEMATHESIS, "run", f"{server.url}/openapi.json", "--checks",
          "not_a_server_error,errors_in_contract_shape", "--max-examples", EXAMPLES,
-         "--seed", "1", "--no-color", *headers],
+         "--seed", "1", "--no-color", *headers,
+         # A shared 2-core CI box: slow generation or a slow answer is not the server's fault.
+         "--suppress-health-check", "too_slow", "--request-timeout", "60"],
         env={**os.environ, "SCHEMATHESIS_HOOKS": "tests.e2e.schemathesis_hooks",
              "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
         capture_output=True, text=True, timeout=600, check=False)
 
-    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:] \
+    assert result.returncode == 0, result.stdout[-12000:] + result.stderr[-2000:] \
         + server.log_tail()
