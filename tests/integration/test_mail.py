@@ -248,11 +248,11 @@ async def test_a_crash_after_sending_resends_with_the_same_message_id(
     transport = SmtpTransport(f"smtp://127.0.0.1:{smtp[1]}")
     await queued("test:crash", "crash@test.com", clock)
     with pytest.raises(KeyboardInterrupt):
-        await Sender(CrashAfterSending(transport), SENDER, clock).send_due()
+        await Sender(CrashAfterSending(transport), SENDER, clock).work_batch()
     sender = Sender(transport, SENDER, clock)
-    assert await sender.send_due() == 0  # leased to the sender that died
+    assert await sender.work_batch() == 0  # leased to the sender that died
     clock.now += LEASE + timedelta(seconds=1)
-    assert await sender.send_due() == 1
+    assert await sender.work_batch() == 1
 
     first, second = inbox.to("crash@test.com")
     assert first["Message-ID"] == second["Message-ID"] == message_id("test:crash", SENDER)
@@ -267,7 +267,7 @@ async def test_a_server_away_is_tried_again_later_and_a_refusal_fails_at_once(
     clock = Clock()
     await queued("test:away", "away@test.com", clock)
     away = Sender(SmtpTransport("smtp://127.0.0.1:1", timeout=2), SENDER, clock)
-    assert await away.send_due() == 1
+    assert await away.work_batch() == 1
     row = await Message.get(cause="test:away")
     assert (row.state, row.attempts) == (MessageState.QUEUED, 1)
     assert row.last_error is not None
@@ -275,14 +275,14 @@ async def test_a_server_away_is_tried_again_later_and_a_refusal_fails_at_once(
     assert row.next_attempt_at == clock.now + retry_after(1)
 
     sender = Sender(SmtpTransport(f"smtp://127.0.0.1:{smtp[1]}"), SENDER, clock)
-    assert await sender.send_due() == 0  # not yet
+    assert await sender.work_batch() == 0  # not yet
     clock.now += retry_after(1)
-    await sender.send_due()
+    await sender.work_batch()
     assert inbox.subjects("away@test.com") == ["About test:away"]
 
     inbox.refuse_with = "550 5.1.1 No such mailbox"
     await queued("test:refused", "nobody@test.com", clock)
-    await sender.send_due()
+    await sender.work_batch()
     refused = await Message.get(cause="test:refused")
     assert (refused.state, refused.attempts) == (MessageState.FAILED, 1)
     assert refused.last_error == "SMTP 550: 5.1.1 No such mailbox"
@@ -294,7 +294,7 @@ async def test_a_message_whose_every_try_died_is_given_up_on(
     clock = Clock()
     message = await queued("test:doomed", "doomed@test.com", clock)
     await Message.filter(id=message.id).update(attempts=MAX_ATTEMPTS)
-    await Sender(SmtpTransport(f"smtp://127.0.0.1:{smtp[1]}"), SENDER, clock).send_due()
+    await Sender(SmtpTransport(f"smtp://127.0.0.1:{smtp[1]}"), SENDER, clock).work_batch()
     doomed = await Message.get(id=message.id)
     assert (doomed.state, doomed.last_error) == (MessageState.FAILED,
                                                  "no outcome after many tries")

@@ -1,8 +1,8 @@
 """The sender: takes each queued message to its reader, at least once and as seldom as
 it can.
 
-It runs under the process's supervisor, wakes when a message commits and polls as a
-backstop. A message is taken by moving its ``attempts`` on (only one replica's update
+It is a :class:`PollingWorker`: woken when a message commits, polling as a backstop.
+A message is taken by moving its ``attempts`` on (only one replica's update
 matches) and pushing ``next_attempt_at`` a lease ahead: a sender that dies while sending
 leaves it to be sent again when the lease ends, with the same Message-ID (the reader's
 mail program shows one message). A refused message (5xx) fails at once; one the server
@@ -13,12 +13,12 @@ could not take now is tried again later, less often each time, until
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from datetime import timedelta
 
 from tortoise import connections
 
+from ticketing.bus.polling import PollingWorker
 from ticketing.bus.sql import dialect_of, parameters
 from ticketing.clock import Clock
 from ticketing.modules.mail.compose import as_email
@@ -46,40 +46,23 @@ def retry_after(attempts: int) -> timedelta:
     return min(LAST_RETRY, backoff)
 
 
-class Sender:
+class Sender(PollingWorker):
     """Sends queued messages (see the module docstring)."""
 
     def __init__(self, transport: MailTransport, sender_address: str, clock: Clock) -> None:
+        super().__init__(poll_seconds=POLL_SECONDS, batch=BATCH)
         self.transport = transport
         self.sender_address = sender_address
         self._clock = clock
-        self._wakeup = asyncio.Event()
-        self._stopping = False
 
-    def wake(self) -> None:
-        self._wakeup.set()
-
-    def finish(self) -> None:
-        """End :meth:`run` after the message in hand."""
-        self._stopping = True
-        self._wakeup.set()
-
-    async def run(self) -> None:
-        self._stopping = False
-        while not self._stopping:
-            self._wakeup.clear()
-            if await self.send_due() < BATCH:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wakeup.wait(), POLL_SECONDS)
-
-    async def send_due(self) -> int:
+    async def work_batch(self) -> int:
         """Send one batch of the messages due now; how many were looked at."""
         await self.address_waiting()
         due = await Message.filter(state=MessageState.QUEUED,
                                    next_attempt_at__lte=self._clock()) \
             .order_by("next_attempt_at").limit(BATCH)
         for message in due:
-            if self._stopping:
+            if self.stopping:
                 break
             await self._send(message)
         return len(due)

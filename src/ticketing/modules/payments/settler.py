@@ -6,19 +6,18 @@ order's copy or the attempt, and there only records the decision: the attempt be
 *capturing*, *voiding* or *refunding* (:meth:`Settler.decide`). No provider call is made
 while such a lock is held. Once it commits, this task captures (money moves once: the
 idempotency key is per attempt), releases the hold (no money moves) or refunds, and
-records the end. It runs under the process's supervisor, wakes when a decision commits,
-and polls as a backstop: a provider that is away, or a process that stopped between the
+records the end. It is a :class:`PollingWorker`, woken when a decision commits and
+polling as a backstop: a provider that is away, or a process that stopped between the
 commit and the call, is asked again until it answers.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 
 from ticketing.bus.contracts import OrderStatus, PaymentCreated
 from ticketing.bus.outbox import Outbox, UnitOfWork
+from ticketing.bus.polling import PollingWorker
 from ticketing.clock import Clock
 from ticketing.errors import DomainError, message_of
 from ticketing.modules.payments.figures import count_outcome
@@ -60,15 +59,14 @@ async def record_payment(unit: UnitOfWork, attempt: PaymentAttempt, intent: Inte
              attempt.id, intent.id, attempt.amount_cents)
 
 
-class Settler:
+class Settler(PollingWorker):
     """Carries out captures, releases and refunds (see the module docstring)."""
 
     def __init__(self, outbox: Outbox, gateway: PaymentGateway, clock: Clock) -> None:
+        super().__init__(poll_seconds=POLL_SECONDS, batch=BATCH)
         self._outbox = outbox
         self._gateway = gateway
         self._clock = clock
-        self._wakeup = asyncio.Event()
-        self._stopping = False
         # Attempts this settler brought to their end, for the payment requests waiting.
         self.settled: Signals[str] = Signals()
 
@@ -81,26 +79,7 @@ class Settler:
             attempt.refusal_code = verdict.value
         unit.after_commit(self.wake)
 
-    def wake(self) -> None:
-        self._wakeup.set()
-
-    def finish(self) -> None:
-        """End :meth:`run` after the attempt in hand (a query cancelled on SQLite can keep
-        the connection's lock)."""
-        self._stopping = True
-        self._wakeup.set()
-
-    async def run(self) -> None:
-        """Settle decided attempts until :meth:`finish`; the supervisor restarts it on
-        failure."""
-        self._stopping = False
-        while not self._stopping:
-            self._wakeup.clear()
-            if await self.settle_decided() < BATCH:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wakeup.wait(), POLL_SECONDS)
-
-    async def settle_decided(self) -> int:
+    async def work_batch(self) -> int:
         """Take one batch of decided attempts to the provider; how many were looked at.
 
         An attempt the provider cannot be asked about now stays decided for the next
