@@ -31,8 +31,14 @@ from ticketing.bus.contracts import (
 from ticketing.ids import new_id
 from ticketing.modules.mail.compose import message_id
 from ticketing.modules.mail.delivery import DeliveryFailed, SmtpTransport
-from ticketing.modules.mail.models import Message, MessageState
-from ticketing.modules.mail.sender import LEASE, MAX_ATTEMPTS, Sender, retry_after
+from ticketing.modules.mail.models import Message, MessageState, Recipient
+from ticketing.modules.mail.sender import (
+    ADDRESS_GRACE,
+    LEASE,
+    MAX_ATTEMPTS,
+    Sender,
+    retry_after,
+)
 
 SENDER = "Ticketing <no-reply@ticketing.localhost>"
 
@@ -286,6 +292,39 @@ async def test_a_server_away_is_tried_again_later_and_a_refusal_fails_at_once(
     refused = await Message.get(cause="test:refused")
     assert (refused.state, refused.attempts) == (MessageState.FAILED, 1)
     assert refused.last_error == "SMTP 550: 5.1.1 No such mailbox"
+
+
+async def test_a_message_waits_a_day_for_its_readers_address(
+    own_sender: Quart, inbox: Inbox, smtp: tuple[Inbox, int],
+) -> None:
+    """Written before mail heard of its reader (a sign-up still being applied): queued once
+    the address is known, on the sender's round or the sign-up's; given up after a day."""
+    clock = Clock()
+    sender = Sender(SmtpTransport(f"smtp://127.0.0.1:{smtp[1]}"), SENDER, clock)
+    early, late, never = new_id(), new_id(), new_id()
+    for user_id in (early, late, never):
+        await waiting_for(user_id, clock)
+    await Recipient.create(user_id=early, email="early@test.com")
+    await sender.work_batch()
+    assert inbox.subjects("early@test.com") == [f"About {early}"]
+
+    consumer = own_sender.extensions["ticketing"].bus.modules["mail"].consumer
+    await consumer.handle(Envelope.wrap(UserRegistered(user_id=late, email="late@test.com"),
+                                        "auth"))
+    assert (await Message.get(cause=late)).state == MessageState.QUEUED
+
+    clock.now += ADDRESS_GRACE + timedelta(seconds=1)
+    await sender.work_batch()
+    given_up = await Message.get(cause=never)
+    assert (given_up.state, given_up.last_error) == (MessageState.FAILED,
+                                                     "no address in time")
+
+
+async def waiting_for(user_id: str, clock: Clock) -> Message:
+    return await Message.create(
+        id=new_id(), cause=user_id, message_id=message_id(user_id, SENDER), user_id=user_id,
+        to_address=None, subject=f"About {user_id}", body="Hello",
+        state=MessageState.UNADDRESSED, created_at=clock.now, next_attempt_at=clock.now)
 
 
 async def test_a_message_whose_every_try_died_is_given_up_on(

@@ -33,8 +33,8 @@ from ticketing.clock import Clock
 from ticketing.ids import created_at_ms, new_id
 from ticketing.modules.mail import compose
 from ticketing.modules.mail.compose import Draft
-from ticketing.modules.mail.models import Listing, Message, MessageState, OrderCopy, Recipient
-from ticketing.modules.mail.sender import ADDRESS_GRACE, Sender
+from ticketing.modules.mail.models import Listing, MessageState, OrderCopy, Recipient
+from ticketing.modules.mail.sender import Sender, address_waiting
 
 UNTITLED = "your tickets"
 # How long an order's later events wait for its order:created (delivered out of order).
@@ -84,13 +84,8 @@ class Reactions:
         if await Recipient.filter(user_id=event.user_id).using_db(connection).exists():
             return
         await Recipient.create(user_id=event.user_id, email=event.email, using_db=connection)
-        now = self._clock()
-        waiting = Message.filter(user_id=event.user_id, state=MessageState.UNADDRESSED) \
-            .using_db(connection)
-        if await waiting.filter(created_at__gte=now - ADDRESS_GRACE).update(
-                to_address=event.email, state=MessageState.QUEUED, next_attempt_at=now):
+        if await address_waiting(connection, self._clock(), event.user_id):
             unit.after_commit(self._sender.wake)
-        await waiting.update(state=MessageState.FAILED, last_error="no address in time")
         await self._store(unit, compose.welcome(event.user_id, event.email, self._site),
                           user_id=event.user_id, to=event.email)
 

@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from tortoise import connections
+from tortoise.backends.base.client import BaseDBAsyncClient
 
 from ticketing.bus.polling import PollingWorker
 from ticketing.bus.sql import dialect_of, parameters
@@ -38,6 +39,31 @@ ADDRESS_GRACE = timedelta(days=1)
 MAX_ATTEMPTS = 10
 FIRST_RETRY = timedelta(seconds=30)
 LAST_RETRY = timedelta(hours=1)
+
+
+async def address_waiting(connection: BaseDBAsyncClient, now: datetime,
+                          user_id: str | None = None) -> int:
+    """Queue the messages that wait for an address mail now knows (``user_id``'s, or
+    anyone's) and give up on those that waited longer than :data:`ADDRESS_GRACE`; how
+    many were queued."""
+    p = parameters(dialect_of(connection))
+
+    def whose(n: int) -> tuple[str, list[str]]:
+        return (f" AND user_id = {p(n)}", [user_id]) if user_id else ("", [])
+
+    only, values = whose(3)
+    queued, _ = await connection.execute_query(
+        "UPDATE mail_messages SET state = 'queued', next_attempt_at = "
+        f"{p(1)}, to_address = (SELECT r.email FROM mail_recipients r "
+        "WHERE r.user_id = mail_messages.user_id) WHERE state = 'unaddressed' AND "
+        f"created_at >= {p(2)} AND user_id IN (SELECT user_id FROM mail_recipients)"
+        + only, [now, now - ADDRESS_GRACE, *values])
+    only, values = whose(2)
+    await connection.execute_query(
+        "UPDATE mail_messages SET state = 'failed', last_error = 'no address in time' "
+        f"WHERE state = 'unaddressed' AND created_at < {p(1)}" + only,
+        [now - ADDRESS_GRACE, *values])
+    return int(queued)
 
 
 def retry_after(attempts: int) -> timedelta:
@@ -68,18 +94,10 @@ class Sender(PollingWorker):
         return len(due)
 
     async def address_waiting(self) -> None:
-        """Queue what waits for an address mail now knows. The reaction to a sign-up does
-        this at once; this catches a message written while that sign-up was being
-        applied (a transaction that could not see the other's rows yet)."""
-        now = self._clock()
-        connection = connections.get("mail")
-        p = parameters(dialect_of(connection))
-        await connection.execute_query(
-            "UPDATE mail_messages SET state = 'queued', next_attempt_at = "
-            f"{p(1)}, to_address = (SELECT r.email FROM mail_recipients r "
-            "WHERE r.user_id = mail_messages.user_id) WHERE state = 'unaddressed' AND "
-            f"created_at >= {p(2)} AND user_id IN (SELECT user_id FROM mail_recipients)",
-            [now, now - ADDRESS_GRACE])
+        """Catch a message written while its reader's sign-up was being applied (a
+        transaction that could not see the other's rows yet)."""
+        if await address_waiting(connections.get("mail"), self._clock()):
+            self.wake()
 
     async def _send(self, message: Message) -> None:
         attempt = message.attempts + 1
