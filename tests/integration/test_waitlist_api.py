@@ -124,6 +124,37 @@ async def test_a_ended_offer_of_a_ticket_taken_since_offers_nothing(app: Quart) 
     assert (status, body["position"], body["offer"]) == (200, 1, None)  # still waiting
 
 
+async def test_reserving_a_ticket_nobody_offered_them_takes_a_waiter_off_the_list(
+    app: Quart,
+) -> None:
+    """The first's head start ended and the ticket shows to everyone: the second in line
+    reserves it before the rounds would offer it to them, and is served."""
+    seller = await signed_up(app, "seller@test.com")
+    holder = await signed_up(app, "holder@test.com")
+    first = await signed_up(app, "first@test.com")
+    second = await signed_up(app, "second@test.com")
+    ticket_id = await listed(seller)
+    order_id = await reserved(holder, {"ticketId": ticket_id})
+    for client in (first, second):
+        assert (await join(client, ticket_id))[0] == 201
+    assert (await holder.delete(f"/api/orders/{order_id}")).status_code == 204
+    await offered(first, ticket_id)
+    await _end_offers()
+
+    second_order = await reserved(second, {"ticketId": ticket_id})
+    assert (await place(second, ticket_id))[0] == 404
+    assert (await second.delete(f"/api/orders/{second_order}")).status_code == 204
+    orders: Orders = app.extensions["ticketing"].facades["orders"]
+    await orders.advance_queues()
+    assert not await WaitlistEntry.filter(user_id__in=[
+        await user_id(first), await user_id(second)]).exists()  # nobody left to offer it
+
+
+async def user_id(client: Client) -> str:
+    body = await (await client.get("/api/users/currentuser")).get_json()
+    return str(body["currentUser"]["id"])
+
+
 async def _end_offers() -> None:
     """Every offer's head start is over (the rounds compare it with the clock)."""
     past = int((datetime.now(UTC) - timedelta(seconds=1)).timestamp())

@@ -240,8 +240,7 @@ class OrdersApi(Orders):
                                           expires_at, now)
         except IntegrityError:
             raise TicketAlreadyReserved() from None
-        if any(t.offered_to == user_id for t in handed):  # no query for everyone else
-            await waitlist.claimed(unit, user_id, event_id or handed[0].id, now)
+        await waitlist.claimed(unit, user_id, event_id or handed[0].id, now)
         refs = tuple(TicketRef(id=t.id, price=t.price) for t in handed)
         await unit.publish(OrderCreated(
             id=order_id, version=0, status=OrderStatus.CREATED.value, user_id=user_id,

@@ -20,12 +20,14 @@ from collections.abc import Sequence
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import cache
 
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
 
 from ticketing.bus.contracts import WaitlistOffered
 from ticketing.bus.outbox import Outbox, UnitOfWork
+from ticketing.bus.sql import dialect_of, parameters
 from ticketing.clock import Clock
 from ticketing.errors import DomainError, NotFound
 from ticketing.ids import is_valid_id
@@ -171,17 +173,24 @@ async def offer(unit: UnitOfWork, freed: Sequence[tuple[str, str]], now: datetim
                                            user_id=entry.user_id, until=ends))
 
 
+@cache
+def _leave_on_claim(dialect: str) -> str:
+    p = parameters(dialect)
+    return (f"DELETE FROM orders_waitlist WHERE scope_id = {p(1)} AND user_id = {p(2)} "
+            "RETURNING offer_ticket_id")
+
+
 async def claimed(unit: UnitOfWork, user_id: str, scope_id: str, now: datetime) -> None:
-    """The user reserved a ticket of the scope: they are off its list, and a ticket
-    offered to them that they did not take goes to the next in line."""
-    entry = await WaitlistEntry.filter(scope_id=scope_id, user_id=user_id) \
-        .using_db(unit.connection).first()
-    if entry is None:
-        return
-    await entry.delete(using_db=unit.connection)
-    if entry.offer_ticket_id is not None and await TicketReplica.filter(
-            id=entry.offer_ticket_id, order_id=None).using_db(unit.connection).exists():
-        await offer(unit, [(entry.offer_ticket_id, scope_id)], now)
+    """The user reserved a ticket of the scope, offered to them or not: they are off its
+    list, and a ticket offered to them that they did not take goes to the next in line.
+    One indexed statement, in every reservation's transaction."""
+    connection = unit.connection
+    left = await connection.execute_query_dict(_leave_on_claim(dialect_of(connection)),
+                                               [scope_id, user_id])
+    offered = left[0]["offer_ticket_id"] if left else None
+    if offered is not None and await TicketReplica.filter(
+            id=offered, order_id=None).using_db(connection).exists():
+        await offer(unit, [(str(offered), scope_id)], now)
 
 
 async def _title(scope_id: str) -> str:
