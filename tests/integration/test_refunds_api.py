@@ -176,6 +176,36 @@ async def test_an_event_orders_refund_frees_its_tickets_and_the_buyers_limit(
     assert len((await order_of(buyer, again))["tickets"]) == 2
 
 
+async def test_an_events_refund_window_ends_when_it_starts(app: Quart) -> None:
+    seller = await signed_up(app, "seller@test.com")
+    buyer = await signed_up(app, "buyer@test.com")
+    starts = (datetime.now(UTC) + timedelta(days=2)).replace(microsecond=0)
+    soon, begun = [await (await seller.post("/api/events", json={
+        "title": "Gig", "price": 10, "quantity": 1, "refundDays": 7,
+        "startsAt": moment.isoformat()})).get_json()
+        for moment in (starts, starts - timedelta(days=3))]
+    page = await (await buyer.get(f"/events/{soon['id']}")).get_data(as_text=True)
+    assert "Refundable up to 7 day(s) after paying, until it starts, while unused." in page
+
+    order_id = await reserved(buyer, {"eventId": soon["id"], "quantity": 1})
+    await paid(buyer, order_id)
+    order = await eventually(lambda: _with_window(order_of(buyer, order_id)),
+                             what="the window")
+    assert order["refundableUntil"] == starts.isoformat().replace("+00:00", "Z")
+
+    order_id = await reserved(buyer, {"eventId": begun["id"], "quantity": 1})
+    await paid(buyer, order_id)
+    order = await eventually(lambda: _complete(order_of(buyer, order_id)),
+                             what="the order to be complete")
+    assert "refundableUntil" not in order
+    assert (await refund(buyer, order_id))[0] == 400
+
+
+async def _complete(found: Any) -> dict[str, Any] | None:
+    order: dict[str, Any] = await found
+    return order if order["status"] == "complete" else None
+
+
 async def test_refund_days_must_be_a_whole_number_of_days(app: Quart) -> None:
     seller = await signed_up(app, "seller@test.com")
     for bad in (-1, 366, 1.5, "week", True):

@@ -157,6 +157,8 @@ class EventCreated(Event):
     user_id: str
     on_sale_at: datetime | None = None
     refund_days: int | None = None  # as ``ticket:created``'s, for every unit
+    # When it begins: no refund window runs past it (absent: no start given).
+    starts_at: datetime | None = None
 
 
 @dataclasses.dataclass(frozen=True)

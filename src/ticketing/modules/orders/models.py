@@ -20,6 +20,7 @@ class EventReplica(Model):
     per_buyer_limit = fields.IntField()
     on_sale_at = fields.DatetimeField(null=True)
     user_id = fields.CharField(max_length=26)  # the seller: the one who runs its queue
+    starts_at = fields.DatetimeField(null=True)  # a refund window ends by it
 
     class Meta:
         table = "orders_events"

@@ -100,6 +100,7 @@ async def on_event_created(event: EventCreated, unit: UnitOfWork,
     await EventReplica.create(id=event.id, title=event.title, price=event.price,
                               quantity=event.quantity, per_buyer_limit=event.per_buyer_limit,
                               on_sale_at=event.on_sale_at, user_id=event.user_id,
+                              starts_at=event.starts_at,
                               using_db=unit.connection)
     await TicketReplica.bulk_create(
         [TicketReplica(id=unit_id(event.id, index), title=event.title, price=event.price,

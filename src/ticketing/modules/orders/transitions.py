@@ -9,7 +9,7 @@ from ticketing.bus.contracts import OrderCancelled, OrderCompleted, OrderStatus,
 from ticketing.bus.outbox import UnitOfWork
 from ticketing.clock import utc_now
 from ticketing.modules.orders import allocation, waitlist
-from ticketing.modules.orders.models import Order, OrderLine, TicketReplica
+from ticketing.modules.orders.models import EventReplica, Order, OrderLine, TicketReplica
 from ticketing.telemetry import metrics
 
 CLOSED = (OrderStatus.COMPLETE, OrderStatus.CANCELLED)
@@ -30,7 +30,7 @@ async def close_order(unit: UnitOfWork, order_id: str, status: OrderStatus,
     order.status = status
     order.version += 1
     if status == OrderStatus.COMPLETE:
-        order.refundable_until = await _refundable_until(unit, tickets)
+        order.refundable_until = await _refundable_until(unit, tickets, order.event_id)
     await order.save(using_db=unit.connection,
                      update_fields=["status", "version", "refundable_until"])
     state = "expired" if expired else status.value
@@ -80,11 +80,19 @@ async def _cancelled(unit: UnitOfWork, order: Order, tickets: tuple[TicketRef, .
                                       ticket=tickets[0], tickets=tickets, reason=reason))
 
 
-async def _refundable_until(unit: UnitOfWork,
-                            tickets: tuple[TicketRef, ...]) -> datetime | None:
+async def _refundable_until(unit: UnitOfWork, tickets: tuple[TicketRef, ...],
+                            event_id: str | None) -> datetime | None:
     """The end of a paid order's refund window, from now: its tickets' shortest (none if
-    any of them has none)."""
+    any of them has none), and never past the start of their event (none once begun)."""
     replicas = await TicketReplica.filter(id__in=[t.id for t in tickets]) \
         .using_db(unit.connection).only("id", "refund_days")
     shortest = min((r.refund_days for r in replicas), default=0)
-    return utc_now() + timedelta(days=shortest) if shortest > 0 else None
+    if shortest <= 0:
+        return None
+    now = utc_now()
+    until = now + timedelta(days=shortest)
+    event = await EventReplica.get_or_none(id=event_id, using_db=unit.connection) \
+        if event_id else None
+    if event is not None and event.starts_at is not None:
+        until = min(until, event.starts_at)
+    return until if until > now else None

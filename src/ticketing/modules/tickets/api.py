@@ -264,7 +264,7 @@ class TicketsApi(DoorDesk, ResaleDesk, SellingDesk, Tickets):
                 id=event_id, version=event.version, title=plan.title, price=plan.price,
                 quantity=plan.quantity, per_buyer_limit=plan.per_buyer_limit,
                 user_id=user_id, on_sale_at=plan.on_sale_at,
-                refund_days=plan.refund_days or None))
+                refund_days=plan.refund_days or None, starts_at=plan.starts_at))
         return _event_view(event, plan.quantity)
 
     async def get_event(self, event_id: str) -> EventView:

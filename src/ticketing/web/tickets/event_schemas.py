@@ -101,7 +101,7 @@ class EventResponse(BaseModel):
     userId: str
     version: int
     refundDays: int = Field(description="Days after paying a buyer may ask for a refund "
-                                        "(0: none)")
+                                        "(0: none), and never once the event starts")
 
 
 class EventListResponse(RootModel[list[EventResponse]]):
