@@ -50,6 +50,9 @@ MESSAGES: Mapping[str, str] = MappingProxyType({
     "already_on_resale": "This ticket is on resale already",
     "resale_above_paid": "A resale cannot cost more than you paid",
     "resale_ticket_edit": "This ticket was sold; only its holder can put it back on sale",
+    "not_on_resale": "This ticket is not on resale",
+    "resale_reserved": "A buyer holds this ticket now; if their hold ends you can take it "
+                       "off sale then",
     # orders
     "ticket_reserved": "Ticket is already reserved",
     "ticket_not_yet": "This ticket cannot be ordered yet; try again in a moment",

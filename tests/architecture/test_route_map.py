@@ -31,6 +31,8 @@ BODILESS = {
     # Stripe's event: the raw bytes are checked against the Stripe-Signature header, and a
     # schema would have to re-serialise them first.
     ("POST", "/api/payments/webhook"),
+    # Taking a resale off sale: the ticket is the path, its seller the cookie.
+    ("DELETE", "/api/tickets/<ticket_id>/resale"),
     # Taking someone off a door's staff: the door and the email are the path.
     ("DELETE", "/api/doors/<scope_id>/staff/<email>"),
 }

@@ -39,6 +39,13 @@ async def payouts(client: Client) -> dict[str, Any]:
 
 async def resold_to(buyer: Client, ticket_id: str) -> str:
     """Reserve the resale once orders has freed it (until then it is held), and pay."""
+    order_id = await resale_reserved(buyer, ticket_id)
+    await paid(buyer, order_id)
+    return order_id
+
+
+async def resale_reserved(buyer: Client, ticket_id: str) -> str:
+    """Reserve the resale once orders has freed it (until then it is held)."""
     async def reserve() -> str | None:
         answer = await buyer.post("/api/orders", json={"ticketId": ticket_id})
         if answer.status_code == 400 and (await answer.get_json())["errors"][0][
@@ -48,9 +55,8 @@ async def resold_to(buyer: Client, ticket_id: str) -> str:
         order_id: str = (await answer.get_json())["id"]
         return order_id
 
-    order_id = await eventually(reserve, what="the resale to reach orders")
-    await paid(buyer, order_id)
-    return order_id
+    found: str = await eventually(reserve, what="the resale to reach orders")
+    return found
 
 
 async def test_a_resale_sells_through_the_normal_flow_and_records_the_payout(

@@ -34,6 +34,8 @@ ORDER_KEYS = {"id", "status", "userId", "expiresAt", "version", "ticket", "event
               "quantity", "tickets", "refundableUntil", "refund"}
 USER_KEYS = {"id", "email"}
 WAITLIST_KEYS = {"scopeId", "title", "position", "joinedAt", "offer"}
+RESALE_KEYS = {"ticketId", "title", "price", "state", "listedAt", "withdrawing",
+               "withdrawalRefusal"}
 EVENT_KEYS = {"id", "title", "price", "quantity", "remaining", "venue", "startsAt",
               "onSaleAt", "perBuyerLimit", "userId", "version", "refundDays"}
 PLACE_KEYS = {"eventId", "state", "rank", "ahead", "waitSeconds", "opensAt", "ratePerMinute",
@@ -72,8 +74,8 @@ DOCUMENTED: dict[tuple[str, str, str], set[str]] = {
     ("/api/orders/{order_id}/refund", "post", "202"): ORDER_KEYS,
     ("/api/waitlist/{scope_id}", "post", "201"): WAITLIST_KEYS,
     ("/api/waitlist/{scope_id}", "get", "200"): WAITLIST_KEYS,
-    ("/api/tickets/{ticket_id}/resale", "post", "201"): {"ticketId", "title", "price", "state",
-                                                         "listedAt"},
+    ("/api/tickets/{ticket_id}/resale", "post", "201"): RESALE_KEYS,
+    ("/api/tickets/{ticket_id}/resale", "delete", "202"): RESALE_KEYS,
     ("/api/tickets/{ticket_id}/transfer", "post", "200"): {"ticketId", "email", "version",
                                                            "transferredAt"},
     ("/api/checkins", "post", "201"): {"ticketId", "checkedInAt", "checkedInBy"},

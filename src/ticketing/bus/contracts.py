@@ -332,6 +332,39 @@ class TicketResold(Event):
 
 
 @dataclasses.dataclass(frozen=True)
+class TicketResaleWithdrawalRequested(Event):
+    """A resale's seller asks to take it off sale (tickets -> orders, which hands out
+    tickets and so decides: ``order:resale-withdrawn`` if no buyer holds it, else
+    ``order:resale-withdrawal-refused``). ``previous_order_id`` is the order it goes
+    back to, the one it was freed from when listed."""
+
+    WIRE_TYPE: ClassVar[str] = "ticket:resale-withdrawal-requested"
+    ticket_id: str
+    seller_id: str
+    previous_order_id: str
+
+
+@dataclasses.dataclass(frozen=True)
+class OrderResaleWithdrawn(Event):
+    """Orders gave the resale's ticket back to ``order_id``, the order that bought it
+    before (orders -> tickets, which revives its seller's pass)."""
+
+    WIRE_TYPE: ClassVar[str] = "order:resale-withdrawn"
+    ticket_id: str
+    order_id: str
+
+
+@dataclasses.dataclass(frozen=True)
+class OrderResaleWithdrawalRefused(Event):
+    """A buyer holds or bought the resale's ticket: it stays sold to them (``reason``, an
+    error code) (orders -> tickets, which tells the seller)."""
+
+    WIRE_TYPE: ClassVar[str] = "order:resale-withdrawal-refused"
+    ticket_id: str
+    reason: str
+
+
+@dataclasses.dataclass(frozen=True)
 class TicketRefundGranted(Event):
     """Tickets took back a refunded order's tickets: their passes are void and they are
     for sale again (tickets -> orders, which cancels the order: ``order:cancelled`` then
@@ -408,8 +441,9 @@ EVENT_TYPES: dict[str, type[Event]] = {
                 OrderPaymentRefused,
                 OrderRefundRequested, TicketRefundGranted, TicketRefundRefused,
                 WaitingRoomAdvanced, WaitlistOffered, TicketTransferred, TicketResaleListed,
-                TicketResold, TicketCheckedIn, ExpirationComplete, PaymentAuthorized,
-                PaymentCreated)
+                TicketResold, TicketResaleWithdrawalRequested, OrderResaleWithdrawn,
+                OrderResaleWithdrawalRefused, TicketCheckedIn, ExpirationComplete,
+                PaymentAuthorized, PaymentCreated)
 }
 
 # (wire type, from version) -> function lifting that version's data to the next one.

@@ -57,6 +57,8 @@ class _Statements:
     release_holding: str
     free_resale: str
     release_resale_line: str
+    withdraw_resale: str
+    restore_resale_line: str
 
 
 @cache
@@ -95,6 +97,12 @@ def _statements(dialect: str) -> _Statements:
                      f"WHERE id = {p(2)} AND order_id = {p(3)} RETURNING id, event_id"),
         release_resale_line=(f"UPDATE orders_order_lines SET active = FALSE "
                              f"WHERE order_id = {p(1)} AND ticket_id = {p(2)} AND active"),
+        withdraw_resale=(f"UPDATE orders_tickets SET order_id = {p(1)}, resold_by = NULL, "
+                         "offered_to = NULL, offer_ends = NULL "
+                         f"WHERE id = {p(2)} AND order_id IS NULL AND resold_by = {p(3)} "
+                         "RETURNING id"),
+        restore_resale_line=(f"UPDATE orders_order_lines SET active = TRUE "
+                             f"WHERE order_id = {p(1)} AND ticket_id = {p(2)}"),
     )
 
 
@@ -201,6 +209,21 @@ async def free_resale(connection: BaseDBAsyncClient, ticket_id: str, order_id: s
     if event_id is not None:
         await connection.execute_query(statements.release_holding, [1, buyer_id, event_id])
     return freed
+
+
+async def withdraw_resale(connection: BaseDBAsyncClient, ticket_id: str, order_id: str,
+                          seller_id: str, event_id: str | None, buyer_id: str) -> bool:
+    """Undo :func:`free_resale` if no order holds the ticket: ``order_id`` holds it again
+    and the buyer's holding of the event grows back. False when another order holds it
+    (or it is not ``seller_id``'s resale)."""
+    statements = _statements(dialect_of(connection))
+    if not await connection.execute_query_dict(statements.withdraw_resale,
+                                               [order_id, ticket_id, seller_id]):
+        return False
+    await connection.execute_query(statements.restore_resale_line, [order_id, ticket_id])
+    if event_id is not None:
+        await connection.execute_query(statements.release_holding, [-1, buyer_id, event_id])
+    return True
 
 
 def _freed(rows: Sequence[Any]) -> list[Freed]:

@@ -11,6 +11,8 @@ from ticketing.bus.contracts import (
     EventCreated,
     ExpirationComplete,
     OrderPaymentRefused,
+    OrderResaleWithdrawalRefused,
+    OrderResaleWithdrawn,
     OrderStatus,
     PaymentAuthorized,
     PaymentCreated,
@@ -18,6 +20,7 @@ from ticketing.bus.contracts import (
     TicketRefundGranted,
     TicketRefundRefused,
     TicketResaleListed,
+    TicketResaleWithdrawalRequested,
     TicketUpdated,
 )
 from ticketing.bus.outbox import UnitOfWork
@@ -62,6 +65,26 @@ async def on_resale_listed(event: TicketResaleListed, unit: UnitOfWork) -> None:
                                          event.seller_id, previous.event_id,
                                          previous.user_id)
     await waitlist.offer(unit, freed, utc_now())
+
+
+async def on_resale_withdrawal_requested(event: TicketResaleWithdrawalRequested,
+                                         unit: UnitOfWork) -> None:
+    """Give the ticket back to the order it was freed from, unless a buyer holds it; an
+    offer of it to someone waiting ends (they keep their place)."""
+    connection = unit.connection
+    previous = await Order.get_or_none(id=event.previous_order_id, using_db=connection)
+    replica = await TicketReplica.get_or_none(id=event.ticket_id, using_db=connection)
+    if previous is None or replica is None or (
+            replica.resold_by is None and replica.order_id == previous.id):
+        raise RetryLater(f"withdrawal of {event.ticket_id} before its resale was applied")
+    if not await allocation.withdraw_resale(connection, event.ticket_id, previous.id,
+                                            event.seller_id, previous.event_id,
+                                            previous.user_id):
+        await unit.publish(OrderResaleWithdrawalRefused(ticket_id=event.ticket_id,
+                                                        reason="resale_reserved"))
+        return
+    await waitlist.withdrawn(unit, previous.event_id or event.ticket_id, event.ticket_id)
+    await unit.publish(OrderResaleWithdrawn(ticket_id=event.ticket_id, order_id=previous.id))
 
 
 async def _apply_version(unit: UnitOfWork, ticket_id: str, version: int, title: str,
@@ -158,6 +181,7 @@ def subscriptions(waiting: WaitingRooms) -> Subscriptions:
         TicketCreated: on_ticket_changed,
         TicketUpdated: on_ticket_changed,
         TicketResaleListed: on_resale_listed,
+        TicketResaleWithdrawalRequested: on_resale_withdrawal_requested,
         EventCreated: event_created,
         ExpirationComplete: on_expiration_complete,
         PaymentAuthorized: on_payment_authorized,

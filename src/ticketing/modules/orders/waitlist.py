@@ -193,6 +193,13 @@ async def claimed(unit: UnitOfWork, user_id: str, scope_id: str, now: datetime) 
         await offer(unit, [(str(offered), scope_id)], now)
 
 
+async def withdrawn(unit: UnitOfWork, scope_id: str, ticket_id: str) -> None:
+    """The ticket went back to its seller: whoever it was offered to waits again, in the
+    place they had (the ticket's own offer columns were cleared with the withdrawal)."""
+    await WaitlistEntry.filter(scope_id=scope_id, offer_ticket_id=ticket_id) \
+        .using_db(unit.connection).update(offer_ticket_id=None, offer_ends=None)
+
+
 async def _title(scope_id: str) -> str:
     event = await EventReplica.get_or_none(id=scope_id)
     if event is not None:

@@ -30,7 +30,14 @@ from ticketing.errors import (
     message_of,
 )
 from ticketing.ids import is_valid_id
-from ticketing.modules.tickets.models import DoorStaff, Event, Pass, PassTransfer, Ticket
+from ticketing.modules.tickets.models import (
+    DoorStaff,
+    Event,
+    Pass,
+    PassTransfer,
+    Resale,
+    Ticket,
+)
 from ticketing.modules.tickets.passes import ALGORITHM, PassSigner
 
 __all__ = ["AlreadyCheckedIn", "CheckIn", "Door", "DoorDesk", "DoorList", "DoorPass", "DoorScope",
@@ -116,6 +123,9 @@ class PassView:
     # The asking price while the holder has it on resale: it admits nobody until it sells
     # (then the pass is the buyer's).
     resale_price: Decimal | None = None
+    # The holder asked to take that resale off sale; or why the last such ask was refused.
+    resale_withdrawing: bool = False
+    resale_refusal: str | None = None  # the message
 
 
 @dataclass(frozen=True)
@@ -278,13 +288,22 @@ class DoorDesk(Door):
 
     async def _views(self, passes: list[Pass]) -> list[PassView]:
         tickets = {t.id: t for t in await Ticket.filter(id__in=[p.ticket_id for p in passes])}
-        return [PassView(ticket_id=p.ticket_id, token=self._signer.token(p.ticket_id, p.version),
-                         version=p.version, title=tickets[p.ticket_id].title,
-                         scope_id=p.scope_id, event_id=tickets[p.ticket_id].event_id,
-                         issued_at=p.issued_at, checked_in_at=p.checked_in_at,
-                         paid_price=p.paid_price,
-                         resale_price=tickets[p.ticket_id].price if p.on_resale else None)
-                for p in passes]
+        listed = [p.ticket_id for p in passes if p.on_resale]
+        resales = {r.ticket_id: r for r in await Resale.filter(
+            ticket_id__in=listed, sold_order_id=None)} if listed else {}
+        views = []
+        for p in passes:
+            resale = resales.get(p.ticket_id)
+            refusal = resale.withdrawal_refusal if resale else None
+            views.append(PassView(
+                ticket_id=p.ticket_id, token=self._signer.token(p.ticket_id, p.version),
+                version=p.version, title=tickets[p.ticket_id].title, scope_id=p.scope_id,
+                event_id=tickets[p.ticket_id].event_id, issued_at=p.issued_at,
+                checked_in_at=p.checked_in_at, paid_price=p.paid_price,
+                resale_price=tickets[p.ticket_id].price if p.on_resale else None,
+                resale_withdrawing=bool(resale and resale.withdrawal_requested_at),
+                resale_refusal=message_of(refusal) if refusal else None))
+        return views
 
     async def door_scope(self, scope_id: str, user_id: str, email: str) -> DoorScope:
         scope = await _scope(scope_id)

@@ -116,6 +116,10 @@ class Resale(Model):
     listed_at = fields.DatetimeField()
     sold_order_id = fields.CharField(max_length=26, null=True)
     sold_at = fields.DatetimeField(null=True)
+    # Its seller asked to take it off sale; orders has not answered yet.
+    withdrawal_requested_at = fields.DatetimeField(null=True)
+    # Why orders refused the last such request (an error code): a buyer held it.
+    withdrawal_refusal = fields.CharField(max_length=40, null=True)
 
     class Meta:
         table = "tickets_resales"

@@ -19,6 +19,8 @@ from ticketing.bus.contracts import (
     OrderCompleted,
     OrderCreated,
     OrderRefundRequested,
+    OrderResaleWithdrawalRefused,
+    OrderResaleWithdrawn,
     OrderStatus,
     TicketRef,
     TicketRefundGranted,
@@ -30,6 +32,7 @@ from ticketing.clock import utc_now
 from ticketing.modules.tickets import statements
 from ticketing.modules.tickets.holds import Hold, Verdict, hold_verdict
 from ticketing.modules.tickets.models import OrderState, Pass, Resale, Ticket, WaitingOrder
+from ticketing.modules.tickets.resales import on_resale_withdrawal_refused, on_resale_withdrawn
 
 
 async def on_order_created(event: OrderCreated, unit: UnitOfWork) -> None:
@@ -106,6 +109,8 @@ SUBSCRIPTIONS: Subscriptions = {
     OrderCancelled: on_order_cancelled,
     OrderCompleted: on_order_completed,
     OrderRefundRequested: on_refund_requested,
+    OrderResaleWithdrawn: on_resale_withdrawn,
+    OrderResaleWithdrawalRefused: on_resale_withdrawal_refused,
 }
 
 

@@ -83,6 +83,18 @@ async def resell(ticket_id: str, data: ResaleBody) -> tuple[Response, int]:
     return jsonify(resale_json(listed)), 201
 
 
+@blueprint.delete("/tickets/<ticket_id>/resale")
+@signed_in
+@document_response(ResaleResponse, 202)
+@refuses(400, 404)
+async def withdraw_resale(ticket_id: str) -> tuple[Response, int]:
+    """Take your resale off sale: accepted (``withdrawing``) while no buyer holds it, and
+    once decided your pass admits again; held by a buyer now → 400; not yours → 401.
+    Asking again while it is decided changes nothing."""
+    withdrawn = await tickets().withdraw_resale(ticket_id, require_user().id)
+    return jsonify(resale_json(withdrawn)), 202
+
+
 @blueprint.get("/passes/key")
 @document_response(PassKeyResponse)
 async def pass_key() -> Response:

@@ -80,13 +80,16 @@ async def show_pass(ticket_id: str) -> Page | WerkzeugResponse:
 
 async def _pass_page(found: PassView, error: DomainError | None = None,
                      form: str = "") -> Page:
-    """The pass page; ``error`` the refusal of its ``form`` ("transfer" or "resale")."""
+    """The pass page; ``error`` the refusal of its ``form`` ("transfer", "resale" or
+    "withdraw")."""
     errors = errors_by_field(error) if error else {}
     html = await render_template("tickets/pass.html", ticket_pass=found,
                                  qr=qr_code(found.token),
                                  checked_in_at=wire_time(found.checked_in_at),
                                  transfer_errors=errors if form == "transfer" else {},
-                                 resale_errors=errors if form == "resale" else {})
+                                 resale_errors=errors if form == "resale" else {},
+                                 withdraw_error=error.message if error and form == "withdraw"
+                                 else None)
     return html, error.status if error else 200
 
 
@@ -110,6 +113,16 @@ async def resell(ticket_id: str) -> Page | WerkzeugResponse:
         return redirect(f"/tickets/{ticket_id}/pass", 303)
 
     return await _pass_form(ticket_id, "resale", list_it)
+
+
+@blueprint.post("/tickets/<ticket_id>/resale/withdraw")
+async def withdraw_resale(ticket_id: str) -> Page | WerkzeugResponse:
+    """Take the resale off sale from its pass page; the refusal shows in its place."""
+    async def withdraw(user_id: str, _email: str) -> WerkzeugResponse:
+        await tickets().withdraw_resale(ticket_id, user_id)
+        return redirect(f"/tickets/{ticket_id}/pass", 303)
+
+    return await _pass_form(ticket_id, "withdraw", withdraw)
 
 
 async def _pass_form(ticket_id: str, form: str,

@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from pydantic import BaseModel, Field, field_validator
+from pydantic.json_schema import SkipJsonSchema
 
 from ticketing.modules.tickets.api import (
     CheckIn,
@@ -99,6 +100,10 @@ class ResaleResponse(BaseModel):
     price: float
     state: str = Field(description="for_sale, reserved or resold")
     listedAt: datetime = Field(description="ISO 8601 in UTC, ending in Z")
+    withdrawing: bool = Field(description="You asked to take it off sale; until that is "
+                              "decided it may still sell")
+    withdrawalRefusal: str | SkipJsonSchema[None] = Field(
+        default=None, description="Why your last ask to take it off sale was refused")
 
 
 class PassResponse(BaseModel):
@@ -149,8 +154,12 @@ class StaffResponse(BaseModel):
 
 
 def resale_json(resale: ResaleView) -> dict[str, Any]:
-    return {"ticketId": resale.ticket_id, "title": resale.title, "price": float(resale.price),
-            "state": resale.state, "listedAt": wire_time(resale.listed_at)}
+    body = {"ticketId": resale.ticket_id, "title": resale.title, "price": float(resale.price),
+            "state": resale.state, "listedAt": wire_time(resale.listed_at),
+            "withdrawing": resale.withdrawing}
+    if resale.withdrawal_refusal is not None:
+        body["withdrawalRefusal"] = resale.withdrawal_refusal
+    return body
 
 
 def pass_json(view: PassView) -> dict[str, Any]:
