@@ -250,6 +250,17 @@ def test_a_holder_resells_from_the_pass_page_and_sees_the_payout(
         expect(page.locator("#pass-qr")).to_have_count(0)
         keep(page, "resale")
 
+        page.get_by_role("button", name="Take it off sale").click()
+
+        def pass_back() -> bool:
+            page.reload()
+            return page.locator("#pass-qr").count() == 1
+
+        until(pass_back, "orders to confirm the withdrawal")
+        page.get_by_label("Sell it on at face value").fill("12.50")
+        page.get_by_role("button", name="Resell").click()
+        expect(page.locator("#on-resale")).to_contain_text("On resale at $12.50")
+
         def bought_by_other() -> bool:
             status, order = api(other.request, server, "POST", "/api/orders",
                                 {"ticketId": tickets[0]})
