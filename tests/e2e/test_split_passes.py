@@ -101,6 +101,45 @@ def test_a_resale_sold_across_the_processes_moves_the_pass_and_records_the_payou
             ticket["id"], order["id"], 25.0)
 
 
+def test_a_resale_taken_off_sale_across_the_processes_gives_the_pass_back(
+    split_cluster: SplitCluster,
+) -> None:
+    """tickets asks (``ticket:resale-withdrawal-requested``) over NATS; orders gives the
+    ticket back to the first order (``order:resale-withdrawn``); tickets revives the pass,
+    which the door at the tickets process lets in."""
+    tickets_url, orders_url = split_cluster.url("tickets"), split_cluster.url("orders")
+    with httpx.Client(cookies={"session": cookie_for(new_id())}, timeout=5.0) as seller, \
+            httpx.Client(cookies={"session": cookie_for(new_id())}, timeout=5.0) as holder, \
+            httpx.Client(cookies={"session": cookie_for(new_id())}, timeout=5.0) as other:
+        ticket = seller.post(f"{tickets_url}/api/tickets",
+                             json={"title": "Split withdrawal", "price": 30}).json()
+        first = reserve(holder, split_cluster, ticket["id"])
+        assert pay(holder, split_cluster, first["id"]).status_code == 201
+
+        def issued() -> httpx.Response | None:
+            response = holder.get(f"{tickets_url}/api/tickets/{ticket['id']}/pass")
+            return None if response.status_code == 404 else response
+
+        token = eventually_blocking(issued, "the pass to be issued", within=WITHIN).json()[
+            "token"]
+        assert holder.post(f"{tickets_url}/api/tickets/{ticket['id']}/resale",
+                           json={"price": 25}).status_code == 201
+        withdrawn = holder.delete(f"{tickets_url}/api/tickets/{ticket['id']}/resale")
+        assert withdrawn.status_code == 202, withdrawn.text
+
+        def back() -> dict[str, Any] | None:
+            found: dict[str, Any] = seller.get(f"{tickets_url}/api/tickets/{ticket['id']}"
+                                               ).json()
+            return found if found.get("orderId") == first["id"] else None
+
+        assert eventually_blocking(back, "the ticket back with its order",
+                                   within=WITHIN)["price"] == 30.0
+        refused = other.post(f"{orders_url}/api/orders", json={"ticketId": ticket["id"]})
+        assert refused.status_code == 400, refused.text
+        checked = seller.post(f"{tickets_url}/api/checkins", json={"token": token})
+        assert checked.status_code == 201, checked.text
+
+
 def test_a_refund_crosses_orders_tickets_and_payments(split_cluster: SplitCluster) -> None:
     """orders asks (``order:refund-requested``), tickets takes the ticket back over NATS
     (``ticket:refund-granted``), orders cancels the order, payments refunds the charge."""
