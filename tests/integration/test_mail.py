@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from typing import Any
@@ -182,6 +183,20 @@ async def test_an_event_delivered_twice_mails_once(app: Quart, inbox: Inbox) -> 
     assert inbox.subjects("once@test.com") == ["Welcome to Ticketing"]
     assert inbox.subjects("twice@test.com") == ["once@test.com gave you a ticket: Gig"]
     assert await Message.filter(cause=f"welcome:{user.user_id}").count() == 1
+
+
+async def test_a_cause_a_day_old_is_not_mailed(app: Quart, inbox: Inbox) -> None:
+    """Mail's first run in the split replays the stream's retained week: old news stays
+    unsent, and the addresses it carries are kept."""
+    consumer = app.extensions["ticketing"].bus.modules["mail"].consumer
+    old, recent = new_id(), new_id()
+    for user_id, age in ((old, timedelta(days=1, minutes=1)), (recent, timedelta(hours=23))):
+        signed = Envelope.wrap(UserRegistered(user_id=user_id, email=f"{user_id}@test.com"),
+                               "auth")
+        await consumer.handle(replace(signed, occurred_at=signed.occurred_at - age))
+    await arrived(inbox, f"{recent}@test.com", "Welcome")
+    assert not await Message.filter(user_id=old).exists()
+    assert await Recipient.filter(user_id=old).exists()
 
 
 async def test_a_title_that_would_break_a_header_still_mails(app: Quart,

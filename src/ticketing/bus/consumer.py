@@ -123,6 +123,7 @@ class Consumer:
                     span.set_attribute("ticketing.outcome", Outcome.DUPLICATE.value)
                     raise _AlreadyProcessed from None
             try:
+                unit.cause_at = envelope.occurred_at
                 with metrics.timed(metrics.HANDLER_LATENCY, consumer=self.name,
                                    type=envelope.type):
                     await handler(envelope.event, unit)

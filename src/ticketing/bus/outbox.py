@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
+from datetime import datetime
 
 from opentelemetry.trace import SpanKind
 from tortoise.backends.base.client import BaseDBAsyncClient
@@ -29,6 +30,9 @@ class UnitOfWork:
         self.connection = connection
         self.published: list[Envelope] = []
         self.committed: list[Callable[[], None]] = []
+        # In a consumer's transaction: when the event it applies happened (a replay's
+        # are old), for reactions that would only mislead late.
+        self.cause_at: datetime | None = None
 
     def after_commit(self, callback: Callable[[], None]) -> None:
         """Call ``callback`` once this transaction has committed (never if it rolls back).

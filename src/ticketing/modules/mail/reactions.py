@@ -39,6 +39,9 @@ from ticketing.modules.mail.sender import Sender, address_waiting
 UNTITLED = "your tickets"
 # How long an order's later events wait for its order:created (delivered out of order).
 ORDER_CREATED_WAIT = timedelta(minutes=10)
+# A cause older than this gets no mail: what mail's first run in the split replays from
+# the stream's retained week (a welcome, a receipt) is news to nobody by now.
+STALE_AFTER = timedelta(days=1)
 
 
 log = logging.getLogger("ticketing.mail")
@@ -159,6 +162,9 @@ class Reactions:
         """Keep the draft as a message, once per cause; it waits for its reader's address
         when mail does not know it yet."""
         connection = unit.connection
+        if unit.cause_at is not None and self._clock() - unit.cause_at > STALE_AFTER:
+            log.info("cause=%s of %s: too old to mail", draft.cause, unit.cause_at)
+            return
         if to is None and user_id is not None:
             recipient = await Recipient.get_or_none(user_id=user_id, using_db=connection)
             to = recipient.email if recipient else None
