@@ -33,6 +33,8 @@ from ticketing.settings import Settings
 OPEN = tuple(sorted(OPEN_ORDER_STATUSES))
 ACTIVE = (*OPEN, OrderStatus.COMPLETE)
 UNDECIDED_ATTEMPTS = ("authorized", "capturing", "voiding", "refunding")
+# An attempt that captured money, kept or given back: each has its payment row.
+CAPTURED_ATTEMPTS = ("succeeded", "refunding", "refunded")
 
 Rows = list[dict[str, Any]]
 
@@ -99,8 +101,8 @@ class Audit:
                 if (late := self.late(m["next_attempt_at"])) is not None]
 
     async def addresses_against_accounts(self) -> list[str]:
-        """Accounts made since mail first ran that it has no address for (older ones
-        were never announced: ADR 24)."""
+        """Accounts made since mail first ran that it has no address for (auth's
+        migration 0003 announces the older ones, and mail may still be applying those)."""
         [first] = await self.rows("mail", "SELECT MIN(processed_at) AS at FROM "
                                           "mail_processed_events")
         if first["at"] is None:
@@ -151,9 +153,15 @@ class Audit:
             if order is not None and order["version"] != state["version"]:
                 lines.append(f"tickets: order {order['id']} seen at version "
                              f"{state['version']}, orders has {order['version']}")
+        # A withdrawn resale is its old order's again in orders before tickets hears it.
+        withdrawing = {r["ticket_id"] for r in await self.rows(
+            "tickets", "SELECT ticket_id, withdrawal_requested_at FROM tickets_resales "
+                       "WHERE withdrawal_requested_at IS NOT NULL")
+            if self.late(r["withdrawal_requested_at"]) is None}
         for line in await self._active_lines():
             order, ticket = orders[line["order_id"]], tickets.get(line["ticket_id"])
-            if ticket is None or self.late(order["created_at"]) is None:
+            if ticket is None or self.late(order["created_at"]) is None \
+                    or ticket["id"] in withdrawing:
                 continue
             if ticket["order_id"] != order["id"]:
                 lines.append(f"tickets: ticket {ticket['id']} is not held by its active "
@@ -177,10 +185,14 @@ class Audit:
                              f"{'none' if copy is None else copy['version']}, orders has "
                              f"{order['version']}")
         paid = {p["order_id"]: p for p in await self.rows(
-            "payments", "SELECT order_id, id, created_at FROM payments_payments")}
+            "payments", "SELECT p.order_id, p.id, p.created_at, a.status AS attempt "
+                        "FROM payments_payments p "
+                        "JOIN payments_attempts a ON a.id = p.attempt_id")}
         for order_id, payment in paid.items():
             status = orders.get(order_id, {}).get("status")
-            if status != "complete" and self.late(payment["created_at"]) is not None:
+            refunded = status == "cancelled" and payment["attempt"] in ("refunding", "refunded")
+            if status != "complete" and not refunded \
+                    and self.late(payment["created_at"]) is not None:
                 lines.append(f"payments: payment {payment['id']} paid order {order_id}, "
                              f"which is {status or 'unknown to orders'}")
         for order in orders.values():
@@ -203,9 +215,9 @@ class Audit:
                     (late := self.late(attempt["updated_at"])) is not None:
                 lines.append(f"payments: attempt {attempt['id']} of order "
                              f"{attempt['order_id']} {attempt['status']} for {late:.0f}s")
-            if attempt["status"] == "succeeded":
+            if attempt["status"] in CAPTURED_ATTEMPTS:
                 payments.pop(attempt["id"], None)
-        lines += [f"payments: payment {p['id']} has no succeeded attempt"
+        lines += [f"payments: payment {p['id']} has no attempt that captured it"
                   for p in payments.values()]
         return lines
 

@@ -53,6 +53,8 @@ MESSAGES: Mapping[str, str] = MappingProxyType({
     "not_on_resale": "This ticket is not on resale",
     "resale_reserved": "A buyer holds this ticket now; if their hold ends you can take it "
                        "off sale then",
+    "resale_over_limit": "Its buyer holds as many tickets of this event as one may, so it "
+                         "stays on sale",
     # orders
     "ticket_reserved": "Ticket is already reserved",
     "ticket_not_yet": "This ticket cannot be ordered yet; try again in a moment",

@@ -199,6 +199,22 @@ async def test_a_cause_a_day_old_is_not_mailed(app: Quart, inbox: Inbox) -> None
     assert await Recipient.filter(user_id=old).exists()
 
 
+async def test_an_account_announced_late_gets_its_mail_but_no_welcome(
+    app: Quart, inbox: Inbox,
+) -> None:
+    """Auth's migration 0003 announces the accounts made before mail ran."""
+    consumer = app.extensions["ticketing"].bus.modules["mail"].consumer
+    old = "01jdq3z2a4c6e8g0j2m4p6r8t0"  # made in November 2024
+    await consumer.handle(Envelope.wrap(UserRegistered(user_id=old, email="old@test.com"),
+                                        "auth"))
+    assert await Recipient.filter(user_id=old).exists()
+    assert not await Message.filter(user_id=old).exists()
+    gift = TicketTransferred(ticket_id=new_id(), version=2, from_user_id=old,
+                             to_email="friend@test.com", title="Gig")
+    await consumer.handle(Envelope.wrap(gift, "tickets"))
+    await arrived(inbox, "friend@test.com", "old@test.com gave you a ticket")
+
+
 async def test_a_title_that_would_break_a_header_still_mails(app: Quart,
                                                              inbox: Inbox) -> None:
     consumer = app.extensions["ticketing"].bus.modules["mail"].consumer

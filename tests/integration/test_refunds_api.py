@@ -15,6 +15,7 @@ from quart.typing import TestClientProtocol as Client
 
 from tests.support.passes import paid, pass_of, reserved
 from tests.support.payments import errors, signed_up
+from tests.support.refunds import listed, order_of, refund, refund_ended
 from tests.support.waiting import eventually
 from ticketing.modules.orders.models import Order
 from ticketing.modules.payments.models import AttemptStatus, PaymentAttempt
@@ -22,38 +23,11 @@ from ticketing.modules.payments.models import AttemptStatus, PaymentAttempt
 REPLACED = "This pass is no longer valid: the ticket was transferred, resold or refunded"
 
 
-async def listed(seller: Client, refund_days: Any = 7) -> str:
-    response = await seller.post("/api/tickets", json={"title": "Refundable", "price": 20,
-                                                       "refundDays": refund_days})
-    assert response.status_code == 201, await response.get_json()
-    ticket_id: str = (await response.get_json())["id"]
-    return ticket_id
-
-
 async def bought(buyer: Client, ticket_id: str) -> tuple[str, str]:
     """The order that paid for the ticket, and its pass token."""
     order_id = await reserved(buyer, {"ticketId": ticket_id})
     await paid(buyer, order_id)
     return order_id, (await pass_of(buyer, ticket_id))["token"]
-
-
-async def order_of(client: Client, order_id: str) -> dict[str, Any]:
-    body: dict[str, Any] = await (await client.get(f"/api/orders/{order_id}")).get_json()
-    return body
-
-
-async def refund(client: Client, order_id: str) -> tuple[int, Any]:
-    response = await client.post(f"/api/orders/{order_id}/refund")
-    return response.status_code, await response.get_json()
-
-
-async def refund_ended(client: Client, order_id: str) -> dict[str, Any]:
-    async def ended() -> dict[str, Any] | None:
-        order = await order_of(client, order_id)
-        return order if order.get("refund", {}).get("status") in ("refunded", "refused") \
-            else None
-
-    return await eventually(ended, what="the refund to be decided")
 
 
 async def test_a_paid_order_is_refunded_inside_its_window_and_the_ticket_sells_again(

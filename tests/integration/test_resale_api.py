@@ -16,47 +16,16 @@ from quart.typing import TestClientProtocol as Client
 from tests.support.apps import assert_error_shape
 from tests.support.passes import bought, listed, paid, pass_of, reserved
 from tests.support.payments import errors, signed_up
+from tests.support.resales import check_in, resell, resold_to
 from tests.support.waiting import eventually
 
 ON_RESALE = "This ticket is on resale: its pass admits nobody until it sells"
 REPLACED = "This pass is no longer valid: the ticket was transferred, resold or refunded"
 
 
-async def resell(client: Client, ticket_id: str, price: Any) -> tuple[int, Any]:
-    response = await client.post(f"/api/tickets/{ticket_id}/resale", json={"price": price})
-    return response.status_code, await response.get_json()
-
-
-async def check_in(client: Client, token: str) -> tuple[int, Any]:
-    response = await client.post("/api/checkins", json={"token": token})
-    return response.status_code, await response.get_json()
-
-
 async def payouts(client: Client) -> dict[str, Any]:
     body: dict[str, Any] = await (await client.get("/api/payouts")).get_json()
     return body
-
-
-async def resold_to(buyer: Client, ticket_id: str) -> str:
-    """Reserve the resale once orders has freed it (until then it is held), and pay."""
-    order_id = await resale_reserved(buyer, ticket_id)
-    await paid(buyer, order_id)
-    return order_id
-
-
-async def resale_reserved(buyer: Client, ticket_id: str) -> str:
-    """Reserve the resale once orders has freed it (until then it is held)."""
-    async def reserve() -> str | None:
-        answer = await buyer.post("/api/orders", json={"ticketId": ticket_id})
-        if answer.status_code == 400 and (await answer.get_json())["errors"][0][
-                "message"] == "Ticket is already reserved":
-            return None  # ticket:resale-listed has not reached orders yet
-        assert answer.status_code == 201, await answer.get_json()
-        order_id: str = (await answer.get_json())["id"]
-        return order_id
-
-    found: str = await eventually(reserve, what="the resale to reach orders")
-    return found
 
 
 async def test_a_resale_sells_through_the_normal_flow_and_records_the_payout(

@@ -5,17 +5,24 @@ again in their place."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
+import pytest
 from quart import Quart
 from quart.typing import TestClientProtocol as Client
 
-from tests.integration.test_resale_api import check_in, resale_reserved, resell, resold_to
-from tests.integration.test_waitlist_api import join, offered, place
 from tests.support.passes import bought, paid, pass_of, reserved
 from tests.support.payments import errors, signed_up
+from tests.support.refunds import listed as refundable
+from tests.support.refunds import refund, refund_ended
+from tests.support.resales import check_in, resale_reserved, resell, resold_to
 from tests.support.waiting import eventually
+from tests.support.waitlists import join, offered, place
+from ticketing.audit import audit
+from ticketing.bus.consumer import RetryLater
 from ticketing.bus.contracts import Envelope, TicketResaleWithdrawalRequested
+from ticketing.settings import Settings
 
 HELD = "A buyer holds this ticket now; if their hold ends you can take it off sale then"
 
@@ -126,11 +133,7 @@ async def test_orders_refuses_a_withdrawal_when_a_buyer_took_it_first(app: Quart
     assert (await resell(holder, ticket_id, 15))[0] == 201
     order_id = await resold_to_held(buyer, ticket_id)
 
-    holder_id = (await (await holder.get("/api/users/currentuser")).get_json())[
-        "currentUser"]["id"]
-    orders = app.extensions["ticketing"].bus.modules["orders"].consumer
-    assert await orders.handle(Envelope.wrap(TicketResaleWithdrawalRequested(
-        ticket_id=ticket_id, seller_id=holder_id, previous_order_id=bought_by), "tickets"))
+    await ask_orders(app, holder, ticket_id, bought_by)
 
     async def refused() -> str | None:
         page = await (await holder.get(f"/tickets/{ticket_id}/pass")).get_data(as_text=True)
@@ -138,6 +141,90 @@ async def test_orders_refuses_a_withdrawal_when_a_buyer_took_it_first(app: Quart
 
     assert HELD in await eventually(refused, what="the refusal to reach tickets")
     assert await order_of_ticket(seller, ticket_id) == order_id  # still the buyer's
+
+
+async def ask_orders(app: Quart, seller: Client, ticket_id: str, previous_order_id: str,
+                     *, version: int | None = None) -> None:
+    """Hand orders a withdrawal request directly, as tickets would send it."""
+    seller_id = (await (await seller.get("/api/users/currentuser")).get_json())[
+        "currentUser"]["id"]
+    if version is None:
+        version = (await (await seller.get(f"/api/tickets/{ticket_id}")).get_json())[
+            "version"]
+    orders = app.extensions["ticketing"].bus.modules["orders"].consumer
+    await orders.handle(Envelope.wrap(TicketResaleWithdrawalRequested(
+        ticket_id=ticket_id, version=version, seller_id=seller_id,
+        previous_order_id=previous_order_id), "tickets"))
+
+
+async def test_orders_gives_a_resale_back_only_to_its_seller_and_once_it_has_caught_up(
+    app: Quart,
+) -> None:
+    seller = await signed_up(app, "seller@test.com")
+    holder = await signed_up(app, "holder@test.com")
+    stranger = await signed_up(app, "stranger@test.com")
+    ticket_id, _ = await bought(app, holder, seller)
+    bought_by = await order_of_ticket(seller, ticket_id)
+    assert (await resell(holder, ticket_id, 15))[0] == 201
+    listed_at = (await (await seller.get(f"/api/tickets/{ticket_id}")).get_json())["version"]
+    await resale_reserved(stranger, ticket_id)  # orders has applied the listing
+    with pytest.raises(RetryLater):  # asked at a version orders has not seen yet
+        await ask_orders(app, holder, ticket_id, bought_by, version=listed_at + 5)
+
+    await ask_orders(app, stranger, ticket_id, bought_by)  # not the resale's seller
+    ticket = await (await seller.get(f"/api/tickets/{ticket_id}")).get_json()
+    assert ticket["orderId"] != bought_by
+
+
+async def test_a_withdrawal_never_takes_the_buyer_past_the_events_limit(app: Quart) -> None:
+    seller = await signed_up(app, "seller@test.com")
+    holder = await signed_up(app, "holder@test.com")
+    response = await seller.post("/api/events", json={"title": "Gig", "price": 10,
+                                                      "quantity": 3, "perBuyerLimit": 1})
+    event_id = (await response.get_json())["id"]
+    first = await reserved(holder, {"eventId": event_id, "quantity": 1})
+    await paid(holder, first)
+    [unit] = [t["id"] for t in (await (await holder.get(f"/api/orders/{first}")
+                                       ).get_json())["tickets"]]
+    await pass_of(holder, unit)
+    assert (await resell(holder, unit, 8))[0] == 201
+
+    async def another() -> str | None:
+        answer = await holder.post("/api/orders", json={"eventId": event_id, "quantity": 1})
+        if answer.status_code == 400:
+            return None  # the resale has not freed the holding yet
+        found: str = (await answer.get_json())["id"]
+        return found
+
+    await eventually(another, what="orders to free the holding")
+    assert (await withdraw(holder, unit))[0] == 202
+
+    async def refused() -> str | None:
+        page = await (await holder.get(f"/tickets/{unit}/pass")).get_data(as_text=True)
+        return page if 'id="withdraw-refusal"' in page else None
+
+    assert ("Its buyer holds as many tickets of this event as one may, so it stays on sale"
+            in await eventually(refused, what="the refusal"))
+
+
+async def test_a_withdrawn_ticket_is_refunded_and_sold_again_as_any_other(
+    app: Quart, settings: Settings,
+) -> None:
+    seller = await signed_up(app, "seller@test.com")
+    holder = await signed_up(app, "holder@test.com")
+    other = await signed_up(app, "other@test.com")
+    ticket_id = await refundable(seller)
+    order_id = await reserved(holder, {"ticketId": ticket_id})
+    await paid(holder, order_id)
+    await pass_of(holder, ticket_id)
+    assert (await resell(holder, ticket_id, 15))[0] == 201
+    assert (await withdraw(holder, ticket_id))[0] == 202
+    await back_with(seller, ticket_id)
+
+    assert (await refund(holder, order_id))[0] == 202
+    assert (await refund_ended(holder, order_id))["refund"]["status"] == "refunded"
+    await reserved(other, {"ticketId": ticket_id})
+    assert await audit(settings, grace=timedelta(0), wait=10) == []
 
 
 async def test_a_waitlist_offer_of_a_withdrawn_resale_ends_and_its_taker_waits_again(

@@ -15,29 +15,11 @@ from quart.typing import TestClientProtocol as Client
 from tests.support.passes import bought, listed, paid, reserved
 from tests.support.payments import errors, signed_up
 from tests.support.waiting import eventually
+from tests.support.waitlists import join, offered, place
 from ticketing.modules.orders.api import Orders
 from ticketing.modules.orders.models import TicketReplica, WaitlistEntry
 
 HELD_FOR_WAITLIST = "This ticket is held a few minutes for someone on its waitlist"
-
-
-async def join(client: Client, scope_id: str) -> tuple[int, Any]:
-    response = await client.post(f"/api/waitlist/{scope_id}")
-    return response.status_code, await response.get_json()
-
-
-async def place(client: Client, scope_id: str) -> tuple[int, Any]:
-    response = await client.get(f"/api/waitlist/{scope_id}")
-    return response.status_code, await response.get_json()
-
-
-async def offered(client: Client, scope_id: str) -> dict[str, Any]:
-    async def found() -> dict[str, Any] | None:
-        status, body = await place(client, scope_id)
-        assert status == 200, body
-        return body if body["offer"] else None
-
-    return await eventually(found, what="the waitlist offer")
 
 
 async def test_a_freed_ticket_goes_first_to_the_first_in_line(app: Quart) -> None:

@@ -108,10 +108,10 @@ SAMPLES: dict[str, Event] = {
     "ticket:resold": TicketResold(ticket_id=TICKET, order_id=ORDER, seller_id=USER,
                                   buyer_id=USER, price=Decimal("15.50")),
     "ticket:resale-withdrawal-requested": TicketResaleWithdrawalRequested(
-        ticket_id=TICKET, seller_id=USER, previous_order_id=ORDER),
+        ticket_id=TICKET, version=4, seller_id=USER, previous_order_id=ORDER),
     "order:resale-withdrawn": OrderResaleWithdrawn(ticket_id=TICKET, order_id=ORDER),
     "order:resale-withdrawal-refused": OrderResaleWithdrawalRefused(
-        ticket_id=TICKET, reason="resale_reserved"),
+        ticket_id=TICKET, order_id=ORDER, reason="resale_reserved"),
     "ticket:checked-in": TicketCheckedIn(ticket_id=TICKET, scope_id=EVENT,
                                          checked_in_at=datetime(2026, 12, 24, 19, 42, 5, 250000,
                                                                 tzinfo=UTC),

@@ -336,10 +336,12 @@ class TicketResaleWithdrawalRequested(Event):
     """A resale's seller asks to take it off sale (tickets -> orders, which hands out
     tickets and so decides: ``order:resale-withdrawn`` if no buyer holds it, else
     ``order:resale-withdrawal-refused``). ``previous_order_id`` is the order it goes
-    back to, the one it was freed from when listed."""
+    back to, the one it was freed from when listed; ``version`` the ticket's when asked
+    (orders waits until its copy has caught up with it)."""
 
     WIRE_TYPE: ClassVar[str] = "ticket:resale-withdrawal-requested"
     ticket_id: str
+    version: int
     seller_id: str
     previous_order_id: str
 
@@ -356,11 +358,13 @@ class OrderResaleWithdrawn(Event):
 
 @dataclasses.dataclass(frozen=True)
 class OrderResaleWithdrawalRefused(Event):
-    """A buyer holds or bought the resale's ticket: it stays sold to them (``reason``, an
-    error code) (orders -> tickets, which tells the seller)."""
+    """The resale stays on sale (``reason``, an error code): a buyer holds or bought it,
+    or the order's buyer holds as many of its event as one may (orders -> tickets, which
+    tells the seller)."""
 
     WIRE_TYPE: ClassVar[str] = "order:resale-withdrawal-refused"
     ticket_id: str
+    order_id: str  # the order it would have gone back to: which resale this answers
     reason: str
 
 

@@ -82,15 +82,18 @@ class Reactions:
         }
 
     async def on_user_registered(self, event: UserRegistered, unit: UnitOfWork) -> None:
-        """The address, the welcome, and any message that waited for the address."""
+        """The address, any message that waited for it, and the welcome of a new account
+        (not of one announced late: auth's migration 0003 announces the older ones)."""
         connection = unit.connection
         if await Recipient.filter(user_id=event.user_id).using_db(connection).exists():
             return
         await Recipient.create(user_id=event.user_id, email=event.email, using_db=connection)
-        if await address_waiting(connection, self._clock(), event.user_id):
+        now = self._clock()
+        if await address_waiting(connection, now, event.user_id):
             unit.after_commit(self._sender.wake)
-        await self._store(unit, compose.welcome(event.user_id, event.email, self._site),
-                          user_id=event.user_id, to=event.email)
+        if now - _made_at(event.user_id) <= STALE_AFTER:
+            await self._store(unit, compose.welcome(event.user_id, event.email, self._site),
+                              user_id=event.user_id, to=event.email)
 
     async def on_ticket_created(self, event: TicketCreated, unit: UnitOfWork) -> None:
         await _remember_title(unit.connection, event.id, event.title, event.version)
@@ -191,13 +194,16 @@ async def _title(connection: BaseDBAsyncClient, listing_id: str) -> str:
     return known.title if known else UNTITLED
 
 
+def _made_at(entity_id: str) -> datetime:
+    return datetime.fromtimestamp(created_at_ms(entity_id) / 1000, UTC)
+
+
 async def _order(connection: BaseDBAsyncClient, order_id: str, now: datetime) -> OrderCopy | None:
     """Mail's copy of the order; an order made moments ago waits for its
     ``order:created``, one made before mail knew of orders (an upgrade) gets no mail."""
     order = await OrderCopy.get_or_none(id=order_id, using_db=connection)
     if order is None:
-        made = datetime.fromtimestamp(created_at_ms(order_id) / 1000, UTC)
-        if now - made < ORDER_CREATED_WAIT:
+        if now - _made_at(order_id) < ORDER_CREATED_WAIT:
             raise RetryLater(f"order {order_id} before its order:created")
         log.info("order=%s unknown to mail (made before it ran): no mail", order_id)
     return order

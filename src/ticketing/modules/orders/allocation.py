@@ -93,14 +93,15 @@ def _statements(dialect: str) -> _Statements:
                        f"WHERE order_id = {p(1)} AND active"),
         release_holding=(f"UPDATE orders_buyer_holdings SET held = held - {p(1)} "
                          f"WHERE user_id = {p(2)} AND event_id = {p(3)}"),
-        free_resale=(f"UPDATE orders_tickets SET order_id = NULL, resold_by = {p(1)} "
-                     f"WHERE id = {p(2)} AND order_id = {p(3)} RETURNING id, event_id"),
+        free_resale=(f"UPDATE orders_tickets SET order_id = NULL, resold_by = {p(1)}, "
+                     f"resold_from = {p(2)} WHERE id = {p(3)} AND order_id = {p(4)} "
+                     "RETURNING id, event_id"),
         release_resale_line=(f"UPDATE orders_order_lines SET active = FALSE "
                              f"WHERE order_id = {p(1)} AND ticket_id = {p(2)} AND active"),
         withdraw_resale=(f"UPDATE orders_tickets SET order_id = {p(1)}, resold_by = NULL, "
-                         "offered_to = NULL, offer_ends = NULL "
+                         "resold_from = NULL, offered_to = NULL, offer_ends = NULL "
                          f"WHERE id = {p(2)} AND order_id IS NULL AND resold_by = {p(3)} "
-                         "RETURNING id"),
+                         f"AND resold_from = {p(4)} RETURNING id"),
         restore_resale_line=(f"UPDATE orders_order_lines SET active = TRUE "
                              f"WHERE order_id = {p(1)} AND ticket_id = {p(2)}"),
     )
@@ -201,8 +202,8 @@ async def free_resale(connection: BaseDBAsyncClient, ticket_id: str, order_id: s
     order holds it (its line there ends) and the buyer's holding of the event shrinks.
     The ticket freed; none when that order no longer holds it (applied already)."""
     statements = _statements(dialect_of(connection))
-    freed = _freed(await connection.execute_query_dict(statements.free_resale,
-                                                       [seller_id, ticket_id, order_id]))
+    freed = _freed(await connection.execute_query_dict(
+        statements.free_resale, [seller_id, order_id, ticket_id, order_id]))
     if not freed:
         return []
     await connection.execute_query(statements.release_resale_line, [order_id, ticket_id])
@@ -212,18 +213,23 @@ async def free_resale(connection: BaseDBAsyncClient, ticket_id: str, order_id: s
 
 
 async def withdraw_resale(connection: BaseDBAsyncClient, ticket_id: str, order_id: str,
-                          seller_id: str, event_id: str | None, buyer_id: str) -> bool:
-    """Undo :func:`free_resale` if no order holds the ticket: ``order_id`` holds it again
-    and the buyer's holding of the event grows back. False when another order holds it
-    (or it is not ``seller_id``'s resale)."""
+                          seller_id: str, event_id: str | None, buyer_id: str,
+                          limit: int) -> str | None:
+    """Undo :func:`free_resale` of ``seller_id``'s resale from ``order_id`` if no order
+    holds the ticket: that order holds it again and its buyer's holding of the event grows
+    back, within the event's ``limit``. Else why not (an error code): held by a buyer, or
+    the buyer took as many others since as one may hold."""
     statements = _statements(dialect_of(connection))
+    if event_id is not None and not await hold_within_limit(connection, buyer_id, event_id,
+                                                            1, limit):
+        return "resale_over_limit"
     if not await connection.execute_query_dict(statements.withdraw_resale,
-                                               [order_id, ticket_id, seller_id]):
-        return False
+                                               [order_id, ticket_id, seller_id, order_id]):
+        if event_id is not None:
+            await connection.execute_query(statements.release_holding, [1, buyer_id, event_id])
+        return "resale_reserved"
     await connection.execute_query(statements.restore_resale_line, [order_id, ticket_id])
-    if event_id is not None:
-        await connection.execute_query(statements.release_holding, [-1, buyer_id, event_id])
-    return True
+    return None
 
 
 def _freed(rows: Sequence[Any]) -> list[Freed]:

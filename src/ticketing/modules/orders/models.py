@@ -84,6 +84,8 @@ class TicketReplica(Model):
     order_id = fields.CharField(max_length=26, null=True)
     # Who put it back on sale, if anyone: they may not buy their own resale.
     resold_by = fields.CharField(max_length=26, null=True)
+    # The paid order that resale freed it from: the one a withdrawal gives it back to.
+    resold_from = fields.CharField(max_length=26, null=True)
     # Days after payment its buyer may ask for a refund (its seller's word; 0: none).
     refund_days = fields.IntField(default=0, db_default=0)
     # Free, but offered to the first on its waitlist until then (epoch seconds).

@@ -69,19 +69,23 @@ async def on_resale_listed(event: TicketResaleListed, unit: UnitOfWork) -> None:
 
 async def on_resale_withdrawal_requested(event: TicketResaleWithdrawalRequested,
                                          unit: UnitOfWork) -> None:
-    """Give the ticket back to the order it was freed from, unless a buyer holds it; an
-    offer of it to someone waiting ends (they keep their place)."""
+    """Give the ticket back to the order it was freed from, unless a buyer holds it (or
+    that order's buyer holds as many as one may since); an offer of it to someone waiting
+    ends (they keep their place). Waits until the copy has caught up with the ticket as
+    tickets saw it when asked (the listing, at least)."""
     connection = unit.connection
-    previous = await Order.get_or_none(id=event.previous_order_id, using_db=connection)
     replica = await TicketReplica.get_or_none(id=event.ticket_id, using_db=connection)
-    if previous is None or replica is None or (
-            replica.resold_by is None and replica.order_id == previous.id):
-        raise RetryLater(f"withdrawal of {event.ticket_id} before its resale was applied")
-    if not await allocation.withdraw_resale(connection, event.ticket_id, previous.id,
-                                            event.seller_id, previous.event_id,
-                                            previous.user_id):
-        await unit.publish(OrderResaleWithdrawalRefused(ticket_id=event.ticket_id,
-                                                        reason="resale_reserved"))
+    if replica is None or replica.version < event.version:
+        raise RetryLater(f"withdrawal of {event.ticket_id} v{event.version} before its copy")
+    previous = await Order.get(id=event.previous_order_id, using_db=connection)
+    event_copy = await EventReplica.get_or_none(id=previous.event_id, using_db=connection) \
+        if previous.event_id else None
+    refusal = await allocation.withdraw_resale(
+        connection, event.ticket_id, previous.id, event.seller_id, previous.event_id,
+        previous.user_id, event_copy.per_buyer_limit if event_copy else 0)
+    if refusal is not None:
+        await unit.publish(OrderResaleWithdrawalRefused(
+            ticket_id=event.ticket_id, order_id=previous.id, reason=refusal))
         return
     await waitlist.withdrawn(unit, previous.event_id or event.ticket_id, event.ticket_id)
     await unit.publish(OrderResaleWithdrawn(ticket_id=event.ticket_id, order_id=previous.id))

@@ -174,20 +174,27 @@ async def offer(unit: UnitOfWork, freed: Sequence[tuple[str, str]], now: datetim
 
 
 @cache
-def _leave_on_claim(dialect: str) -> str:
+def _on_list(dialect: str) -> str:
     p = parameters(dialect)
-    return (f"DELETE FROM orders_waitlist WHERE scope_id = {p(1)} AND user_id = {p(2)} "
-            "RETURNING offer_ticket_id")
+    return (f"SELECT id, offer_ticket_id FROM orders_waitlist WHERE scope_id = {p(1)} "
+            f"AND user_id = {p(2)}")
 
 
 async def claimed(unit: UnitOfWork, user_id: str, scope_id: str, now: datetime) -> None:
     """The user reserved a ticket of the scope, offered to them or not: they are off its
     list, and a ticket offered to them that they did not take goes to the next in line.
-    One indexed statement, in every reservation's transaction."""
+    One indexed look in every reservation's transaction; for someone on the list, the
+    offered ticket is locked before the entry, in the order :meth:`Waitlist.pass_on` locks
+    them (the other order could deadlock with it on PostgreSQL)."""
     connection = unit.connection
-    left = await connection.execute_query_dict(_leave_on_claim(dialect_of(connection)),
-                                               [scope_id, user_id])
-    offered = left[0]["offer_ticket_id"] if left else None
+    found = await connection.execute_query_dict(_on_list(dialect_of(connection)),
+                                                [scope_id, user_id])
+    if not found:
+        return
+    offered = found[0]["offer_ticket_id"]
+    await _lock_ticket(unit, None if offered is None else str(offered))
+    if not await WaitlistEntry.filter(id=found[0]["id"]).using_db(connection).delete():
+        return  # passed over meanwhile: its ticket went on with it
     if offered is not None and await TicketReplica.filter(
             id=offered, order_id=None).using_db(connection).exists():
         await offer(unit, [(str(offered), scope_id)], now)

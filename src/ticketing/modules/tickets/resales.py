@@ -20,6 +20,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Protocol, runtime_checkable
 
+from tortoise.queryset import QuerySet
+
 from ticketing.bus.contracts import (
     OrderResaleWithdrawalRefused,
     OrderResaleWithdrawn,
@@ -153,7 +155,8 @@ class ResaleDesk(Reselling):
             raise NotOnResale()
         if resale.seller_id != user_id:
             raise NotAuthorized()
-        if (await Ticket.get(id=ticket_id)).order_id is not None:
+        ticket = await Ticket.get(id=ticket_id)
+        if ticket.order_id is not None:
             raise ResaleReserved()
         async with self._outbox.transaction() as unit:
             if await Resale.filter(id=resale.id, sold_order_id=None,
@@ -161,9 +164,12 @@ class ResaleDesk(Reselling):
                     .using_db(unit.connection) \
                     .update(withdrawal_requested_at=self._clock(), withdrawal_refusal=None):
                 await unit.publish(TicketResaleWithdrawalRequested(
-                    ticket_id=ticket_id, seller_id=user_id,
+                    ticket_id=ticket_id, version=ticket.version, seller_id=user_id,
                     previous_order_id=resale.previous_order_id))
-        return next(r for r in await resales_of(user_id) if r.ticket_id == ticket_id)
+        asked = next((r for r in await resales_of(user_id) if r.ticket_id == ticket_id), None)
+        # None: decided already (the bus is quick in one process), and off sale.
+        return asked or ResaleView(ticket_id, ticket.title, resale.price, resale.listed_at,
+                                   "for_sale", None, None, ticket.event_id, withdrawing=True)
 
     async def resales_of(self, user_id: str) -> list[ResaleView]:
         return await resales_of(user_id)
@@ -175,8 +181,7 @@ async def on_resale_withdrawn(event: OrderResaleWithdrawn, unit: UnitOfWork) -> 
     connection = unit.connection
     ticket = await Ticket.filter(id=event.ticket_id).using_db(connection) \
         .select_for_update().first()
-    resale = await Resale.filter(ticket_id=event.ticket_id, sold_order_id=None) \
-        .using_db(connection).first()
+    resale = await _open_resale(event.ticket_id, event.order_id).using_db(connection).first()
     if ticket is None or resale is None:
         return  # applied already
     held = await Pass.get(ticket_id=ticket.id, using_db=connection)
@@ -192,9 +197,15 @@ async def on_resale_withdrawn(event: OrderResaleWithdrawn, unit: UnitOfWork) -> 
 async def on_resale_withdrawal_refused(event: OrderResaleWithdrawalRefused,
                                        unit: UnitOfWork) -> None:
     """A buyer holds it: it stays on sale, and its seller sees why."""
-    await Resale.filter(ticket_id=event.ticket_id, sold_order_id=None) \
-        .using_db(unit.connection) \
+    await _open_resale(event.ticket_id, event.order_id).using_db(unit.connection) \
         .update(withdrawal_requested_at=None, withdrawal_refusal=event.reason)
+
+
+def _open_resale(ticket_id: str, previous_order_id: str) -> QuerySet[Resale]:
+    """The ticket's resale from ``previous_order_id`` while unsold: the one an answer of
+    orders is about (a late answer about an earlier resale of it finds none)."""
+    return Resale.filter(ticket_id=ticket_id, previous_order_id=previous_order_id,
+                         sold_order_id=None)
 
 
 async def resales_of(user_id: str) -> list[ResaleView]:
