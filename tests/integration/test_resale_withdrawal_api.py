@@ -176,18 +176,25 @@ async def test_orders_gives_a_resale_back_only_to_its_seller_and_once_it_has_cau
     assert ticket["orderId"] != bought_by
 
 
-async def test_a_withdrawal_never_takes_the_buyer_past_the_events_limit(app: Quart) -> None:
-    seller = await signed_up(app, "seller@test.com")
-    holder = await signed_up(app, "holder@test.com")
+async def unit_on_resale(seller: Client, holder: Client) -> tuple[str, str]:
+    """An event of three, one each per buyer: the holder bought a unit and resells it.
+    The event's id and the unit's."""
     response = await seller.post("/api/events", json={"title": "Gig", "price": 10,
                                                       "quantity": 3, "perBuyerLimit": 1})
-    event_id = (await response.get_json())["id"]
-    first = await reserved(holder, {"eventId": event_id, "quantity": 1})
-    await paid(holder, first)
-    [unit] = [t["id"] for t in (await (await holder.get(f"/api/orders/{first}")
+    event_id: str = (await response.get_json())["id"]
+    order_id = await reserved(holder, {"eventId": event_id, "quantity": 1})
+    await paid(holder, order_id)
+    [unit] = [t["id"] for t in (await (await holder.get(f"/api/orders/{order_id}")
                                        ).get_json())["tickets"]]
     await pass_of(holder, unit)
     assert (await resell(holder, unit, 8))[0] == 201
+    return event_id, str(unit)
+
+
+async def test_a_withdrawal_never_takes_the_buyer_past_the_events_limit(app: Quart) -> None:
+    seller = await signed_up(app, "seller@test.com")
+    holder = await signed_up(app, "holder@test.com")
+    event_id, unit = await unit_on_resale(seller, holder)
 
     async def another() -> str | None:
         answer = await holder.post("/api/orders", json={"eventId": event_id, "quantity": 1})
@@ -269,15 +276,7 @@ async def test_an_event_unit_taken_off_sale_counts_toward_the_buyers_limit_again
 ) -> None:
     seller = await signed_up(app, "seller@test.com")
     holder = await signed_up(app, "holder@test.com")
-    response = await seller.post("/api/events", json={"title": "Gig", "price": 10,
-                                                      "quantity": 3, "perBuyerLimit": 1})
-    event_id = (await response.get_json())["id"]
-    order_id = await reserved(holder, {"eventId": event_id, "quantity": 1})
-    await paid(holder, order_id)
-    [unit] = [t["id"] for t in (await (await holder.get(f"/api/orders/{order_id}")
-                                       ).get_json())["tickets"]]
-    await pass_of(holder, unit)
-    assert (await resell(holder, unit, 8))[0] == 201
+    event_id, unit = await unit_on_resale(seller, holder)
     assert (await withdraw(holder, unit))[0] == 202
     await back_with(seller, unit)
 

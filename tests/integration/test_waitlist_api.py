@@ -85,12 +85,13 @@ async def test_an_offer_not_taken_passes_to_the_next_then_to_everyone(app: Quart
     await reserved(anyone, {"eventId": event_id, "quantity": 1})  # nobody left waiting
 
 
-async def test_a_ended_offer_of_a_ticket_taken_since_offers_nothing(app: Quart) -> None:
+async def first_offer_ended(app: Quart) -> tuple[str, Client, Client]:
+    """A ticket came back with two waiting; the first's head start ended unclaimed (the
+    rounds have not passed it on yet). The ticket, the first and the second in line."""
     seller = await signed_up(app, "seller@test.com")
     holder = await signed_up(app, "holder@test.com")
     first = await signed_up(app, "first@test.com")
     second = await signed_up(app, "second@test.com")
-    anyone = await signed_up(app, "anyone@test.com")
     ticket_id = await listed(seller)
     order_id = await reserved(holder, {"ticketId": ticket_id})
     for client in (first, second):
@@ -98,6 +99,12 @@ async def test_a_ended_offer_of_a_ticket_taken_since_offers_nothing(app: Quart) 
     assert (await holder.delete(f"/api/orders/{order_id}")).status_code == 204
     await offered(first, ticket_id)
     await _end_offers()
+    return ticket_id, first, second
+
+
+async def test_a_ended_offer_of_a_ticket_taken_since_offers_nothing(app: Quart) -> None:
+    ticket_id, _, second = await first_offer_ended(app)
+    anyone = await signed_up(app, "anyone@test.com")
     await reserved(anyone, {"ticketId": ticket_id})  # free to everyone once it ended
 
     orders: Orders = app.extensions["ticketing"].facades["orders"]
@@ -111,17 +118,7 @@ async def test_reserving_a_ticket_nobody_offered_them_takes_a_waiter_off_the_lis
 ) -> None:
     """The first's head start ended and the ticket shows to everyone: the second in line
     reserves it before the rounds would offer it to them, and is served."""
-    seller = await signed_up(app, "seller@test.com")
-    holder = await signed_up(app, "holder@test.com")
-    first = await signed_up(app, "first@test.com")
-    second = await signed_up(app, "second@test.com")
-    ticket_id = await listed(seller)
-    order_id = await reserved(holder, {"ticketId": ticket_id})
-    for client in (first, second):
-        assert (await join(client, ticket_id))[0] == 201
-    assert (await holder.delete(f"/api/orders/{order_id}")).status_code == 204
-    await offered(first, ticket_id)
-    await _end_offers()
+    ticket_id, first, second = await first_offer_ended(app)
 
     second_order = await reserved(second, {"ticketId": ticket_id})
     assert (await place(second, ticket_id))[0] == 404
