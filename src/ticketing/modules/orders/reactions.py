@@ -75,7 +75,10 @@ async def on_resale_withdrawal_requested(event: TicketResaleWithdrawalRequested,
     tickets saw it when asked (the listing, at least)."""
     connection = unit.connection
     replica = await TicketReplica.get_or_none(id=event.ticket_id, using_db=connection)
-    if replica is None or replica.version < event.version:
+    # The version alone does not say the listing was applied: its ticket:updated carries
+    # the same one, and may come first. Until it is, the old order still holds the ticket.
+    if replica is None or replica.version < event.version \
+            or replica.order_id == event.previous_order_id:
         raise RetryLater(f"withdrawal of {event.ticket_id} v{event.version} before its copy")
     previous = await Order.get(id=event.previous_order_id, using_db=connection)
     event_copy = await EventReplica.get_or_none(id=previous.event_id, using_db=connection) \

@@ -180,6 +180,12 @@ def _on_list(dialect: str) -> str:
             f"AND user_id = {p(2)}")
 
 
+@cache
+def _leave(dialect: str) -> str:
+    return (f"DELETE FROM orders_waitlist WHERE id = {parameters(dialect)(1)} "
+            "RETURNING offer_ticket_id")
+
+
 async def claimed(unit: UnitOfWork, user_id: str, scope_id: str, now: datetime) -> None:
     """The user reserved a ticket of the scope, offered to them or not: they are off its
     list, and a ticket offered to them that they did not take goes to the next in line.
@@ -191,10 +197,14 @@ async def claimed(unit: UnitOfWork, user_id: str, scope_id: str, now: datetime) 
                                                 [scope_id, user_id])
     if not found:
         return
-    offered = found[0]["offer_ticket_id"]
-    await _lock_ticket(unit, None if offered is None else str(offered))
-    if not await WaitlistEntry.filter(id=found[0]["id"]).using_db(connection).delete():
+    seen = found[0]["offer_ticket_id"]
+    await _lock_ticket(unit, None if seen is None else str(seen))
+    # What the entry holds as it goes: an offer made to it since the look counts too.
+    left = await connection.execute_query_dict(_leave(dialect_of(connection)),
+                                               [found[0]["id"]])
+    if not left:
         return  # passed over meanwhile: its ticket went on with it
+    offered = left[0]["offer_ticket_id"]
     if offered is not None and await TicketReplica.filter(
             id=offered, order_id=None).using_db(connection).exists():
         await offer(unit, [(str(offered), scope_id)], now)
