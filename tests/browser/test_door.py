@@ -250,10 +250,11 @@ def test_a_holder_resells_from_the_pass_page_and_sees_the_payout(
         expect(page.locator("#pass-qr")).to_have_count(0)
         keep(page, "resale")
 
-        page.get_by_role("button", name="Take it off sale").click()
+        with page.expect_navigation():  # the form's POST and its redirect, before polling
+            page.get_by_role("button", name="Take it off sale").click()
 
         def pass_back() -> bool:
-            page.reload()
+            page.goto(f"{server.base_url}/tickets/{tickets[0]}/pass")
             return page.locator("#pass-qr").count() == 1
 
         until(pass_back, "orders to confirm the withdrawal")
